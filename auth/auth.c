@@ -1,0 +1,273 @@
+/*
+ * auth.c: check credentials with the configured methods, in order.
+ * Runs as: root (when started as root) or the invoking user.
+ *
+ * Every path through a check does the same expensive work: one Argon2id
+ * verification (against a fixed dummy hash when the user has no {ARGON2ID}
+ * entry) and, for APOP, one MD5.  So an unknown user, a {PLAIN} user and an
+ * {ARGON2ID} user take the same time to fail, and the answer is the same.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "pop3d/limits.h"
+
+/* A hash of 32 random bytes nobody knows, with pop3d-passwd's costs. */
+static const char dummy_hash[crypto_pwhash_STRBYTES] = "$argon2id$v=19$m=19456,t=2,p=1$"
+    "nGQrwUY7/C76hHQih3uTHg$+d5kO186t4FkIisIl3EB99itxVZnbi7R/NhNDPFMNnc";
+
+enum auth_result auth_pam(const struct auth_config *, const char *,
+    const char *, struct auth_outcome *);
+
+bool
+auth_name_valid(const char *name)
+{
+	size_t i, len = strlen(name);
+
+	if (len == 0 || len > POP_USER_MAX || name[0] == '.' ||
+	    name[0] == '-')
+		return false;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c <= 0x20 || c >= 0x7f || c == '/' || c == ':' ||
+		    c == '%' || c == '\\')
+			return false;
+	}
+	return true;
+}
+
+int
+auth_account(const char *name, struct auth_account *acct)
+{
+	struct passwd pw, *res = NULL;
+	char buf[16384];
+	int r;
+
+	r = getpwnam_r(name, &pw, buf, sizeof(buf), &res);
+	if (r != 0 || res == NULL) {
+		errno = r != 0 ? r : ENOENT;
+		return -1;
+	}
+	if (strlen(pw.pw_dir) >= sizeof(acct->home)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	acct->uid = pw.pw_uid;
+	acct->gid = pw.pw_gid;
+	(void)snprintf(acct->home, sizeof(acct->home), "%s", pw.pw_dir);
+	return 0;
+}
+
+/*
+ * Find user in the secrets file.  Returns 1 with the scheme and a copy of
+ * the value (sodium_malloc'd; the caller wipes it with sodium_free), 0 when
+ * absent, -1 when the file cannot be used (why says so).  The whole file is
+ * read and wiped either way.
+ */
+static int
+secrets_find(const struct auth_config *cf, const char *user,
+    enum secret_scheme *scheme_r, char **value_r, char *why, size_t whylen)
+{
+	char *buf, *line, *next, *u, *v;
+	enum secret_scheme scheme;
+	size_t len = 0;
+	ssize_t n;
+	int fd, found = 0;
+
+	if ((fd = secrets_open(cf->secrets, cf->root, why, whylen)) == -1)
+		return -1;
+	if ((buf = sodium_malloc(SECRETS_FILE_MAX + 1)) == NULL) {
+		(void)close(fd);
+		(void)snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	while (len < SECRETS_FILE_MAX) {
+		n = read(fd, buf + len, SECRETS_FILE_MAX - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			(void)snprintf(why, whylen, "cannot read %s: %s",
+			    cf->secrets, strerror(errno));
+			(void)close(fd);
+			sodium_free(buf);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	(void)close(fd);
+	buf[len] = '\0';
+	for (line = buf; line != NULL && line < buf + len; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (secrets_parse_line(line, &u, &scheme, &v) != 1 ||
+		    found || strcmp(u, user) != 0)
+			continue;
+		if ((*value_r = sodium_malloc(strlen(v) + 1)) == NULL) {
+			found = -1;
+			(void)snprintf(why, whylen, "out of memory");
+			continue;
+		}
+		memcpy(*value_r, v, strlen(v) + 1);
+		*scheme_r = scheme;
+		found = 1;
+	}
+	sodium_memzero(buf, len);
+	sodium_free(buf);
+	return found;
+}
+
+/* Constant-time equality of two byte strings of any lengths. */
+static bool
+secret_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+	unsigned char ha[32], hb[32];
+	bool eq;
+
+	crypto_generichash(ha, sizeof(ha), (const unsigned char *)a, alen,
+	    NULL, 0);
+	crypto_generichash(hb, sizeof(hb), (const unsigned char *)b, blen,
+	    NULL, 0);
+	eq = sodium_memcmp(ha, hb, sizeof(ha)) == 0;
+	sodium_memzero(ha, sizeof(ha));
+	sodium_memzero(hb, sizeof(hb));
+	return eq;
+}
+
+static enum auth_result
+secrets_password(const struct auth_config *cf, const char *user,
+    const char *pass, size_t passlen, struct auth_outcome *out)
+{
+	enum secret_scheme scheme = SECRET_PLAIN;
+	char *value = NULL;
+	bool argon_ok, ok;
+	int r;
+
+	r = secrets_find(cf, user, &scheme, &value, out->why,
+	    sizeof(out->why));
+	if (r == -1)
+		return AUTH_TEMP;
+	argon_ok = crypto_pwhash_str_verify(r == 1 &&
+	    scheme == SECRET_ARGON2ID ? value : dummy_hash, pass,
+	    passlen) == 0;
+	if (r == 0)
+		ok = false;
+	else if (scheme == SECRET_ARGON2ID)
+		ok = argon_ok;
+	else
+		ok = secret_equal(value, strlen(value), pass, passlen);
+	if (value != NULL) {
+		sodium_memzero(value, strlen(value));
+		sodium_free(value);
+	}
+	if (r == 1) {
+		out->known = true;
+		(void)snprintf(out->user, sizeof(out->user), "%s", user);
+	}
+	if (!ok)
+		(void)snprintf(out->why, sizeof(out->why), "%s",
+		    r == 0 ? "no such user in the secrets file" :
+		    "wrong password (secrets file)");
+	return ok ? AUTH_OK : AUTH_FAIL;
+}
+
+enum auth_result
+auth_password(const struct auth_config *cf, const char *user,
+    const char *pass, size_t passlen, struct auth_outcome *out)
+{
+	enum auth_result r, worst = AUTH_FAIL;
+	unsigned int i;
+
+	memset(out, 0, sizeof(*out));
+	(void)snprintf(out->why, sizeof(out->why), "no method configured");
+	for (i = 0; i < cf->nmethods; i++) {
+		switch (cf->methods[i]) {
+		case AUTH_PAM:
+			r = auth_pam(cf, user, pass, out);
+			break;
+		case AUTH_SECRETS:
+			r = cf->secrets == NULL ? AUTH_FAIL :
+			    secrets_password(cf, user, pass, passlen, out);
+			break;
+		default:
+			r = AUTH_TEMP;
+			break;
+		}
+		if (r == AUTH_OK)
+			return r;
+		if (r == AUTH_TEMP)
+			worst = AUTH_TEMP;
+	}
+	return worst;
+}
+
+bool
+auth_apop_offered(const struct auth_config *cf)
+{
+	unsigned int i;
+
+	for (i = 0; i < cf->nmethods; i++)
+		if (cf->methods[i] == AUTH_SECRETS && cf->secrets != NULL)
+			return true;
+	return false;
+}
+
+enum auth_result
+auth_apop(const struct auth_config *cf, const char *user, const char *stamp,
+    const char *digest, struct auth_outcome *out)
+{
+	enum secret_scheme scheme = SECRET_PLAIN;
+	char want[33], got[33], *value = NULL;
+	const char *secret;
+	size_t i;
+	bool ok;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (!auth_apop_offered(cf)) {
+		(void)snprintf(out->why, sizeof(out->why), "APOP not offered");
+		return AUTH_FAIL;
+	}
+	r = secrets_find(cf, user, &scheme, &value, out->why,
+	    sizeof(out->why));
+	if (r == -1)
+		return AUTH_TEMP;
+	/* RFC 1939 section 7: the digest is 32 lower-case hex digits;
+	 * take upper case too, as clients have sent it. */
+	for (i = 0; i < 32 && digest[i] != '\0'; i++)
+		got[i] = (char)(digest[i] >= 'A' && digest[i] <= 'F' ?
+		    digest[i] - 'A' + 'a' : digest[i]);
+	got[i] = '\0';
+	secret = r == 1 && scheme == SECRET_PLAIN ? value : "";
+	apop_digest(stamp, secret, strlen(secret), want);
+	/* The same Argon2id work as every other check. */
+	if (crypto_pwhash_str_verify(dummy_hash, digest, strlen(digest)) == 0)
+		secret = "";	/* cannot happen: nobody knows its password */
+	ok = r == 1 && scheme == SECRET_PLAIN && strlen(digest) == 32 &&
+	    sodium_memcmp(want, got, 32) == 0;
+	sodium_memzero(want, sizeof(want));
+	if (value != NULL) {
+		sodium_memzero(value, strlen(value));
+		sodium_free(value);
+	}
+	if (r == 1) {
+		out->known = true;
+		(void)snprintf(out->user, sizeof(out->user), "%s", user);
+	}
+	if (!ok)
+		(void)snprintf(out->why, sizeof(out->why), "%s",
+		    r == 0 ? "no such user in the secrets file" :
+		    scheme != SECRET_PLAIN ? "APOP needs a {PLAIN} secret" :
+		    "wrong APOP digest");
+	return ok ? AUTH_OK : AUTH_FAIL;
+}

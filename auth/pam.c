@@ -1,0 +1,152 @@
+/*
+ * pam.c: USER/PASS through PAM, with account management.
+ * Runs as: root (when started as root) or the invoking user.
+ *
+ * The conversation answers the password prompt with the password and a
+ * visible prompt with the user name; messages are dropped.  Account
+ * management runs after authentication, so that an administrator can shut
+ * a user out of POP with the usual modules (pam_access, pam_listfile,
+ * pam_time, an expired account).  PAM's own failure delay is turned off:
+ * pop3d applies one delay of its own to every failure, whatever the method.
+ */
+#include "config.h"
+
+#include <security/pam_appl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/auth.h"
+
+enum auth_result auth_pam(const struct auth_config *, const char *,
+    const char *, struct auth_outcome *);
+
+struct pam_appdata {
+	const char	*user;
+	const char	*pass;
+};
+
+static void
+responses_free(struct pam_response *resp, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (resp[i].resp != NULL) {
+			sodium_memzero(resp[i].resp, strlen(resp[i].resp));
+			free(resp[i].resp);
+		}
+	free(resp);
+}
+
+static int
+conversation(int n, const struct pam_message **msg,
+    struct pam_response **resp_r, void *appdata)
+{
+	const struct pam_appdata *ad = appdata;
+	struct pam_response *resp;
+	int i;
+
+	if (n <= 0 || n > PAM_MAX_NUM_MSG)
+		return PAM_CONV_ERR;
+	if ((resp = calloc((size_t)n, sizeof(*resp))) == NULL)
+		return PAM_BUF_ERR;
+	for (i = 0; i < n; i++) {
+		switch (msg[i]->msg_style) {
+		case PAM_PROMPT_ECHO_OFF:
+			resp[i].resp = strdup(ad->pass);
+			break;
+		case PAM_PROMPT_ECHO_ON:
+			resp[i].resp = strdup(ad->user);
+			break;
+		case PAM_ERROR_MSG:
+		case PAM_TEXT_INFO:
+			continue;
+		default:
+			responses_free(resp, n);
+			return PAM_CONV_ERR;
+		}
+		if (resp[i].resp == NULL) {
+			responses_free(resp, n);
+			return PAM_BUF_ERR;
+		}
+	}
+	*resp_r = resp;
+	return PAM_SUCCESS;
+}
+
+static void
+no_delay(int status, unsigned int usec, void *appdata)
+{
+	(void)status;
+	(void)usec;
+	(void)appdata;
+}
+
+enum auth_result
+auth_pam(const struct auth_config *cf, const char *user, const char *pass,
+    struct auth_outcome *out)
+{
+	struct pam_appdata ad = { user, pass };
+	struct pam_conv conv = { conversation, &ad };
+	struct auth_account acct;
+	pam_handle_t *pamh = NULL;
+	const void *item = NULL;
+	const char *stage = "pam_start";
+	int r;
+
+	if (cf->pam_confdir != NULL) {
+#ifdef HAVE_PAM_START_CONFDIR
+		r = pam_start_confdir(cf->pam_service, user, &conv,
+		    cf->pam_confdir, &pamh);
+#else
+		(void)snprintf(out->why, sizeof(out->why),
+		    "pam-confdir needs Linux-PAM 1.4 or later");
+		return AUTH_TEMP;
+#endif
+	} else
+		r = pam_start(cf->pam_service, user, &conv, &pamh);
+	if (r != PAM_SUCCESS) {
+		(void)snprintf(out->why, sizeof(out->why), "pam_start: %s",
+		    pam_strerror(pamh, r));
+		return AUTH_TEMP;
+	}
+	if (cf->rhost != NULL)
+		(void)pam_set_item(pamh, PAM_RHOST, cf->rhost);
+	(void)pam_set_item(pamh, PAM_FAIL_DELAY, (const void *)no_delay);
+	stage = "pam_authenticate";
+	r = pam_authenticate(pamh, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
+	if (r == PAM_SUCCESS) {
+		stage = "pam_acct_mgmt";
+		r = pam_acct_mgmt(pamh, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
+	}
+	if (r == PAM_SUCCESS) {
+		stage = "PAM_USER";
+		if (pam_get_item(pamh, PAM_USER, &item) != PAM_SUCCESS ||
+		    item == NULL || !auth_name_valid(item))
+			r = PAM_SYSTEM_ERR;
+		else
+			(void)snprintf(out->user, sizeof(out->user), "%s",
+			    (const char *)item);
+	}
+	(void)snprintf(out->why, sizeof(out->why), "%s: %s", stage,
+	    pam_strerror(pamh, r));
+	(void)pam_end(pamh, r);
+	out->known = out->known || auth_account(user, &acct) == 0;
+	switch (r) {
+	case PAM_SUCCESS:
+		return AUTH_OK;
+	case PAM_AUTHINFO_UNAVAIL:
+	case PAM_SYSTEM_ERR:
+	case PAM_BUF_ERR:
+	case PAM_SERVICE_ERR:
+	case PAM_CONV_ERR:
+	case PAM_ABORT:
+	case PAM_MODULE_UNKNOWN:
+	case PAM_SYMBOL_ERR:
+		return AUTH_TEMP;
+	default:
+		return AUTH_FAIL;
+	}
+}

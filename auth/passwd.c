@@ -1,0 +1,302 @@
+/*
+ * passwd.c: pop3d-passwd, the editor of the secrets file.
+ * Runs as: the administrator (root, or the owner of a private file).
+ *
+ *   pop3d-passwd --file=FILE [--scheme=plain|argon2id] USER
+ *   pop3d-passwd --file=FILE --delete USER
+ *   pop3d-passwd --file=FILE --list
+ *
+ * The file is rewritten through a temporary file in the same directory,
+ * fsync'ed and renamed over the old one, under an exclusive flock() of the
+ * directory, so a
+ * reader sees the old file or the new one and two editors do not lose each
+ * other's changes.  The new file keeps the old one's owner and group and
+ * is mode 0600.  The password comes from stdin when that is not a
+ * terminal (its first line), else it is asked for twice without echo.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "pop3d/limits.h"
+
+#define EX_OK		0
+#define EX_USAGE	100
+#define EX_TEMP		111
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+	(void)fprintf(status == EX_OK ? stdout : stderr,
+	    "usage: pop3d-passwd --file=FILE [--scheme=plain|argon2id] USER\n"
+	    "       pop3d-passwd --file=FILE --delete USER\n"
+	    "       pop3d-passwd --file=FILE --list\n"
+	    "\n"
+	    "Adds or replaces USER's entry in the pop3d secrets file (the\n"
+	    "password is read from stdin, or asked for on a terminal),\n"
+	    "deletes it, or lists the users (never their secrets).\n"
+	    "--scheme=argon2id (the default) stores a slow salted hash;\n"
+	    "--scheme=plain stores the password itself, which APOP needs.\n"
+	    "See pop3d-passwd(8).\n");
+	exit(status);
+}
+
+static void __attribute__((noreturn))
+die(int status, const char *what)
+{
+	(void)fprintf(stderr, "pop3d-passwd: %s\n", what);
+	exit(status);
+}
+
+static void __attribute__((noreturn))
+die_errno(const char *what, const char *path)
+{
+	(void)fprintf(stderr, "pop3d-passwd: %s %s: %s\n", what, path,
+	    strerror(errno));
+	exit(EX_TEMP);
+}
+
+/* Read one line (the password) from fd 0; echo off on a terminal. */
+static int
+read_line(const char *prompt, char *buf, size_t size)
+{
+	struct termios t, quiet;
+	bool tty = isatty(STDIN_FILENO);
+	size_t n = 0;
+	ssize_t r;
+	char c;
+
+	if (tty) {
+		(void)fprintf(stderr, "%s", prompt);
+		if (tcgetattr(STDIN_FILENO, &t) == -1)
+			return -1;
+		quiet = t;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	for (;;) {
+		r = read(STDIN_FILENO, &c, 1);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0 || c == '\n')
+			break;
+		if (n + 1 >= size) {
+			n = size;	/* too long */
+			break;
+		}
+		buf[n++] = c;
+	}
+	if (tty) {
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
+		(void)fprintf(stderr, "\n");
+	}
+	if (n >= size)
+		return -1;
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	return 0;
+}
+
+static void
+get_password(char *pass, size_t size)
+{
+	char again[POP_SECRET_MAX + 2];
+
+	if (read_line("Password: ", pass, size) == -1)
+		die(EX_USAGE, "password too long or unreadable");
+	if (isatty(STDIN_FILENO)) {
+		if (read_line("Again: ", again, sizeof(again)) == -1 ||
+		    strcmp(pass, again) != 0) {
+			sodium_memzero(again, sizeof(again));
+			die(EX_USAGE, "the passwords differ");
+		}
+		sodium_memzero(again, sizeof(again));
+	}
+	if (pass[0] == '\0')
+		die(EX_USAGE, "empty password");
+	if (memchr(pass, '\r', strlen(pass)) != NULL)
+		die(EX_USAGE, "a password cannot contain a CR");
+}
+
+/* Copy the file without user's entry to out; returns whether it had one. */
+static bool
+copy_others(FILE *in, FILE *out, const char *user, bool list)
+{
+	char line[SECRETS_LINE_MAX + 2], copy[SECRETS_LINE_MAX + 2];
+	char *u, *v;
+	enum secret_scheme scheme;
+	unsigned int lineno = 0;
+	bool found = false;
+	int r;
+
+	while (fgets(line, sizeof(line), in) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(in)) {
+			(void)fprintf(stderr, "pop3d-passwd: line %u is too "
+			    "long\n", lineno);
+			exit(EX_TEMP);
+		}
+		memcpy(copy, line, sizeof(line));
+		r = secrets_parse_line(copy, &u, &scheme, &v);
+		if (r == -1)
+			(void)fprintf(stderr, "pop3d-passwd: warning: line %u "
+			    "is malformed; kept as it is\n", lineno);
+		if (list && r == 1)
+			(void)printf("%s %s\n", u, secrets_scheme_name(scheme));
+		if (r == 1 && user != NULL && strcmp(u, user) == 0) {
+			found = true;
+			sodium_memzero(copy, sizeof(copy));
+			sodium_memzero(line, sizeof(line));
+			continue;
+		}
+		if (out != NULL && fputs(line, out) == EOF) {
+			sodium_memzero(copy, sizeof(copy));
+			sodium_memzero(line, sizeof(line));
+			die_errno("cannot write", "the new file");
+		}
+		if (out != NULL && strchr(line, '\n') == NULL &&
+		    fputc('\n', out) == EOF)
+			die_errno("cannot write", "the new file");
+		sodium_memzero(copy, sizeof(copy));
+		sodium_memzero(line, sizeof(line));
+	}
+	if (ferror(in))
+		die_errno("cannot read", "the secrets file");
+	return found;
+}
+
+/* The directory part of path, malloc'd. */
+static char *
+dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char *file = NULL, *user = NULL;
+	enum secret_scheme scheme = SECRET_ARGON2ID;
+	bool del = false, list = false, found;
+	char pass[POP_SECRET_MAX + 2];
+	char value[POP_SECRET_MAX + crypto_pwhash_STRBYTES];
+	char *tmp = NULL, *lockpath = NULL;
+	FILE *in = NULL, *out;
+	struct stat st;
+	int i, lockfd, fd;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0)
+			usage(EX_OK);
+		else if (strcmp(argv[i], "--version") == 0) {
+			(void)printf("pop3d-passwd %s\n", PACKAGE_VERSION);
+			return EX_OK;
+		} else if (strncmp(argv[i], "--file=", 7) == 0)
+			file = argv[i] + 7;
+		else if (strcmp(argv[i], "--scheme=plain") == 0)
+			scheme = SECRET_PLAIN;
+		else if (strcmp(argv[i], "--scheme=argon2id") == 0)
+			scheme = SECRET_ARGON2ID;
+		else if (strcmp(argv[i], "--delete") == 0)
+			del = true;
+		else if (strcmp(argv[i], "--list") == 0)
+			list = true;
+		else if (argv[i][0] == '-' || user != NULL)
+			usage(EX_USAGE);
+		else
+			user = argv[i];
+	}
+	if (file == NULL || file[0] == '\0' || (list && (user != NULL ||
+	    del)) || (!list && user == NULL))
+		usage(EX_USAGE);
+	if (user != NULL && !auth_name_valid(user))
+		die(EX_USAGE, "not a valid user name (no spaces, '/', ':', "
+		    "'%', control characters, or a leading '.' or '-')");
+	if (sodium_init() < 0)
+		die(EX_TEMP, "cannot initialise libsodium");
+	umask(077);
+
+	if (list) {
+		if ((in = fopen(file, "re")) == NULL)
+			die_errno("cannot open", file);
+		(void)copy_others(in, NULL, NULL, true);
+		(void)fclose(in);
+		return EX_OK;
+	}
+	if (!del) {
+		get_password(pass, sizeof(pass));
+		if (scheme == SECRET_PLAIN)
+			(void)snprintf(value, sizeof(value), "%s", pass);
+		else if (secrets_hash(pass, strlen(pass), value) == -1)
+			die(EX_TEMP, "cannot hash the password (out of "
+			    "memory?)");
+		sodium_memzero(pass, sizeof(pass));
+	}
+
+	/* One editor at a time: a lock on the directory of the file. */
+	if ((lockpath = dir_of(file)) == NULL ||
+	    asprintf(&tmp, "%s.tmpXXXXXX", file) == -1)
+		die(EX_TEMP, "out of memory");
+	if ((lockfd = open(lockpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1 || flock(lockfd, LOCK_EX) == -1)
+		die_errno("cannot lock", lockpath);
+	if ((in = fopen(file, "re")) == NULL && errno != ENOENT)
+		die_errno("cannot open", file);
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
+		die_errno("cannot create", tmp);
+	if (in != NULL && fstat(fileno(in), &st) == 0 &&
+	    (fchown(fd, st.st_uid, st.st_gid) == -1 && geteuid() == 0)) {
+		(void)unlink(tmp);
+		die_errno("cannot set the owner of", tmp);
+	}
+	if (fchmod(fd, 0600) == -1 || (out = fdopen(fd, "w")) == NULL) {
+		(void)unlink(tmp);
+		die_errno("cannot prepare", tmp);
+	}
+	found = in != NULL && copy_others(in, out, user, false);
+	if (!del && fprintf(out, "%s:%s%s\n", user,
+	    secrets_scheme_name(scheme), value) < 0) {
+		(void)unlink(tmp);
+		die_errno("cannot write", tmp);
+	}
+	sodium_memzero(value, sizeof(value));
+	if (fflush(out) == EOF || fsync(fileno(out)) == -1 ||
+	    fclose(out) == EOF) {
+		(void)unlink(tmp);
+		die_errno("cannot write", tmp);
+	}
+	if (del && !found) {
+		(void)unlink(tmp);
+		die(EX_USAGE, "no such user in the file");
+	}
+	if (rename(tmp, file) == -1) {
+		(void)unlink(tmp);
+		die_errno("cannot replace", file);
+	}
+	/* The rename must reach the disk too: lockfd is the directory. */
+	if (fsync(lockfd) == -1)
+		die_errno("cannot sync the directory of", file);
+	if (in != NULL)
+		(void)fclose(in);
+	(void)close(lockfd);
+	free(tmp);
+	free(lockpath);
+	return EX_OK;
+}

@@ -1,0 +1,368 @@
+/*
+ * cmd.c: the POP3 commands of each state (RFC 1939, RFC 2449 CAPA).
+ * Runs as: root (AUTHORIZATION, when started as root), then the mail user.
+ *
+ * Message numbers are checked by parse_msgno(); a deleted message is "no
+ * such message" like one that never was (RFC 1939 section 5).  Replies
+ * never echo what the client sent.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pop3d/pop3d.h"
+
+static enum cmd_result	 login_user(struct session *, char **);
+static enum cmd_result	 login_pass(struct session *, char **);
+static enum cmd_result	 login_apop(struct session *, char **);
+static enum cmd_result	 any_capa(struct session *, char **);
+static enum cmd_result	 login_quit(struct session *, char **);
+static enum cmd_result	 trans_stat(struct session *, char **);
+static enum cmd_result	 trans_list(struct session *, char **);
+static enum cmd_result	 trans_uidl(struct session *, char **);
+static enum cmd_result	 trans_retr(struct session *, char **);
+static enum cmd_result	 trans_top(struct session *, char **);
+static enum cmd_result	 trans_dele(struct session *, char **);
+static enum cmd_result	 trans_rset(struct session *, char **);
+static enum cmd_result	 trans_noop(struct session *, char **);
+static enum cmd_result	 trans_quit(struct session *, char **);
+
+const struct command auth_cmds[] = {	/* the AUTHORIZATION state */
+	{ "USER", "USER name",		ARGS_ONE,	login_user },
+	{ "PASS", "PASS password",	ARGS_REST,	login_pass },
+	{ "APOP", "APOP name digest",	ARGS_TWO,	login_apop },
+	{ "CAPA", "CAPA",		ARGS_NONE,	any_capa },
+	{ "QUIT", "QUIT",		ARGS_NONE,	login_quit },
+	{ NULL, NULL,			0,		NULL }
+};
+
+const struct command trans_cmds[] = {	/* the TRANSACTION state */
+	{ "STAT", "STAT",		ARGS_NONE,	trans_stat },
+	{ "LIST", "LIST [msg]",		ARGS_OPT,	trans_list },
+	{ "UIDL", "UIDL [msg]",		ARGS_OPT,	trans_uidl },
+	{ "RETR", "RETR msg",		ARGS_ONE,	trans_retr },
+	{ "TOP",  "TOP msg lines",	ARGS_TWO,	trans_top },
+	{ "DELE", "DELE msg",		ARGS_ONE,	trans_dele },
+	{ "RSET", "RSET",		ARGS_NONE,	trans_rset },
+	{ "NOOP", "NOOP",		ARGS_NONE,	trans_noop },
+	{ "CAPA", "CAPA",		ARGS_NONE,	any_capa },
+	{ "QUIT", "QUIT",		ARGS_NONE,	trans_quit },
+	{ NULL, NULL,			0,		NULL }
+};
+
+/* ---- AUTHORIZATION ------------------------------------------------------ */
+
+static enum cmd_result
+login_user(struct session *s, char **argv)
+{
+	s->have_user = false;
+	if (!auth_name_valid(argv[0]))
+		return reply_err(s, "that is not a valid user name");
+	(void)snprintf(s->user, sizeof(s->user), "%s", argv[0]);
+	s->have_user = true;
+	return reply_ok(s, "send PASS");
+}
+
+static enum cmd_result
+login_pass(struct session *s, char **argv)
+{
+	struct auth_outcome out;
+	enum auth_result r;
+	enum cmd_result c;
+	char user[POP_USER_MAX + 1];
+
+	if (!s->have_user)
+		return reply_err(s, "send USER first");
+	s->have_user = false;
+	(void)snprintf(user, sizeof(user), "%s", s->user);
+	r = auth_password(&s->auth, user, argv[0], strlen(argv[0]), &out);
+	sodium_memzero(argv[0], strlen(argv[0]));
+	if (r != AUTH_OK)
+		c = session_login_failed(s, user, out.known, "USER", r,
+		    out.why);
+	else
+		c = session_login(s, out.user, "USER");
+	sodium_memzero(&out, sizeof(out));
+	return c;
+}
+
+static bool
+is_digest(const char *d)
+{
+	size_t i;
+
+	for (i = 0; d[i] != '\0'; i++)
+		if (!((d[i] >= '0' && d[i] <= '9') ||
+		    (d[i] >= 'a' && d[i] <= 'f') ||
+		    (d[i] >= 'A' && d[i] <= 'F')))
+			return false;
+	return i == 32;
+}
+
+static enum cmd_result
+login_apop(struct session *s, char **argv)
+{
+	struct auth_outcome out;
+	enum auth_result r;
+	enum cmd_result c;
+
+	s->have_user = false;
+	if (!s->apop)
+		return reply_err(s, "APOP is not available here; use USER and "
+		    "PASS");
+	if (!auth_name_valid(argv[0]))
+		return reply_err(s, "that is not a valid user name");
+	if (!is_digest(argv[1]))
+		return reply_err(s, "the APOP digest is 32 hex digits");
+	r = auth_apop(&s->auth, argv[0], s->stamp, argv[1], &out);
+	if (r != AUTH_OK)
+		c = session_login_failed(s, argv[0], out.known, "APOP", r,
+		    out.why);
+	else
+		c = session_login(s, out.user, "APOP");
+	sodium_memzero(&out, sizeof(out));
+	return c;
+}
+
+static enum cmd_result
+login_quit(struct session *s, char **argv)
+{
+	(void)reply_ok(s, "bye; nothing was changed");
+	return CMD_CLOSE;
+}
+
+/* RFC 2449 section 5: what works, in this state, and nothing else. */
+static enum cmd_result
+any_capa(struct session *s, char **argv)
+{
+	(void)reply_ok(s, "capability list follows");
+	reply_line(s, "TOP");
+	reply_line(s, "UIDL");
+	reply_line(s, "RESP-CODES");
+	reply_line(s, "AUTH-RESP-CODE");
+	reply_line(s, "PIPELINING");
+	reply_line(s, "EXPIRE NEVER");
+	if (s->state == STATE_AUTH)
+		reply_line(s, "USER");
+	reply_line(s, "IMPLEMENTATION pop3d");
+	reply_end(s);
+	return CMD_OK;
+}
+
+/* ---- TRANSACTION -------------------------------------------------------- */
+
+/* A message number that names a message that is not deleted; 0 or -1. */
+static int
+msg_arg(struct session *s, const char *arg, unsigned int *n_r)
+{
+	unsigned int n;
+
+	if (parse_msgno(arg, s->nmsgs, &n) == -1 || s->deleted[n - 1])
+		return -1;
+	*n_r = n;
+	return 0;
+}
+
+static void
+totals(const struct session *s, unsigned int *count, unsigned long long *bytes)
+{
+	unsigned int i;
+
+	*count = 0;
+	*bytes = 0;
+	for (i = 0; i < s->nmsgs; i++)
+		if (!s->deleted[i]) {
+			(*count)++;
+			*bytes += store_size(s->mb, i);
+		}
+}
+
+static enum cmd_result
+trans_stat(struct session *s, char **argv)
+{
+	unsigned long long bytes;
+	unsigned int count;
+
+	totals(s, &count, &bytes);
+	return reply_ok(s, "%u %llu", count, bytes);
+}
+
+static enum cmd_result
+trans_list(struct session *s, char **argv)
+{
+	unsigned long long bytes;
+	unsigned int n, count, i;
+
+	if (argv[0] != NULL) {
+		if (msg_arg(s, argv[0], &n) == -1)
+			return reply_err(s, "no such message; LIST shows the "
+			    "messages");
+		return reply_ok(s, "%u %llu", n,
+		    (unsigned long long)store_size(s->mb, n - 1));
+	}
+	totals(s, &count, &bytes);
+	(void)reply_ok(s, "%u messages (%llu octets)", count, bytes);
+	for (i = 0; i < s->nmsgs; i++)
+		if (!s->deleted[i])
+			reply_line(s, "%u %llu", i + 1,
+			    (unsigned long long)store_size(s->mb, i));
+	reply_end(s);
+	return CMD_OK;
+}
+
+static enum cmd_result
+trans_uidl(struct session *s, char **argv)
+{
+	char id[STORE_UIDL_MAX + 1];
+	unsigned int n, i;
+
+	if (argv[0] != NULL) {
+		if (msg_arg(s, argv[0], &n) == -1)
+			return reply_err(s, "no such message; UIDL shows the "
+			    "messages");
+		store_uidl(s->mb, n - 1, id);
+		return reply_ok(s, "%u %s", n, id);
+	}
+	(void)reply_ok(s, "unique-id listing follows");
+	for (i = 0; i < s->nmsgs; i++)
+		if (!s->deleted[i]) {
+			store_uidl(s->mb, i, id);
+			reply_line(s, "%u %s", i + 1, id);
+		}
+	reply_end(s);
+	return CMD_OK;
+}
+
+/* RETR and TOP: lines < 0 for the whole message. */
+static enum cmd_result
+send_msg(struct session *s, unsigned int n, long long lines)
+{
+	struct store_reader *r;
+	uint64_t size = store_size(s->mb, n - 1);
+
+	if (store_read_open(s->mb, n - 1, &r) == -1) {
+		if (errno == ESTALE) {
+			log_warnx("mailbox of %s was changed by another program "
+			    "during the session", log_quote(s->login));
+			return reply_err(s, "[SYS/TEMP] the maildrop was "
+			    "changed by another program; log in again");
+		}
+		log_warn("cannot read message %u of %s", n,
+		    log_quote(s->login));
+		return reply_err(s, "[SYS/TEMP] cannot read the message now; "
+		    "try again later");
+	}
+	if (lines < 0)
+		(void)reply_ok(s, "%llu octets", (unsigned long long)size);
+	else
+		(void)reply_ok(s, "top of message follows");
+	if (reply_stream(s, r, lines) == -1) {
+		store_read_close(r);
+		if (!s->conn->failed)
+			log_warn("reading message %u of %s failed midway", n,
+			    log_quote(s->login));
+		session_logout(s, false);
+		return CMD_CLOSE;
+	}
+	store_read_close(r);
+	if (lines < 0) {
+		s->retrieved++;
+		s->retrieved_bytes += size;
+	}
+	return CMD_OK;
+}
+
+static enum cmd_result
+trans_retr(struct session *s, char **argv)
+{
+	unsigned int n;
+
+	if (msg_arg(s, argv[0], &n) == -1)
+		return reply_err(s, "no such message; LIST shows the messages");
+	return send_msg(s, n, -1);
+}
+
+static enum cmd_result
+trans_top(struct session *s, char **argv)
+{
+	unsigned int n, lines;
+
+	if (msg_arg(s, argv[0], &n) == -1)
+		return reply_err(s, "no such message; LIST shows the messages");
+	if (parse_count(argv[1], &lines) == -1)
+		return reply_err(s, "the line count must be a number from 0 "
+		    "to 4294967295");
+	return send_msg(s, n, lines);
+}
+
+static enum cmd_result
+trans_dele(struct session *s, char **argv)
+{
+	unsigned int n;
+
+	if (msg_arg(s, argv[0], &n) == -1)
+		return reply_err(s, "no such message; LIST shows the messages");
+	s->deleted[n - 1] = true;
+	s->ndeleted++;
+	s->deleted_bytes += store_size(s->mb, n - 1);
+	return reply_ok(s, "message %u deleted", n);
+}
+
+static enum cmd_result
+trans_rset(struct session *s, char **argv)
+{
+	unsigned long long bytes;
+	unsigned int count;
+
+	memset(s->deleted, 0, s->nmsgs * sizeof(*s->deleted));
+	s->ndeleted = 0;
+	s->deleted_bytes = 0;
+	totals(s, &count, &bytes);
+	return reply_ok(s, "maildrop has %u message%s (%llu octets)", count,
+	    count == 1 ? "" : "s", bytes);
+}
+
+static enum cmd_result
+trans_noop(struct session *s, char **argv)
+{
+	return reply_ok(s, "nothing done");
+}
+
+/* The UPDATE state (RFC 1939 section 6). */
+static enum cmd_result
+trans_quit(struct session *s, char **argv)
+{
+	enum store_error why = STORE_OK;
+	unsigned long long bytes;
+	unsigned int left;
+
+	if (store_update(s->mb, s->deleted, &why) == -1) {
+		if (why == STORE_ERR_CHANGED) {
+			log_warnx("mailbox of %s was changed by another program "
+			    "during the session; no message was deleted",
+			    log_quote(s->login));
+			(void)reply_err(s, "[SYS/TEMP] the maildrop was changed "
+			    "by another program; no message was deleted");
+		} else if (why == STORE_ERR_INUSE) {
+			log_warnx("mailbox of %s stayed locked; no message was "
+			    "deleted", log_quote(s->login));
+			(void)reply_err(s, "[IN-USE] the maildrop stayed locked "
+			    "by another program; no message was deleted");
+		} else {
+			log_warn("cannot update the mailbox of %s",
+			    log_quote(s->login));
+			(void)reply_err(s, "[SYS/TEMP] the maildrop could not be "
+			    "updated; no message is lost, deleted ones may "
+			    "remain");
+		}
+		session_logout(s, false);
+		return CMD_CLOSE;
+	}
+	totals(s, &left, &bytes);
+	session_logout(s, true);
+	(void)reply_ok(s, "bye; %u message%s left", left, left == 1 ? "" : "s");
+	return CMD_CLOSE;
+}

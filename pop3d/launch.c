@@ -1,0 +1,114 @@
+/*
+ * launch.c: where the client is and who it is, whoever started us.
+ * Runs as: root (when started as root), before any client byte is read.
+ *
+ * inetd and xinetd (nowait), systemd with Accept=yes and
+ * StandardInput=socket, stunnel's exec= and a terminal all put the client
+ * on fds 0 and 1.  systemd without StandardInput=socket passes the
+ * connected socket as fd 3 (sd_listen_fds).  The client address comes from
+ * getpeername(), else REMOTE_ADDR (systemd), else REMOTE_HOST (stunnel),
+ * in that order of trust; environment values must look like addresses.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "pop3d/launch.h"
+
+static bool
+addr_like(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n >= LAUNCH_PEER_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f') ||
+		    (s[i] >= 'A' && s[i] <= 'F') || s[i] == '.' || s[i] == ':'))
+			return false;
+	return true;
+}
+
+/* The address of an inet socket's peer; false for anything else. */
+static bool
+peer_of(int fd, char *buf, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	const struct sockaddr_in6 *s6;
+	struct in_addr v4;
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
+		return false;
+	if (ss.ss_family == AF_INET)
+		return inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
+		    buf, (socklen_t)size) != NULL;
+	if (ss.ss_family != AF_INET6)
+		return false;
+	s6 = (const struct sockaddr_in6 *)&ss;
+	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		memcpy(&v4, &s6->sin6_addr.s6_addr[12], sizeof(v4));
+		return inet_ntop(AF_INET, &v4, buf, (socklen_t)size) != NULL;
+	}
+	return inet_ntop(AF_INET6, &s6->sin6_addr, buf,
+	    (socklen_t)size) != NULL;
+}
+
+int
+launch_setup(struct launch *l, char *err, size_t errlen)
+{
+	const char *env;
+	int n, one = 1, flags;
+
+	memset(l, 0, sizeof(*l));
+	l->in_fd = STDIN_FILENO;
+	l->out_fd = STDOUT_FILENO;
+	n = sd_listen_fds(1);
+	if (n < 0) {
+		(void)snprintf(err, errlen, "sd_listen_fds: %s", strerror(-n));
+		return -1;
+	}
+	if (n > 1) {
+		(void)snprintf(err, errlen, "systemd passed %d sockets; pop3d "
+		    "serves one connection (use Accept=yes)", n);
+		return -1;
+	}
+	if (n == 1) {
+		if (sd_is_socket(SD_LISTEN_FDS_START, AF_UNSPEC, SOCK_STREAM,
+		    1) > 0) {
+			(void)snprintf(err, errlen, "fd 3 is a listening "
+			    "socket; the socket unit needs Accept=yes");
+			return -1;
+		}
+		l->in_fd = l->out_fd = SD_LISTEN_FDS_START;
+	}
+	if (peer_of(l->in_fd, l->peer, sizeof(l->peer))) {
+		l->inet = true;
+		(void)setsockopt(l->in_fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+	} else if ((env = getenv("REMOTE_ADDR")) != NULL && addr_like(env))
+		(void)snprintf(l->peer, sizeof(l->peer), "%s", env);
+	else if ((env = getenv("REMOTE_HOST")) != NULL && addr_like(env))
+		(void)snprintf(l->peer, sizeof(l->peer), "%s", env);
+	else
+		(void)snprintf(l->peer, sizeof(l->peer), "local");
+	/*
+	 * Writes must not block past the idle timeout when the client stops
+	 * reading; conn.c polls instead.  A terminal is left alone, as its
+	 * flags are shared with the shell.
+	 */
+	if (!isatty(l->out_fd) && (flags = fcntl(l->out_fd, F_GETFL)) != -1)
+		(void)fcntl(l->out_fd, F_SETFL, flags | O_NONBLOCK);
+	return 0;
+}

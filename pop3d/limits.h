@@ -1,0 +1,43 @@
+/*
+ * limits.h: every bound pop3d enforces, with the reason for its value.
+ * Runs as: (header only)
+ */
+#ifndef POP3D_LIMITS_H
+#define POP3D_LIMITS_H
+
+/* RFC 2449 section 4: a command line is at most 255 octets, CRLF included. */
+#define POP_LINE_MAX		255
+/* RFC 2449 section 4: a response line is at most 512 octets, CRLF included. */
+#define POP_REPLY_MAX		512
+#define POP_IDLE_SECONDS	600	/* RFC 1939 section 3: at least 10 min */
+#define POP_IDLE_MAX		86400	/* a day; longer is a configuration typo */
+#define POP_MAX_BAD		10	/* bad commands in a row, then hang up */
+#define POP_MAX_AUTH_FAIL	3	/* failed logins, then hang up */
+#define POP_FAIL_DELAY_MS	2000	/* pause after each failed login */
+#define POP_FAIL_DELAY_MAX_MS	60000	/* longer only ties up a process */
+
+/*
+ * A user name: RFC 1939 leaves it open; 255 is the longest a command line
+ * can carry, and real names (even user@domain) are far shorter.
+ */
+#define POP_USER_MAX		128
+/* A secret cannot be longer than the line that carries it. */
+#define POP_SECRET_MAX		POP_LINE_MAX
+#define AUTH_RECORD_MAX		(2 * POP_LINE_MAX)	/* "user\0secret\0" */
+
+/*
+ * Client input is read in blocks this large so that a pipelined burst is
+ * one read(); output is queued up to this much before a write().
+ */
+#define CONN_IN_SIZE		16384
+#define CONN_OUT_SIZE		65536
+
+/* Configuration: a line of /etc/pop3d.conf and the file as a whole. */
+#define CONF_LINE_MAX		1024
+#define CONF_FILE_MAX		(64 * 1024)
+#define CONF_PATH_MAX		4096	/* PATH_MAX on Linux */
+
+/* The secrets file is read whole to look one user up; bound it. */
+#define SECRETS_FILE_MAX	(16 * 1024 * 1024)
+
+#endif /* POP3D_LIMITS_H */

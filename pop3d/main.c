@@ -1,0 +1,144 @@
+/*
+ * main.c: options, configuration and the process setting; then one session.
+ * Runs as: root (when started as root).
+ *
+ * Everything else is in libpop3d.a, which the tests and fuzzers link too.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "pop3d/launch.h"
+#include "pop3d/pop3d.h"
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+	const char *const *k;
+	FILE *f = status == 0 ? stdout : stderr;
+
+	(void)fprintf(f,
+	    "usage: pop3d [--config=FILE] [--KEY=VALUE ...]\n"
+	    "       pop3d --help | --version\n"
+	    "\n"
+	    "Serves one POP3 session on stdin/stdout (inetd, xinetd, stunnel,\n"
+	    "systemd Accept=yes) or on fd 3 from a systemd socket unit.\n"
+	    "\n"
+	    "  --config=FILE   configuration file (default %s)\n"
+	    "  --help          this text\n"
+	    "  --version       the version\n"
+	    "\n"
+	    "Every key of pop3d.conf(5) is also an option, --KEY=VALUE:\n",
+	    POP3D_CONF);
+	for (k = conf_keys(); *k != NULL; k++)
+		(void)fprintf(f, "  --%s=...\n", *k);
+	(void)fprintf(f, "\nExit status: 0 after a session, 100 for a usage "
+	    "or configuration error,\n111 for temporary trouble.  See "
+	    "pop3d(8).\n");
+	exit(status);
+}
+
+/* Keep fds 0-2 open, close what else we inherited but systemd's. */
+static void
+fds_setup(void)
+{
+	int fd, n;
+
+	for (fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", O_RDWR) != fd)
+			exit(EXIT_TEMP);
+	n = sd_listen_fds(0);
+	(void)close_range((unsigned int)(SD_LISTEN_FDS_START +
+	    (n > 0 ? n : 0)), ~0U, 0);
+}
+
+static void __attribute__((noreturn))
+config_error(const char *msg)
+{
+	(void)fprintf(stderr, "pop3d: %s\n", msg);
+	log_init(LOGTO_SYSLOG);
+	log_errx("configuration error: %s", msg);
+	exit(EXIT_USAGE);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct conn conn;
+	struct config cf;
+	struct session s;
+	struct launch l;
+	const char *config = POP3D_CONF;
+	bool optional = true;
+	char err[512], key[64], *eq;
+	int i, status;
+
+	fds_setup();
+	umask(077);
+	(void)signal(SIGPIPE, SIG_IGN);
+	/* A file size limit makes writes fail with EFBIG instead. */
+	(void)signal(SIGXFSZ, SIG_IGN);
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0)
+			usage(0);
+		if (strcmp(argv[i], "--version") == 0) {
+			(void)printf("pop3d %s\n", PACKAGE_VERSION);
+			return 0;
+		}
+		if (strncmp(argv[i], "--config=", 9) == 0) {
+			config = argv[i] + 9;
+			optional = false;
+		}
+	}
+	conf_defaults(&cf);
+	if (conf_load(&cf, config, optional, err, sizeof(err)) == -1)
+		config_error(err);
+	for (i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "--config=", 9) == 0)
+			continue;
+		if (strncmp(argv[i], "--", 2) != 0 ||
+		    (eq = strchr(argv[i], '=')) == NULL ||
+		    (size_t)(eq - argv[i] - 2) >= sizeof(key)) {
+			(void)snprintf(err, sizeof(err), "bad argument '%s' "
+			    "(expected --KEY=VALUE)", argv[i]);
+			(void)fprintf(stderr, "pop3d: %s\n", err);
+			usage(EXIT_USAGE);
+		}
+		(void)snprintf(key, sizeof(key), "%.*s",
+		    (int)(eq - argv[i] - 2), argv[i] + 2);
+		if (conf_set(&cf, key, eq + 1, err, sizeof(err)) == -1)
+			config_error(err);
+	}
+	conf_finish(&cf);
+#ifndef HAVE_PAM_START_CONFDIR
+	if (cf.pam_confdir != NULL)
+		config_error("pam-confdir needs Linux-PAM 1.4 or later");
+#endif
+
+	log_init(cf.log);
+	if (sodium_init() < 0) {
+		log_errx("cannot initialise libsodium");
+		return EXIT_TEMP;
+	}
+	if (launch_setup(&l, err, sizeof(err)) == -1) {
+		log_errx("%s", err);
+		return EXIT_USAGE;
+	}
+	conn_init(&conn, l.in_fd, l.out_fd, cf.timeout);
+	session_init(&s, &conn, &cf, l.peer);
+	status = session_run(&s);
+	session_free(&s);
+	conf_free(&cf);
+	return status;
+}

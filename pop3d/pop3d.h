@@ -1,0 +1,251 @@
+/*
+ * pop3d.h: the parts of pop3d/ that join store/ and auth/ to a client.
+ * Runs as: root until login, then the mail user (see auth/privsep.c).
+ */
+#ifndef POP3D_POP3D_H
+#define POP3D_POP3D_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "auth/auth.h"
+#include "pop3d/limits.h"
+#include "store/store.h"
+
+#define PRINTFLIKE(f, a)	__attribute__((format(printf, f, a)))
+
+/* Exit statuses (pop3d(8)). */
+#define EXIT_SESSION	0	/* a session ended, even after a failed login */
+#define EXIT_TEMP	111	/* temporary trouble: try again */
+#define EXIT_USAGE	100	/* bad options or configuration */
+
+/* ---- conf.c: /etc/pop3d.conf and --key=value ---------------------------- */
+
+enum log_target { LOGTO_AUTO, LOGTO_SYSLOG, LOGTO_JOURNAL, LOGTO_STDERR };
+
+struct config {
+	char		*mailbox;	/* template: %u %h %% */
+	char		*pam_service;
+	char		*pam_confdir;
+	char		*secrets;
+	enum auth_method auth[AUTH_METHODS_MAX];
+	unsigned int	 nauth;		/* 0: the default order */
+	unsigned int	 timeout;	/* seconds */
+	enum store_lock	 locking[STORE_LOCK_METHODS];
+	unsigned int	 nlocking;
+	unsigned int	 lock_wait;	/* seconds */
+	bool		 mboxrd;
+	char		*mail_group;
+	char		*unprivileged_user;
+	unsigned int	 fail_delay;	/* milliseconds */
+	unsigned int	 max_auth_failures;
+	enum log_target	 log;
+	char		*hostname;	/* in the APOP timestamp */
+};
+
+/*
+ * conf_defaults: fill in the built-in defaults.
+ * conf_load: read a configuration file; a missing file is fine when
+ *   `optional'.  conf_set: one key.  Both return 0, or -1 with a message
+ *   for the administrator in err (they never log).
+ * conf_finish: settle what depends on other keys (the auth order).
+ */
+void		 conf_defaults(struct config *cf);
+int		 conf_load(struct config *cf, const char *path, bool optional,
+		    char *err, size_t errlen);
+int		 conf_set(struct config *cf, const char *key, const char *value,
+		    char *err, size_t errlen);
+void		 conf_finish(struct config *cf);
+void		 conf_free(struct config *cf);
+/* conf_keys: the NULL-terminated list of keys, for --help. */
+const char *const *conf_keys(void);
+
+/*
+ * mailbox_path: expand the template for user (home may be NULL when the
+ * user has no account; a template that needs it then fails).  Returns 0,
+ * or -1 with errno (ENAMETOOLONG, ENOENT for a missing home, EINVAL).
+ */
+int		 mailbox_path(const char *tmpl, const char *user,
+		    const char *home, char *buf, size_t size);
+
+/* ---- log.c --------------------------------------------------------------- */
+
+/*
+ * log_init: choose the journal (when stderr is a journal stream), syslog
+ * facility mail, or stderr.  Call before any chroot.
+ */
+void		 log_init(enum log_target target);
+void		 log_info(const char *fmt, ...) PRINTFLIKE(1, 2);
+void		 log_notice(const char *fmt, ...) PRINTFLIKE(1, 2);
+void		 log_warnx(const char *fmt, ...) PRINTFLIKE(1, 2);
+void		 log_warn(const char *fmt, ...) PRINTFLIKE(1, 2);	/* + %m */
+void		 log_errx(const char *fmt, ...) PRINTFLIKE(1, 2);
+/*
+ * log_event: one structured line: fields are "KEY=value" strings (NULL
+ * terminated) that the journal gets as fields; syslog and stderr get the
+ * message only.
+ */
+void		 log_event(int prio, const char *const *fields,
+		    const char *fmt, ...) PRINTFLIKE(3, 4);
+/*
+ * log_quote: a printable, quoted copy of a user-controlled string, in one
+ * of a few rotating static buffers (valid until a few calls later).
+ */
+const char	*log_quote(const char *s);
+
+/* ---- conn.c: buffered client I/O with an idle timeout ------------------- */
+
+enum { CONN_EOF = -1, CONN_TIMEOUT = -2 };
+
+struct conn {
+	int		 in_fd;
+	int		 out_fd;
+	int		 timeout_ms;
+	bool		 eof;
+	bool		 failed;	/* a write failed: the client is gone */
+	size_t		 in_start;
+	size_t		 in_len;
+	size_t		 out_len;
+	unsigned char	 in[CONN_IN_SIZE];
+	unsigned char	 out[CONN_OUT_SIZE];
+};
+
+void		 conn_init(struct conn *c, int in_fd, int out_fd,
+		    unsigned int timeout);
+/* conn_getc: the next byte, or CONN_EOF / CONN_TIMEOUT.  Queued output
+ * is flushed before it waits for input. */
+int		 conn_getc(struct conn *c);
+/* conn_write: queue bytes, writing when the buffer is full; 0 or -1. */
+int		 conn_write(struct conn *c, const void *buf, size_t len);
+int		 conn_flush(struct conn *c);
+/* conn_take_input: hand over unread input (privilege separation). */
+size_t		 conn_pending(const struct conn *c);
+
+/* ---- line.c -------------------------------------------------------------- */
+
+enum line_status {
+	LINE_OK,
+	LINE_EOF,
+	LINE_TIMEOUT,
+	LINE_TOOLONG,	/* read to its end and discarded */
+	LINE_BAD	/* a NUL or a bare CR in it */
+};
+
+/*
+ * line_read: one line into buf (size > 2) without its line end.  The line
+ * may hold size - 2 octets (so that, with CRLF, it fits in size).  Telnet
+ * IAC sequences are dropped; BS and DEL erase the octet before them.
+ */
+enum line_status line_read(struct conn *c, char *buf, size_t size);
+
+/* ---- parse.c ------------------------------------------------------------- */
+
+/*
+ * parse_msgno: a message number, 1..nmsgs, strictly ("1", not "01x", "+1",
+ * " 1", "-1" or "0").  parse_count: 0..UINT_MAX, strictly.  0 or -1.
+ */
+int		 parse_msgno(const char *s, unsigned int nmsgs,
+		    unsigned int *n_r);
+int		 parse_count(const char *s, unsigned int *n_r);
+
+/* ---- session.c, cmd.c, reply.c ----------------------------------------- */
+
+enum pop_state { STATE_AUTH, STATE_TRANS, STATE_DONE };
+
+enum cmd_result {
+	CMD_OK,		/* a command was carried out */
+	CMD_FAIL,	/* a well-formed command was refused */
+	CMD_BAD,	/* unknown or malformed: counts toward POP_MAX_BAD */
+	CMD_CLOSE	/* end the session now */
+};
+
+struct session {
+	struct conn	*conn;
+	const struct config *conf;
+	struct auth_config auth;
+	struct store_config store;
+	enum pop_state	 state;
+	bool		 root;		/* started as root */
+	const char	*peer;		/* client address, for logs */
+	unsigned int	 bad;		/* bad commands in a row */
+	unsigned int	 failures;	/* failed logins */
+	bool		 have_user;
+	char		 user[POP_USER_MAX + 1];	/* from USER */
+	char		 stamp[128];	/* APOP timestamp; "" if no APOP */
+	bool		 apop;
+
+	/* TRANSACTION */
+	char		 login[POP_USER_MAX + 1];	/* authenticated */
+	const char	*method;
+	struct mbox	*mb;
+	unsigned int	 nmsgs;
+	bool		*deleted;
+	unsigned int	 ndeleted;
+	uint64_t	 deleted_bytes;
+	unsigned int	 retrieved;
+	uint64_t	 retrieved_bytes;
+};
+
+/*
+ * session_init / session_run: a whole POP3 session on conn; returns the
+ * process exit status.  session_free releases what it holds.
+ */
+void		 session_init(struct session *s, struct conn *c,
+		    const struct config *cf, const char *peer);
+int		 session_run(struct session *s);
+void		 session_free(struct session *s);
+
+/* The command tables of each state (cmd.c). */
+struct command {
+	const char	*name;
+	const char	*usage;		/* for the -ERR of a malformed call */
+	enum {
+		ARGS_NONE, ARGS_ONE, ARGS_TWO, ARGS_OPT, ARGS_REST
+	} args;
+	enum cmd_result	(*fn)(struct session *, char **);
+};
+extern const struct command auth_cmds[];
+extern const struct command trans_cmds[];
+
+/* session_dispatch: run one command line in the current state. */
+enum cmd_result	 session_dispatch(struct session *s, char *line);
+
+/*
+ * session_login: finish a successful authentication as `user' by method:
+ * privileges, mailbox, TRANSACTION.  Replies to the client itself.
+ */
+enum cmd_result	 session_login(struct session *s, const char *user,
+		    const char *method);
+/*
+ * session_login_failed: log a failed or impossible login (naming the user
+ * only when known), pause, and answer; closes after too many failures.
+ */
+enum cmd_result	 session_login_failed(struct session *s, const char *user,
+		    bool known, const char *method, enum auth_result r,
+		    const char *why);
+/* session_logout: the logout log line. */
+void		 session_logout(struct session *s, bool updated);
+
+/* Replies: printf-checked, queued; the status line fits POP_REPLY_MAX. */
+enum cmd_result	 reply_ok(struct session *s, const char *fmt, ...)
+		    PRINTFLIKE(2, 3);
+enum cmd_result	 reply_err(struct session *s, const char *fmt, ...)
+		    PRINTFLIKE(2, 3);
+/* reply_line: one line of a multi-line answer (never starts with '.'). */
+void		 reply_line(struct session *s, const char *fmt, ...)
+		    PRINTFLIKE(2, 3);
+void		 reply_end(struct session *s);
+/*
+ * reply_stream: send a message from r with CRLF line ends and
+ * dot-stuffing, then the final ".".  lines < 0: all of it; else the
+ * header, the empty line and that many body lines (TOP).  Returns 0, or
+ * -1 when reading failed midway or the client went away: the session
+ * cannot go on after that.
+ */
+int		 reply_stream(struct session *s, struct store_reader *r,
+		    long long lines);
+
+#endif /* POP3D_POP3D_H */

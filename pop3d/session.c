@@ -1,0 +1,385 @@
+/*
+ * session.c: one POP3 session, from the greeting to the close; the command
+ * dispatcher; and the step from AUTHORIZATION to TRANSACTION.
+ * Runs as: root until session_login() drops privileges (when started as
+ * root), then the mail user.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pop3d/pop3d.h"
+
+void
+session_init(struct session *s, struct conn *c, const struct config *cf,
+    const char *peer)
+{
+	unsigned int i;
+
+	memset(s, 0, sizeof(*s));
+	s->conn = c;
+	s->conf = cf;
+	s->peer = peer;
+	s->root = geteuid() == 0;
+	s->state = STATE_AUTH;
+	for (i = 0; i < cf->nauth; i++)
+		s->auth.methods[i] = cf->auth[i];
+	s->auth.nmethods = cf->nauth;
+	s->auth.pam_service = cf->pam_service;
+	s->auth.pam_confdir = cf->pam_confdir;
+	s->auth.secrets = cf->secrets;
+	s->auth.rhost = peer;
+	s->auth.root = s->root;
+	for (i = 0; i < cf->nlocking; i++)
+		s->store.locking[i] = cf->locking[i];
+	s->store.nlocking = cf->nlocking;
+	s->store.lock_wait = cf->lock_wait;
+	s->store.unquote_mboxrd = cf->mboxrd;
+	s->store.owner = getuid();
+	s->store.lock_gid = (gid_t)-1;
+	s->apop = auth_apop_offered(&s->auth) &&
+	    auth_apop_stamp(cf->hostname, s->stamp, sizeof(s->stamp)) == 0;
+	if (!s->apop)
+		s->stamp[0] = '\0';
+}
+
+void
+session_free(struct session *s)
+{
+	store_close(s->mb);
+	s->mb = NULL;
+	free(s->deleted);
+	s->deleted = NULL;
+}
+
+static const struct command *
+cmd_find(const struct command *table, const char *verb)
+{
+	for (; table->name != NULL; table++)
+		if (strcasecmp(table->name, verb) == 0)
+			return table;
+	return NULL;
+}
+
+enum cmd_result
+session_dispatch(struct session *s, char *line)
+{
+	const struct command *cmd, *other;
+	char *argv[3] = { NULL, NULL, NULL }, *p, *verb;
+	unsigned int argc = 0;
+
+	verb = line;
+	for (p = line; *p != '\0' && *p != ' '; p++)
+		;
+	if (*p == ' ')
+		*p++ = '\0';
+	if (*verb == '\0') {
+		(void)reply_err(s, "empty command; CAPA lists the commands");
+		return CMD_BAD;
+	}
+	cmd = cmd_find(s->state == STATE_AUTH ? auth_cmds : trans_cmds, verb);
+	if (cmd == NULL) {
+		other = cmd_find(s->state == STATE_AUTH ? trans_cmds :
+		    auth_cmds, verb);
+		if (other != NULL)
+			(void)reply_err(s, "%s is not valid %s", other->name,
+			    s->state == STATE_AUTH ? "before logging in; log "
+			    "in with USER and PASS first" : "after logging in");
+		else
+			(void)reply_err(s, "unknown command; CAPA lists the "
+			    "commands");
+		return CMD_BAD;
+	}
+	if (cmd->args == ARGS_REST) {
+		/* RFC 1939 section 7: PASS takes the rest of the line,
+		 * spaces and all. */
+		if (*p == '\0')
+			goto usage;
+		argv[0] = p;
+		return cmd->fn(s, argv);
+	}
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		if (argc == 2)
+			goto usage;
+		argv[argc++] = p;
+		while (*p != '\0' && *p != ' ')
+			p++;
+		if (*p == ' ')
+			*p++ = '\0';
+	}
+	switch (cmd->args) {
+	case ARGS_NONE:
+		if (argc != 0)
+			goto usage;
+		break;
+	case ARGS_ONE:
+		if (argc != 1)
+			goto usage;
+		break;
+	case ARGS_TWO:
+		if (argc != 2)
+			goto usage;
+		break;
+	case ARGS_OPT:
+		if (argc > 1)
+			goto usage;
+		break;
+	case ARGS_REST:
+		break;
+	}
+	return cmd->fn(s, argv);
+usage:
+	(void)reply_err(s, "usage: %s", cmd->usage);
+	return CMD_BAD;
+}
+
+static void
+pause_ms(unsigned int ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+enum cmd_result
+session_login_failed(struct session *s, const char *user, bool known,
+    const char *method, enum auth_result r, const char *why)
+{
+	if (r == AUTH_TEMP) {
+		log_warnx("login unavailable: user=%s method=%s client=%s: %s",
+		    known ? log_quote(user) : "UNKNOWN", method, s->peer, why);
+		return reply_err(s, "[SYS/TEMP] authentication is unavailable "
+		    "right now; try again later");
+	}
+	s->failures++;
+	log_notice("login failed: user=%s method=%s client=%s reason=%s",
+	    known ? log_quote(user) : "UNKNOWN", method, s->peer,
+	    log_quote(why));
+	/* The same pause after every failure, before the answer. */
+	(void)conn_flush(s->conn);
+	pause_ms(s->conf->fail_delay);
+	if (s->failures >= s->conf->max_auth_failures) {
+		(void)reply_err(s, "[AUTH] invalid user name or password; too "
+		    "many failures, closing");
+		return CMD_CLOSE;
+	}
+	return reply_err(s, "[AUTH] invalid user name or password");
+}
+
+/* The mail group of a group-writable spool, kept for dot-locks. */
+static gid_t
+mail_gid(const struct config *cf)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+
+	if (cf->mail_group == NULL ||
+	    getgrnam_r(cf->mail_group, &gr, buf, sizeof(buf), &res) != 0 ||
+	    res == NULL || gr.gr_gid == 0)
+		return (gid_t)-1;
+	return gr.gr_gid;
+}
+
+static enum cmd_result
+open_failed(struct session *s, const char *path, enum store_error why)
+{
+	switch (why) {
+	case STORE_ERR_INUSE:
+		log_notice("maildrop in use: user=%s client=%s mailbox=%s",
+		    log_quote(s->login), s->peer, path);
+		(void)reply_err(s, "[IN-USE] the maildrop is in use by another "
+		    "session or locked by another program; try again later");
+		break;
+	case STORE_ERR_PERM:
+		log_warn("refusing mailbox %s of user %s (it must be a regular "
+		    "file with one link, owned by the user)", path,
+		    log_quote(s->login));
+		(void)reply_err(s, "[SYS/PERM] the maildrop cannot be used; "
+		    "ask the administrator to check it");
+		break;
+	case STORE_ERR_NOTMBOX:
+		log_warnx("mailbox %s of user %s is not an mbox file; it was "
+		    "not touched", path, log_quote(s->login));
+		(void)reply_err(s, "[SYS/PERM] the maildrop is not in mbox "
+		    "format; ask the administrator to check it");
+		break;
+	default:
+		log_warn("cannot open mailbox %s of user %s", path,
+		    log_quote(s->login));
+		(void)reply_err(s, "[SYS/TEMP] the maildrop cannot be opened "
+		    "right now; try again later");
+		break;
+	}
+	return CMD_CLOSE;
+}
+
+enum cmd_result
+session_login(struct session *s, const char *user, const char *method)
+{
+	struct auth_account acct;
+	char path[CONF_PATH_MAX];
+	const char *home = NULL;
+	enum store_error why = STORE_OK;
+	unsigned long long bytes = 0;
+	unsigned int i;
+	gid_t keep;
+
+	(void)snprintf(s->login, sizeof(s->login), "%s", user);
+	s->method = method;
+	if (auth_account(user, &acct) == 0)
+		home = acct.home;
+	else if (s->root)
+		return session_login_failed(s, user, true, method, AUTH_FAIL,
+		    "no system account of that name");
+	if (s->root && acct.uid == 0)
+		return session_login_failed(s, user, true, method, AUTH_FAIL,
+		    "pop3d never serves uid 0");
+	if (mailbox_path(s->conf->mailbox, user, home, path,
+	    sizeof(path)) == -1) {
+		log_warn("cannot build the mailbox path of user %s from '%s'",
+		    log_quote(user), s->conf->mailbox);
+		(void)reply_err(s, "[SYS/PERM] no maildrop for this account; "
+		    "ask the administrator");
+		return CMD_CLOSE;
+	}
+	if (s->root) {
+		keep = mail_gid(s->conf);
+		privsep_become(user, acct.uid, acct.gid, keep);
+		s->store.owner = acct.uid;
+		s->store.lock_gid = keep;
+	}
+	if (store_open(path, &s->store, &s->mb, &why) == -1)
+		return open_failed(s, path, why);
+	switch (store_recovery(s->mb)) {
+	case STORE_RECOVERY_DONE:
+		log_notice("mailbox %s: finished an update that was "
+		    "interrupted earlier", path);
+		break;
+	case STORE_RECOVERY_DISCARDED:
+		log_warnx("mailbox %s: dropped an update journal that does "
+		    "not match the mailbox any more", path);
+		break;
+	case STORE_RECOVERY_NONE:
+		break;
+	}
+	s->nmsgs = store_count(s->mb);
+	if ((s->deleted = calloc(s->nmsgs + 1, sizeof(*s->deleted))) == NULL) {
+		log_warn("out of memory");
+		(void)reply_err(s, "[SYS/TEMP] out of memory; try again later");
+		return CMD_CLOSE;
+	}
+	for (i = 0; i < s->nmsgs; i++)
+		bytes += store_size(s->mb, i);
+	s->state = STATE_TRANS;
+	{
+		char fu[POP_USER_MAX + 16], fm[48], fc[96];
+		const char *fields[] = { fu, fm, fc, NULL };
+
+		(void)snprintf(fu, sizeof(fu), "POP3_USER=%s", user);
+		(void)snprintf(fm, sizeof(fm), "POP3_METHOD=%s", method);
+		(void)snprintf(fc, sizeof(fc), "POP3_CLIENT=%s", s->peer);
+		log_event(LOG_INFO, fields, "login: user=%s method=%s "
+		    "client=%s messages=%u bytes=%llu", log_quote(user),
+		    method, s->peer, s->nmsgs, bytes);
+	}
+	return reply_ok(s, "maildrop has %u message%s (%llu octets)",
+	    s->nmsgs, s->nmsgs == 1 ? "" : "s", bytes);
+}
+
+static void
+log_logout(struct session *s, const char *how)
+{
+	char fu[POP_USER_MAX + 16], fc[96], fr[64], fd[64];
+	const char *fields[] = { fu, fc, fr, fd, NULL };
+
+	(void)snprintf(fu, sizeof(fu), "POP3_USER=%s", s->login);
+	(void)snprintf(fc, sizeof(fc), "POP3_CLIENT=%s", s->peer);
+	(void)snprintf(fr, sizeof(fr), "POP3_RETRIEVED=%u", s->retrieved);
+	(void)snprintf(fd, sizeof(fd), "POP3_DELETED=%u", s->ndeleted);
+	log_event(LOG_INFO, fields, "%s: user=%s client=%s retrieved=%u/%llu "
+	    "deleted=%u/%llu", how, log_quote(s->login), s->peer,
+	    s->retrieved, (unsigned long long)s->retrieved_bytes,
+	    s->ndeleted, (unsigned long long)s->deleted_bytes);
+}
+
+void
+session_logout(struct session *s, bool updated)
+{
+	log_logout(s, updated ? "logout" : "logout without update");
+}
+
+int
+session_run(struct session *s)
+{
+	char line[POP_LINE_MAX + 1];
+	enum line_status st;
+	enum cmd_result r;
+
+	if (s->apop)
+		(void)reply_ok(s, "POP3 server ready %s", s->stamp);
+	else
+		(void)reply_ok(s, "POP3 server ready");
+	while (s->state != STATE_DONE) {
+		st = line_read(s->conn, line, sizeof(line) - 1);
+		switch (st) {
+		case LINE_EOF:
+		case LINE_TIMEOUT:
+			/* RFC 1939 section 3: a timeout closes without
+			 * UPDATE, and without a word. */
+			if (s->state == STATE_TRANS)
+				log_logout(s, st == LINE_EOF ?
+				    "connection lost, nothing deleted" :
+				    "timed out, nothing deleted");
+			s->state = STATE_DONE;
+			continue;
+		case LINE_TOOLONG:
+			(void)reply_err(s, "command line too long (the limit is "
+			    "255 octets); nothing was done");
+			r = CMD_BAD;
+			break;
+		case LINE_BAD:
+			(void)reply_err(s, "NUL or CR inside a command line; "
+			    "nothing was done");
+			r = CMD_BAD;
+			break;
+		case LINE_OK:
+		default:
+			r = session_dispatch(s, line);
+			break;
+		}
+		/* The line may have held a password. */
+		sodium_memzero(line, sizeof(line));
+		if (r == CMD_BAD) {
+			if (++s->bad >= POP_MAX_BAD) {
+				(void)reply_err(s, "too many bad commands; "
+				    "closing");
+				if (s->state == STATE_TRANS)
+					log_logout(s, "too many bad commands, "
+					    "nothing deleted");
+				s->state = STATE_DONE;
+			}
+		} else
+			s->bad = 0;
+		if (r == CMD_CLOSE)
+			s->state = STATE_DONE;
+	}
+	(void)conn_flush(s->conn);
+	return EXIT_SESSION;
+}

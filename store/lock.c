@@ -1,0 +1,314 @@
+/*
+ * lock.c: mailbox locks that MTAs and mail readers on Debian respect.
+ * Runs as: the mail user (with the mail group's privilege around the
+ * creation and removal of dot-lock files only; see lock_priv_raise).
+ *
+ * Debian policy (section 11.6) has mail programs take fcntl() and then a
+ * dot-lock; the order is configurable (fcntl, dotlock, flock).  A lock is
+ * never waited for while another is held: when one is busy, all are
+ * released, and the whole set is tried again after a short pause, until
+ * cf->lock_wait seconds have passed.
+ *
+ * Dot-locks are NFS-safe: a uniquely named file is linked to NAME.lock and
+ * the link count of the unique file decides, since link() over NFS may
+ * report failure for a link that was made.  A dot-lock is stale when the
+ * process named in it is gone, or when it names none and is older than
+ * DOTLOCK_STALE seconds.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/mbox.h"
+
+#define DOTLOCK_STALE		300	/* seconds, for a lock without a PID */
+#define DOTLOCK_GRACE		2	/* a lock this young is never stale */
+#define LOCK_PAUSE_MIN_MS	10
+#define LOCK_PAUSE_MAX_MS	500
+
+enum try_result { TRY_OK, TRY_BUSY, TRY_ERROR };
+
+int
+lock_priv_raise(const struct store_config *cf)
+{
+	if (cf->lock_gid == (gid_t)-1 || getegid() == cf->lock_gid)
+		return 0;
+	return setegid(cf->lock_gid);
+}
+
+void
+lock_priv_lower(const struct store_config *cf)
+{
+	if (cf->lock_gid == (gid_t)-1 || getegid() == getgid())
+		return;
+	/* Failing to drop the group must not go unnoticed. */
+	if (setegid(getgid()) == -1)
+		abort();
+}
+
+static enum try_result
+try_fcntl(struct lockset *ls)
+{
+	struct flock fl;
+	int flags = fcntl(ls->fd, F_GETFL);
+
+	memset(&fl, 0, sizeof(fl));
+	/* A read-only descriptor can only take a read lock. */
+	fl.l_type = (flags & O_ACCMODE) == O_RDONLY ? F_RDLCK : F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	for (;;) {
+		if (fcntl(ls->fd, F_SETLK, &fl) == 0) {
+			ls->fcntl_held = true;
+			return TRY_OK;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EACCES)
+			return TRY_BUSY;
+		return TRY_ERROR;
+	}
+}
+
+static enum try_result
+try_flock(struct lockset *ls)
+{
+	for (;;) {
+		if (flock(ls->fd, LOCK_EX | LOCK_NB) == 0) {
+			ls->flock_held = true;
+			return TRY_OK;
+		}
+		if (errno == EINTR)
+			continue;
+		return errno == EWOULDBLOCK ? TRY_BUSY : TRY_ERROR;
+	}
+}
+
+/* Is the dot-lock at lockpath stale?  If so, remove it. */
+static void
+dotlock_reap(const char *lockpath, const struct store_config *cf)
+{
+	struct stat st, st2;
+	char buf[32];
+	ssize_t n;
+	long pid = 0;
+	bool stale;
+	int fd;
+
+	if ((fd = open(lockpath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1)
+		return;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		(void)close(fd);
+		return;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n > 0) {
+		char *end;
+
+		buf[n] = '\0';
+		errno = 0;
+		pid = strtol(buf, &end, 10);
+		if (errno != 0 || end == buf || pid <= 0 || pid > INT_MAX ||
+		    (*end != '\n' && *end != '\0'))
+			pid = 0;
+	}
+	if (time(NULL) - st.st_mtime < DOTLOCK_GRACE)
+		return;
+	if (pid > 0)
+		stale = kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+	else
+		stale = time(NULL) - st.st_mtime > DOTLOCK_STALE;
+	if (!stale)
+		return;
+	/* Remove only the file that was judged, not a newer one. */
+	if (lstat(lockpath, &st2) == -1 || st2.st_ino != st.st_ino ||
+	    st2.st_mtime != st.st_mtime)
+		return;
+	if (lock_priv_raise(cf) == 0) {
+		(void)unlink(lockpath);
+		lock_priv_lower(cf);
+	}
+}
+
+static enum try_result
+try_dotlock(struct lockset *ls, const char *path,
+    const struct store_config *cf)
+{
+	unsigned char rnd[6];
+	char *lockpath = NULL, *tmp = NULL, pidbuf[24];
+	const char *base;
+	struct stat st;
+	enum try_result r = TRY_ERROR;
+	int fd, len, saved;
+	size_t dirlen;
+
+	base = strrchr(path, '/');
+	dirlen = base == NULL ? 0 : (size_t)(base - path) + 1;
+	base = base == NULL ? path : base + 1;
+	randombytes_buf(rnd, sizeof(rnd));
+	if (asprintf(&lockpath, "%s.lock", path) == -1) {
+		lockpath = NULL;
+		goto out;
+	}
+	if (asprintf(&tmp, "%.*s.%s.lk%ld.%02x%02x%02x%02x%02x%02x",
+	    (int)dirlen, path, base, (long)getpid(), rnd[0], rnd[1], rnd[2],
+	    rnd[3], rnd[4], rnd[5]) == -1) {
+		tmp = NULL;
+		goto out;
+	}
+	len = snprintf(pidbuf, sizeof(pidbuf), "%ld\n", (long)getpid());
+	if (lock_priv_raise(cf) == -1)
+		goto out;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	if (fd == -1) {
+		saved = errno;
+		lock_priv_lower(cf);
+		errno = saved;
+		goto out;
+	}
+	if (write(fd, pidbuf, (size_t)len) != len || close(fd) == -1) {
+		saved = errno;
+		(void)unlink(tmp);
+		lock_priv_lower(cf);
+		errno = saved;
+		goto out;
+	}
+	saved = link(tmp, lockpath) == -1 ? errno : 0;
+	if (stat(tmp, &st) == 0 && st.st_nlink == 2)
+		r = TRY_OK;
+	(void)unlink(tmp);
+	lock_priv_lower(cf);
+	if (r == TRY_OK) {
+		ls->dotlock = lockpath;
+		lockpath = NULL;
+	} else if (saved == EEXIST) {
+		dotlock_reap(lockpath, cf);
+		r = TRY_BUSY;
+	} else
+		errno = saved;
+out:
+	free(lockpath);
+	free(tmp);
+	return r;
+}
+
+void
+lock_drop(struct lockset *ls)
+{
+	struct flock fl;
+
+	if (ls->dotlock != NULL) {
+		/* The privilege is best effort here: unlink can only fail if
+		 * the lock was already removed or the group is unavailable. */
+		const struct store_config *cf = ls->cf;
+
+		if (cf == NULL || lock_priv_raise(cf) == 0) {
+			(void)unlink(ls->dotlock);
+			if (cf != NULL)
+				lock_priv_lower(cf);
+		}
+		free(ls->dotlock);
+		ls->dotlock = NULL;
+	}
+	if (ls->flock_held) {
+		(void)flock(ls->fd, LOCK_UN);
+		ls->flock_held = false;
+	}
+	if (ls->fcntl_held) {
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_UNLCK;
+		fl.l_whence = SEEK_SET;
+		(void)fcntl(ls->fd, F_SETLK, &fl);
+		ls->fcntl_held = false;
+	}
+}
+
+void
+lock_touch(struct lockset *ls)
+{
+	if (ls->dotlock != NULL && ls->cf != NULL &&
+	    lock_priv_raise(ls->cf) == 0) {
+		(void)utimensat(AT_FDCWD, ls->dotlock, NULL,
+		    AT_SYMLINK_NOFOLLOW);
+		lock_priv_lower(ls->cf);
+	}
+}
+
+static void
+pause_ms(unsigned int ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+lock_take(int fd, const char *path, const struct store_config *cf,
+    struct lockset *ls, enum store_error *why_r)
+{
+	double deadline = now() + cf->lock_wait;
+	unsigned int pause = LOCK_PAUSE_MIN_MS, i;
+	enum try_result r;
+
+	memset(ls, 0, sizeof(*ls));
+	ls->fd = fd;
+	ls->cf = cf;
+	for (;;) {
+		r = TRY_OK;
+		for (i = 0; i < cf->nlocking && r == TRY_OK; i++) {
+			switch (cf->locking[i]) {
+			case STORE_LOCK_FCNTL:
+				r = try_fcntl(ls);
+				break;
+			case STORE_LOCK_FLOCK:
+				r = try_flock(ls);
+				break;
+			case STORE_LOCK_DOTLOCK:
+				r = try_dotlock(ls, path, cf);
+				break;
+			}
+		}
+		if (r == TRY_OK)
+			return 0;
+		i = (unsigned int)errno;
+		lock_drop(ls);
+		if (r == TRY_ERROR) {
+			errno = (int)i;
+			*why_r = STORE_ERR_TEMP;
+			return -1;
+		}
+		if (now() >= deadline) {
+			errno = EWOULDBLOCK;
+			*why_r = STORE_ERR_INUSE;
+			return -1;
+		}
+		/* Jitter, so that two waiters do not retry in step. */
+		pause_ms(pause / 2 + randombytes_uniform(pause / 2 + 1));
+		if (pause < LOCK_PAUSE_MAX_MS)
+			pause *= 2;
+	}
+}

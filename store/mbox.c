@@ -1,0 +1,443 @@
+/*
+ * mbox.c: open a maildrop (session lock, mailbox lock, crash recovery,
+ * scan), answer what it holds, and notice when someone else changed it.
+ * Runs as: the mail user.
+ *
+ * Files beside the mailbox PATH:
+ *   PATH.lock		the dot-lock (store/lock.c), only to scan and update
+ *   DIR/.BASE.pop3d	the state file: an fcntl lock on it for the whole
+ *			session makes a second POP session get [IN-USE]
+ *			without blocking delivery; during an update it holds
+ *			the journal (store/update.c)
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/mbox.h"
+
+#define SCAN_BUF	(1024 * 1024)
+#define OPEN_TRIES	3	/* the path may be replaced between open and lock */
+
+static bool
+same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Scan [from, to) of the mailbox into s (already initialised). */
+int
+mbox_rescan(struct mbox *mb, uint64_t from, uint64_t to, struct scan *s)
+{
+	char *buf;
+	size_t want;
+	ssize_t n;
+
+	if ((buf = malloc(SCAN_BUF)) == NULL)
+		return -1;
+	s->off = s->line_off = from;
+	(void)posix_fadvise(mb->fd, (off_t)from, (off_t)(to - from),
+	    POSIX_FADV_SEQUENTIAL);
+	while (from < to) {
+		want = to - from < SCAN_BUF ? (size_t)(to - from) : SCAN_BUF;
+		n = pread(mb->fd, buf, want, (off_t)from);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(buf);
+			if (n == 0)
+				errno = ESTALE;
+			return -1;
+		}
+		scan_feed(s, buf, (size_t)n);
+		from += (uint64_t)n;
+	}
+	free(buf);
+	return scan_finish(s);
+}
+
+bool
+mbox_same_msg(const struct msg *a, const struct msg *b)
+{
+	return a->from_off == b->from_off && a->data_off == b->data_off &&
+	    a->end_off == b->end_off && a->size == b->size &&
+	    memcmp(a->hash, b->hash, sizeof(a->hash)) == 0;
+}
+
+/*
+ * Has the file changed since it was last verified?  Returns 0 (no), 1
+ * (yes: size, times or identity differ), -1 on error.  A file that shrank,
+ * was replaced or removed is reported through *gone.
+ */
+static int
+mbox_changed(struct mbox *mb, bool *gone)
+{
+	struct stat st, pst;
+
+	*gone = false;
+	if (fstat(mb->fd, &st) == -1)
+		return -1;
+	if (same_stat(&st, &mb->st))
+		return 0;
+	if (st.st_nlink == 0 || (uint64_t)st.st_size < mb->size ||
+	    lstat(mb->path, &pst) == -1 || pst.st_dev != st.st_dev ||
+	    pst.st_ino != st.st_ino)
+		*gone = true;
+	return 1;
+}
+
+int
+mbox_verify_msg(struct mbox *mb, unsigned int k)
+{
+	struct scan s;
+	uint64_t end;
+	bool gone;
+	int r;
+
+	if ((r = mbox_changed(mb, &gone)) <= 0)
+		return r;
+	if (gone) {
+		errno = ESTALE;
+		return -1;
+	}
+	end = k + 1 < mb->nmsgs ? mb->msgs[k + 1].from_off : mb->size;
+	scan_init(&s, mb->cf->unquote_mboxrd);
+	if (mbox_rescan(mb, mb->msgs[k].from_off, end, &s) == -1) {
+		if (errno == EINVAL)
+			errno = ESTALE;
+		scan_free(&s);
+		return -1;
+	}
+	r = s.nmsgs == 1 && mbox_same_msg(&s.msgs[0], &mb->msgs[k]) ? 0 : -1;
+	scan_free(&s);
+	if (r == -1)
+		errno = ESTALE;
+	return r;
+}
+
+int
+store_verify(struct mbox *mb, enum store_error *why_r)
+{
+	struct scan s;
+	struct stat st;
+	unsigned int i;
+	bool gone;
+	int r;
+
+	if (mb->fd == -1)
+		return 0;
+	if ((r = mbox_changed(mb, &gone)) <= 0) {
+		if (r == -1)
+			*why_r = STORE_ERR_TEMP;
+		return r;
+	}
+	if (gone) {
+		*why_r = STORE_ERR_CHANGED;
+		errno = ESTALE;
+		return -1;
+	}
+	if (fstat(mb->fd, &st) == -1) {
+		*why_r = STORE_ERR_TEMP;
+		return -1;
+	}
+	scan_init(&s, mb->cf->unquote_mboxrd);
+	if (mbox_rescan(mb, 0, mb->size, &s) == -1) {
+		*why_r = errno == ENOMEM || errno == EIO ? STORE_ERR_TEMP :
+		    STORE_ERR_CHANGED;
+		scan_free(&s);
+		return -1;
+	}
+	r = 0;
+	if (s.nmsgs != mb->nmsgs)
+		r = -1;
+	for (i = 0; r == 0 && i < s.nmsgs; i++)
+		if (!mbox_same_msg(&s.msgs[i], &mb->msgs[i]))
+			r = -1;
+	scan_free(&s);
+	if (r == -1) {
+		*why_r = STORE_ERR_CHANGED;
+		errno = ESTALE;
+		return -1;
+	}
+	/* Only mail was appended: later checks start from here. */
+	mb->st = st;
+	return 0;
+}
+
+/* DIR/.BASE.pop3d for DIR/BASE. */
+static char *
+state_path(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *sp;
+	int dirlen = slash == NULL ? 0 : (int)(slash - path) + 1;
+
+	if (asprintf(&sp, "%.*s.%s.pop3d", dirlen, path,
+	    slash == NULL ? path : slash + 1) == -1)
+		return NULL;
+	return sp;
+}
+
+static int
+fsync_dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int fd, r;
+
+	if (slash == NULL)
+		dir = strdup(".");
+	else if (slash == path)
+		dir = strdup("/");
+	else
+		dir = strndup(path, (size_t)(slash - path));
+	if (dir == NULL)
+		return -1;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd == -1)
+		return -1;
+	r = fsync(fd);
+	(void)close(fd);
+	return r;
+}
+
+/*
+ * Open the state file and lock it for the session: a second session on the
+ * same maildrop finds it locked.  The lock goes with the process.
+ */
+static int
+state_open(struct mbox *mb, enum store_error *why_r)
+{
+	struct flock fl;
+	struct stat st;
+	bool created = false;
+	int fd, saved;
+
+	if (lock_priv_raise(mb->cf) == -1) {
+		*why_r = STORE_ERR_TEMP;
+		return -1;
+	}
+	fd = open(mb->statepath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd != -1)
+		created = true;
+	else if (errno == EEXIST)
+		fd = open(mb->statepath, O_RDWR | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC);
+	saved = errno;
+	lock_priv_lower(mb->cf);
+	if (fd == -1) {
+		errno = saved;
+		*why_r = saved == ELOOP ? STORE_ERR_PERM : STORE_ERR_TEMP;
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_nlink != 1 || st.st_uid != geteuid()) {
+		(void)close(fd);
+		errno = EPERM;
+		*why_r = STORE_ERR_PERM;
+		return -1;
+	}
+	if (created && fsync_dir_of(mb->statepath) == -1) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		*why_r = STORE_ERR_TEMP;
+		return -1;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	while (fcntl(fd, F_SETLK, &fl) == -1) {
+		if (errno == EINTR)
+			continue;
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		*why_r = saved == EAGAIN || saved == EACCES ? STORE_ERR_INUSE :
+		    STORE_ERR_TEMP;
+		return -1;
+	}
+	mb->statefd = fd;
+	return 0;
+}
+
+/* Open the mailbox file itself: a regular file of ours with one link. */
+static int
+mailbox_open(struct mbox *mb, enum store_error *why_r)
+{
+	struct stat st;
+	int fd, flags;
+
+	mb->writable = true;
+	fd = open(mb->path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (fd == -1 && errno == EACCES) {
+		mb->writable = false;
+		fd = open(mb->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_NOCTTY | O_CLOEXEC);
+	}
+	if (fd == -1) {
+		if (errno == ENOENT)
+			return 0;	/* no mailbox: an empty maildrop */
+		*why_r = errno == ELOOP || errno == EACCES ||
+		    errno == EISDIR || errno == ENXIO ? STORE_ERR_PERM :
+		    STORE_ERR_TEMP;
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		*why_r = STORE_ERR_TEMP;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    st.st_uid != mb->cf->owner) {
+		errno = !S_ISREG(st.st_mode) ? EINVAL : EPERM;
+		*why_r = STORE_ERR_PERM;
+		goto fail;
+	}
+	/* Opened non-blocking so that a FIFO could not hang us; now block. */
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
+		*why_r = STORE_ERR_TEMP;
+		goto fail;
+	}
+	mb->fd = fd;
+	mb->st = st;
+	return 0;
+fail:
+	flags = errno;
+	(void)close(fd);
+	errno = flags;
+	return -1;
+}
+
+void
+store_close(struct mbox *mb)
+{
+	if (mb == NULL)
+		return;
+	if (mb->fd != -1)
+		(void)close(mb->fd);
+	if (mb->statefd != -1)
+		(void)close(mb->statefd);	/* releases the session lock */
+	free(mb->msgs);
+	free(mb->xuidls);
+	free(mb->path);
+	free(mb->statepath);
+	free(mb);
+}
+
+int
+store_open(const char *path, const struct store_config *cf,
+    struct mbox **mb_r, enum store_error *why_r)
+{
+	struct mbox *mb;
+	struct lockset ls;
+	struct stat pst;
+	struct scan s;
+	unsigned int tries;
+	int saved;
+
+	if ((mb = calloc(1, sizeof(*mb))) == NULL) {
+		*why_r = STORE_ERR_TEMP;
+		return -1;
+	}
+	mb->cf = cf;
+	mb->fd = mb->statefd = -1;
+	if ((mb->path = strdup(path)) == NULL ||
+	    (mb->statepath = state_path(path)) == NULL) {
+		*why_r = STORE_ERR_TEMP;
+		goto fail;
+	}
+	for (tries = 0;; tries++) {
+		if (mailbox_open(mb, why_r) == -1)
+			goto fail;
+		if (mb->fd == -1) {
+			*mb_r = mb;	/* no mailbox, nothing to lock */
+			return 0;
+		}
+		if (mb->statefd == -1 && state_open(mb, why_r) == -1)
+			goto fail;
+		if (lock_take(mb->fd, mb->path, cf, &ls, why_r) == -1)
+			goto fail;
+		/* Is the path still the file we opened and locked? */
+		if (lstat(mb->path, &pst) == 0 && pst.st_dev == mb->st.st_dev &&
+		    pst.st_ino == mb->st.st_ino)
+			break;
+		lock_drop(&ls);
+		(void)close(mb->fd);
+		mb->fd = -1;
+		if (tries + 1 == OPEN_TRIES) {
+			errno = ESTALE;
+			*why_r = STORE_ERR_TEMP;
+			goto fail;
+		}
+	}
+	if (update_recover(mb, &ls, why_r) == -1 ||
+	    fstat(mb->fd, &mb->st) == -1) {
+		saved = errno;
+		lock_drop(&ls);
+		errno = saved;
+		if (*why_r == STORE_OK)
+			*why_r = STORE_ERR_TEMP;
+		goto fail;
+	}
+	scan_init(&s, cf->unquote_mboxrd);
+	if (mbox_rescan(mb, 0, (uint64_t)mb->st.st_size, &s) == -1) {
+		saved = errno;
+		lock_drop(&ls);
+		scan_free(&s);
+		errno = saved;
+		*why_r = saved == EINVAL ? STORE_ERR_NOTMBOX : STORE_ERR_TEMP;
+		goto fail;
+	}
+	lock_drop(&ls);
+	mb->size = (uint64_t)mb->st.st_size;
+	mb->msgs = s.msgs;
+	mb->nmsgs = s.nmsgs;
+	mb->xuidls = s.xuidls;
+	mb->first = mb->nmsgs > 0 && (mb->msgs[0].flags & MSG_HIDDEN) ? 1 : 0;
+	*mb_r = mb;
+	return 0;
+fail:
+	saved = errno;
+	store_close(mb);
+	errno = saved;
+	return -1;
+}
+
+unsigned int
+store_count(const struct mbox *mb)
+{
+	return mb->nmsgs - mb->first;
+}
+
+uint64_t
+store_size(const struct mbox *mb, unsigned int i)
+{
+	return mb->msgs[mb->first + i].size;
+}
+
+void
+store_uidl(const struct mbox *mb, unsigned int i, char *buf)
+{
+	uidl_format(&mb->msgs[mb->first + i], mb->xuidls, buf);
+}
+
+enum store_recovery
+store_recovery(const struct mbox *mb)
+{
+	return mb->recovery;
+}

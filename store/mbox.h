@@ -1,0 +1,157 @@
+/*
+ * mbox.h: what the files of store/ share among themselves.  Private to
+ * store/, except that unit tests and fuzz targets include it to reach the
+ * scanner and the locks directly.
+ * Runs as: the mail user.
+ */
+#ifndef POP3D_STORE_MBOX_H
+#define POP3D_STORE_MBOX_H
+
+#include <sodium.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "store/store.h"
+
+/*
+ * The first bytes of each line that the scanner keeps: enough for any
+ * From_ line that is a separator, a header name, and the ">>>From " of an
+ * mboxrd-quoted line.  A longer From_ line is not a separator, and a
+ * longer run of '>' is not a quoted From (the reader applies the same rule).
+ */
+#define SCAN_HEAD_MAX		1000
+
+/* Digest behind a computed UIDL: 16 bytes, 32 hex digits. */
+#define UIDL_HASH_LEN		16
+
+/* A message as the scanner found it: 64 bytes, so memory is O(messages). */
+struct msg {
+	uint64_t	 from_off;	/* its From_ line */
+	uint64_t	 data_off;	/* first byte after the From_ line */
+	uint64_t	 end_off;	/* end of content (separator line excluded) */
+	uint64_t	 size;		/* octets with CRLF line ends */
+	unsigned char	 hash[UIDL_HASH_LEN];
+	uint32_t	 dup;		/* 0, or k for the (k+1)th equal message */
+	uint32_t	 xuidl;		/* 0, or 1 + offset in the X-UIDL strings */
+	uint32_t	 flags;
+};
+#define MSG_HIDDEN	0x1	/* Pine/UW folder internal data */
+
+/* Which header a line belongs to, for the UIDL digest. */
+enum scan_header {
+	HDR_HASHED,		/* part of the digest */
+	HDR_IGNORED,		/* rewritten by mail readers: left out */
+	HDR_XUIDL		/* an X-UIDL from an earlier server */
+};
+
+struct scan {
+	/* Settings. */
+	bool		 unquote;	/* mboxrd */
+
+	/* Results. */
+	struct msg	*msgs;
+	unsigned int	 nmsgs;
+	unsigned int	 cap;
+	char		*xuidls;	/* NUL-separated X-UIDL values */
+	size_t		 xuidls_len;
+	size_t		 xuidls_cap;
+	bool		 notmbox;	/* the file does not start with From_ */
+	bool		 nomem;
+
+	/* The line being read. */
+	uint64_t	 off;		/* offset of the next byte fed */
+	uint64_t	 line_off;
+	uint64_t	 line_len;	/* without its LF */
+	char		 head[SCAN_HEAD_MAX];
+	size_t		 head_len;
+	bool		 last_cr;	/* the line so far ends in CR */
+	bool		 decided;	/* header kind chosen for this line */
+	bool		 hashing;	/* this line goes into the digest */
+	bool		 keep;		/* head[] is needed for this line */
+
+	/* The line before it. */
+	bool		 prev_empty;
+	bool		 prev_in_body;	/* it counted in body_size */
+	uint64_t	 prev_off;
+
+	/* The message being read. */
+	bool		 in_msg;
+	bool		 in_headers;
+	enum scan_header hdr;		/* kind of the last header line */
+	uint64_t	 body_size;
+	bool		 imap_header;	/* X-IMAP or X-IMAPbase seen */
+	bool		 internal_subject;
+	crypto_generichash_state hstate;
+};
+
+/* scan.c: the parser takes bytes, not files. */
+void		 scan_init(struct scan *s, bool unquote_mboxrd);
+void		 scan_feed(struct scan *s, const void *buf, size_t len);
+/* scan_finish: end of input; returns 0, or -1 (ENOMEM, or EINVAL for a
+ * file that is not an mbox).  Results stay in s until scan_free(). */
+int		 scan_finish(struct scan *s);
+void		 scan_free(struct scan *s);
+/* scan_is_from: is this line (without its line end) a From_ line? */
+bool		 scan_is_from(const char *line, size_t len);
+/* scan_is_quoted: does this line start with an mboxrd-quoted ">From "? */
+bool		 scan_is_quoted(const char *line, size_t len);
+
+/* uidl.c: the digest behind each UIDL, and making UIDLs unique. */
+enum scan_header uidl_header_kind(const char *line, size_t len);
+int		 uidl_assign(struct msg *msgs, unsigned int n,
+		    const char *xuidls);
+void		 uidl_format(const struct msg *m, const char *xuidls,
+		    char *buf);
+bool		 uidl_valid(const char *s, size_t len);
+
+/* lock.c: the mailbox locks, held only to scan and to update. */
+struct lockset {
+	const struct store_config *cf;
+	int		 fd;
+	bool		 fcntl_held;
+	bool		 flock_held;
+	char		*dotlock;	/* the dot-lock path while held */
+};
+int		 lock_take(int fd, const char *path,
+		    const struct store_config *cf, struct lockset *ls,
+		    enum store_error *why_r);
+void		 lock_drop(struct lockset *ls);
+/* lock_touch: keep a held dot-lock fresh during a long update. */
+void		 lock_touch(struct lockset *ls);
+/* With the lock group's privilege (if any) for one call. */
+int		 lock_priv_raise(const struct store_config *cf);
+void		 lock_priv_lower(const struct store_config *cf);
+
+/* The open maildrop. */
+struct mbox {
+	const struct store_config *cf;
+	char		*path;
+	char		*statepath;	/* session lock and update journal */
+	int		 fd;		/* -1: no mailbox file (empty) */
+	int		 statefd;
+	bool		 writable;
+	struct stat	 st;		/* as last verified */
+	uint64_t	 size;		/* bytes scanned */
+	struct msg	*msgs;		/* all messages, hidden ones too */
+	unsigned int	 nmsgs;
+	unsigned int	 first;		/* index of the first visible one */
+	char		*xuidls;
+	enum store_recovery recovery;	/* what the open found */
+};
+
+/* update.c: journal replay after a crash, with the mailbox locked. */
+int		 update_recover(struct mbox *mb, struct lockset *ls,
+		    enum store_error *why_r);
+
+/* mbox.c: scanning a part of the file again, to notice changes. */
+int		 mbox_rescan(struct mbox *mb, uint64_t from, uint64_t to,
+		    struct scan *s);
+bool		 mbox_same_msg(const struct msg *a, const struct msg *b);
+/* mbox_verify_msg: is message k (all-messages numbering) unchanged?
+ * 0, or -1 with errno (ESTALE: it changed). */
+int		 mbox_verify_msg(struct mbox *mb, unsigned int k);
+
+#endif /* POP3D_STORE_MBOX_H */

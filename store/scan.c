@@ -1,0 +1,389 @@
+/*
+ * scan.c: find the messages of an mbox, their sizes and UIDL digests.
+ * Runs as: the mail user.
+ *
+ * The parser takes bytes in pieces of any size (scan_feed) and keeps only
+ * the first SCAN_HEAD_MAX bytes of a line, so its memory grows with the
+ * number of messages, never with their size.
+ *
+ * The format (mboxo/mboxrd, as Debian MTAs write it):
+ *  - A message starts with a From_ line ("From sender date") at the start
+ *    of the file or after an empty line.  The empty line before it is the
+ *    separator, not part of the previous message; so is an empty last line
+ *    of the file.
+ *  - A From_ line must look like one (scan_is_from), so that an unquoted
+ *    "From " in a body does not split a message in two.
+ *  - Lines end in LF or CRLF; a message is sent with CRLF line ends, and its
+ *    size counts them so (RFC 1939 section 11: LIST gives exact octets).  A
+ *    last line without a newline is sent with one.
+ *  - With mboxrd unquoting, ">From ", ">>From " ... lose one '>' on the way
+ *    out, and the size counts that.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/mbox.h"
+
+#define SCAN_MSGS_MIN		64
+
+static void	 msg_open(struct scan *, size_t, bool);
+static void	 msg_close(struct scan *, uint64_t, bool);
+static void	 header_decide(struct scan *);
+static void	 header_done(struct scan *, size_t);
+static void	 hash_nocr(struct scan *, const char *, size_t);
+static void	 line_piece(struct scan *, const char *, size_t);
+static void	 line_end(struct scan *, bool);
+static bool	 is_digit(char);
+static bool	 has_word(const char *, size_t, const char *);
+
+void
+scan_init(struct scan *s, bool unquote_mboxrd)
+{
+	memset(s, 0, sizeof(*s));
+	s->unquote = unquote_mboxrd;
+}
+
+void
+scan_free(struct scan *s)
+{
+	free(s->msgs);
+	free(s->xuidls);
+	s->msgs = NULL;
+	s->xuidls = NULL;
+	s->nmsgs = s->cap = 0;
+}
+
+static bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/*
+ * A From_ line is "From ", a sender, and a date.  Writers disagree on the
+ * date (asctime, with or without seconds or zone, RFC 2822 style), so ask
+ * only for what all of them have: a time h:mm and a four-digit year.
+ */
+bool
+scan_is_from(const char *line, size_t len)
+{
+	bool time = false, year = false;
+	size_t i, run;
+
+	if (len < 5 || memcmp(line, "From ", 5) != 0)
+		return false;
+	for (i = 5; i < len; i++) {
+		if (line[i] == '\0' || line[i] == '\r' || line[i] == '\n')
+			return false;
+		if (!is_digit(line[i]) || (i > 0 && is_digit(line[i - 1])))
+			continue;
+		for (run = 0; i + run < len && is_digit(line[i + run]); run++)
+			;
+		if (run <= 2 && i + run + 2 < len && line[i + run] == ':' &&
+		    is_digit(line[i + run + 1]) && is_digit(line[i + run + 2]))
+			time = true;
+		else if (run == 4 && (i + run == len || line[i + run] != ':'))
+			year = true;
+	}
+	return time && year;
+}
+
+bool
+scan_is_quoted(const char *line, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && line[i] == '>')
+		i++;
+	return i > 0 && len - i >= 5 && memcmp(line + i, "From ", 5) == 0;
+}
+
+/* Does the header line's value contain word (case-insensitively)? */
+static bool
+has_word(const char *line, size_t len, const char *word)
+{
+	size_t i, wl = strlen(word);
+
+	for (i = 0; i + wl <= len; i++)
+		if (strncasecmp(line + i, word, wl) == 0)
+			return true;
+	return false;
+}
+
+static void
+hash_nocr(struct scan *s, const char *p, size_t n)
+{
+	const char *cr;
+
+	while (n > 0 && (cr = memchr(p, '\r', n)) != NULL) {
+		if (cr > p)
+			crypto_generichash_update(&s->hstate,
+			    (const unsigned char *)p, (size_t)(cr - p));
+		n -= (size_t)(cr - p) + 1;
+		p = cr + 1;
+	}
+	if (n > 0)
+		crypto_generichash_update(&s->hstate, (const unsigned char *)p,
+		    n);
+}
+
+static void
+msg_open(struct scan *s, size_t hlen, bool has_lf)
+{
+	struct msg *m;
+
+	if (s->nmsgs == s->cap) {
+		unsigned int ncap = s->cap == 0 ? SCAN_MSGS_MIN : s->cap * 2;
+		struct msg *n;
+
+		if (ncap <= s->cap || (n = reallocarray(s->msgs, ncap,
+		    sizeof(*n))) == NULL) {
+			s->nomem = true;
+			return;
+		}
+		s->msgs = n;
+		s->cap = ncap;
+	}
+	m = &s->msgs[s->nmsgs++];
+	memset(m, 0, sizeof(*m));
+	m->from_off = s->line_off;
+	m->data_off = s->line_off + s->line_len + (has_lf ? 1 : 0);
+	crypto_generichash_init(&s->hstate, NULL, 0, UIDL_HASH_LEN);
+	crypto_generichash_update(&s->hstate, (const unsigned char *)s->head,
+	    hlen);
+	crypto_generichash_update(&s->hstate, (const unsigned char *)"\n", 1);
+	s->in_msg = true;
+	s->in_headers = true;
+	s->hdr = HDR_HASHED;
+	s->body_size = 0;
+	s->imap_header = false;
+	s->internal_subject = false;
+	s->prev_empty = false;
+	s->prev_in_body = false;
+}
+
+/* End the current message at `end', dropping the empty line before it. */
+static void
+msg_close(struct scan *s, uint64_t end, bool strip)
+{
+	struct msg *m = &s->msgs[s->nmsgs - 1];
+	unsigned char le[8];
+	unsigned int i;
+
+	m->end_off = end;
+	if (strip) {
+		m->size -= 2;
+		if (s->prev_in_body)
+			s->body_size -= 2;
+	}
+	for (i = 0; i < sizeof(le); i++)
+		le[i] = (unsigned char)(s->body_size >> (8 * i));
+	crypto_generichash_update(&s->hstate, le, sizeof(le));
+	crypto_generichash_final(&s->hstate, m->hash, sizeof(m->hash));
+	if (s->nmsgs == 1 && s->imap_header && s->internal_subject)
+		m->flags |= MSG_HIDDEN;
+	s->in_msg = false;
+}
+
+/* Which header does this line belong to?  Called once per header line. */
+static void
+header_decide(struct scan *s)
+{
+	if (s->head[0] == ' ' || s->head[0] == '\t') {
+		/* RFC 5322 section 2.2.3: a folded continuation. */
+	} else
+		s->hdr = uidl_header_kind(s->head, s->head_len);
+	s->hashing = s->hdr == HDR_HASHED;
+	if (s->hashing)
+		hash_nocr(s, s->head, s->head_len);
+	s->decided = true;
+}
+
+/* A whole header line (hlen bytes in head, line end excluded) was read. */
+static void
+header_done(struct scan *s, size_t hlen)
+{
+	struct msg *m = &s->msgs[s->nmsgs - 1];
+	const char *v;
+	size_t vlen;
+
+	if (s->head[0] == ' ' || s->head[0] == '\t' ||
+	    (v = memchr(s->head, ':', hlen)) == NULL)
+		return;
+	v++;
+	vlen = hlen - (size_t)(v - s->head);
+	while (vlen > 0 && (*v == ' ' || *v == '\t'))
+		v++, vlen--;
+	while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+		vlen--;
+	if (s->hdr == HDR_XUIDL && m->xuidl == 0 && uidl_valid(v, vlen)) {
+		if (s->xuidls_len + vlen + 1 > s->xuidls_cap) {
+			size_t ncap = s->xuidls_cap * 2 + vlen + 256;
+			char *n = realloc(s->xuidls, ncap);
+
+			if (n == NULL || s->xuidls_len + 1 > UINT32_MAX) {
+				free(n == s->xuidls ? NULL : n);
+				s->nomem = true;
+				return;
+			}
+			s->xuidls = n;
+			s->xuidls_cap = ncap;
+		}
+		memcpy(s->xuidls + s->xuidls_len, v, vlen);
+		s->xuidls[s->xuidls_len + vlen] = '\0';
+		m->xuidl = (uint32_t)s->xuidls_len + 1;
+		s->xuidls_len += vlen + 1;
+	}
+	if (s->nmsgs != 1)
+		return;
+	/* The Pine/UW c-client folder data: X-IMAP and a telling Subject. */
+	if (strncasecmp(s->head, "X-IMAP:", 7) == 0 ||
+	    strncasecmp(s->head, "X-IMAPbase:", 11) == 0)
+		s->imap_header = true;
+	else if (strncasecmp(s->head, "Subject:", 8) == 0 &&
+	    has_word(v, vlen, "FOLDER INTERNAL DATA"))
+		s->internal_subject = true;
+}
+
+static void
+line_piece(struct scan *s, const char *p, size_t n)
+{
+	size_t k;
+
+	if (n == 0)
+		return;
+	if (s->line_len == 0)
+		s->keep = !s->in_msg || s->in_headers || s->prev_empty ||
+		    (s->unquote && p[0] == '>');
+	s->line_len += n;
+	s->last_cr = p[n - 1] == '\r';
+	if (!s->keep)
+		return;
+	if (s->head_len < SCAN_HEAD_MAX) {
+		k = SCAN_HEAD_MAX - s->head_len;
+		if (k > n)
+			k = n;
+		memcpy(s->head + s->head_len, p, k);
+		s->head_len += k;
+		p += k;
+		n -= k;
+		if (s->head_len < SCAN_HEAD_MAX)
+			return;
+		if (s->in_msg && s->in_headers && !s->decided)
+			header_decide(s);
+	}
+	if (n > 0 && s->hashing)
+		hash_nocr(s, p, n);
+}
+
+/* The current line ended (has_lf false: at the end of the input). */
+static void
+line_end(struct scan *s, bool has_lf)
+{
+	uint64_t content = s->line_len, sz;
+	bool whole = s->keep && s->line_len <= SCAN_HEAD_MAX;
+	size_t hlen = s->head_len;
+	struct msg *m;
+
+	if (has_lf && s->last_cr) {
+		content--;
+		if (whole)
+			hlen--;
+	}
+	if (!s->in_msg) {
+		/* The first line of the file. */
+		if (!whole || !scan_is_from(s->head, hlen)) {
+			s->notmbox = true;
+			return;
+		}
+		msg_open(s, hlen, has_lf);
+		return;
+	}
+	if (s->prev_empty && whole && scan_is_from(s->head, hlen)) {
+		msg_close(s, s->prev_off, true);
+		msg_open(s, hlen, has_lf);
+		return;
+	}
+	m = &s->msgs[s->nmsgs - 1];
+	sz = content + 2;
+	if (s->unquote && s->keep && scan_is_quoted(s->head, s->head_len))
+		sz--;
+	m->size += sz;
+	s->prev_in_body = !s->in_headers;
+	if (s->in_headers) {
+		if (content == 0)
+			s->in_headers = false;
+		else {
+			if (!s->decided)
+				header_decide(s);
+			if (s->hashing)
+				crypto_generichash_update(&s->hstate,
+				    (const unsigned char *)"\n", 1);
+			if (whole)
+				header_done(s, hlen);
+		}
+	} else
+		s->body_size += sz;
+	s->prev_empty = content == 0;
+	s->prev_off = s->line_off;
+}
+
+void
+scan_feed(struct scan *s, const void *buf, size_t len)
+{
+	const char *p = buf, *end = p + len, *nl;
+
+	if (s->notmbox || s->nomem) {
+		s->off += len;
+		return;
+	}
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		line_piece(s, p, (size_t)((nl != NULL ? nl : end) - p));
+		if (nl == NULL)
+			break;
+		line_end(s, true);
+		if (s->notmbox || s->nomem)
+			break;
+		s->line_off += s->line_len + 1;
+		s->line_len = 0;
+		s->head_len = 0;
+		s->last_cr = false;
+		s->decided = false;
+		s->hashing = false;
+		s->keep = false;
+		p = nl + 1;
+	}
+	s->off += len;
+}
+
+int
+scan_finish(struct scan *s)
+{
+	if (!s->notmbox && !s->nomem && s->line_len > 0) {
+		line_end(s, false);
+		s->line_len = 0;
+	}
+	if (s->nomem) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (s->notmbox) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (s->in_msg) {
+		if (s->prev_empty)
+			msg_close(s, s->prev_off, true);
+		else
+			msg_close(s, s->off, false);
+	}
+	if (uidl_assign(s->msgs, s->nmsgs, s->xuidls) == -1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}

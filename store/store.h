@@ -1,0 +1,131 @@
+/*
+ * store.h: the mbox maildrop, as pop3d/ sees it.
+ * Runs as: the mail user (never root; see auth/privsep.c).
+ *
+ * store/ knows files, bytes, locks and messages; it knows nothing of
+ * sockets, POP3 wording or who the client is.  Functions return 0, or -1
+ * with errno set; where a caller must tell reasons apart they also give an
+ * enum store_error.  Nothing here logs above debug or exits.
+ *
+ * Message numbers at this boundary count from 0 and skip hidden messages
+ * (the Pine/UW "FOLDER INTERNAL DATA" message).
+ */
+#ifndef POP3D_STORE_H
+#define POP3D_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* RFC 1939 section 7: a unique-id is 1 to 70 characters 0x21..0x7E. */
+#define STORE_UIDL_MAX		70
+
+/* Lock methods, applied in the configured order. */
+enum store_lock {
+	STORE_LOCK_FCNTL,
+	STORE_LOCK_DOTLOCK,
+	STORE_LOCK_FLOCK
+};
+#define STORE_LOCK_METHODS	3
+
+/* How UIDLs are derived (see store/uidl.c). */
+enum store_uidl_mode {
+	STORE_UIDL_DEFAULT
+};
+
+struct store_config {
+	enum store_lock	 locking[STORE_LOCK_METHODS];
+	unsigned int	 nlocking;		/* 0: no locks at all */
+	unsigned int	 lock_wait;		/* seconds, in total */
+	bool		 unquote_mboxrd;	/* ">>From " reads as ">From " */
+	uid_t		 owner;			/* the mailbox must be this uid's */
+	/*
+	 * The group whose privilege creates dot-lock and journal files in a
+	 * group-writable spool (Debian: mail), kept as the saved set-group-ID
+	 * and taken only around those calls; (gid_t)-1 when not needed.
+	 */
+	gid_t		 lock_gid;
+};
+
+enum store_error {
+	STORE_OK = 0,
+	STORE_ERR_INUSE,	/* another session or a lock holder: retry */
+	STORE_ERR_TEMP,		/* I/O trouble, try again later */
+	STORE_ERR_PERM,		/* wrong owner, type or links: needs the admin */
+	STORE_ERR_NOTMBOX,	/* the file is not an mbox; it is not touched */
+	STORE_ERR_CHANGED	/* rewritten by someone else during the session */
+};
+
+/* What store_open found of an update that a crash interrupted. */
+enum store_recovery {
+	STORE_RECOVERY_NONE = 0,	/* nothing to do */
+	STORE_RECOVERY_DONE,		/* the update was completed */
+	STORE_RECOVERY_DISCARDED	/* a journal for another file, dropped */
+};
+
+struct mbox;
+
+/*
+ * store_open: open, lock, recover (after a crash during an update), scan
+ * and unlock the mailbox at path.  A missing file is an empty maildrop.
+ * On success *mb_r is owned by the caller (store_close).  On failure
+ * returns -1 with errno set and the reason in *why_r.
+ */
+int		 store_open(const char *path, const struct store_config *cf,
+		    struct mbox **mb_r, enum store_error *why_r);
+
+/* store_recovery: what store_open did about an interrupted update. */
+enum store_recovery store_recovery(const struct mbox *mb);
+
+/* store_close: release the maildrop; never modifies the file. */
+void		 store_close(struct mbox *mb);
+
+/* Visible messages, and the exact octets each sends (CRLF line ends). */
+unsigned int	 store_count(const struct mbox *mb);
+uint64_t	 store_size(const struct mbox *mb, unsigned int i);
+
+/*
+ * store_uidl: the message's unique-id, NUL-terminated, into buf, which
+ * holds STORE_UIDL_MAX + 1 bytes.
+ */
+void		 store_uidl(const struct mbox *mb, unsigned int i, char *buf);
+
+/*
+ * store_verify: check that the messages scanned at open are still in the
+ * file as they were.  Mail appended since is fine.  Returns 0, or -1 with
+ * *why_r STORE_ERR_CHANGED (someone rewrote the file) or STORE_ERR_TEMP.
+ */
+int		 store_verify(struct mbox *mb, enum store_error *why_r);
+
+/*
+ * Reading a message: store_read_open() positions a reader at the first
+ * line after the From_ line; store_read_next() hands out the message a
+ * piece at a time.  A piece never spans two lines; `bol' says it starts a
+ * line, `eol' that it ends one (the line end itself is not included, and a
+ * last line without a newline still ends with eol).  mboxrd unquoting is
+ * applied.  Returns 1 with a piece, 0 at the end, -1 on error.
+ */
+struct store_piece {
+	const char	*data;
+	size_t		 len;
+	bool		 bol;
+	bool		 eol;
+};
+struct store_reader;
+int		 store_read_open(struct mbox *mb, unsigned int i,
+		    struct store_reader **r_r);
+int		 store_read_next(struct store_reader *r, struct store_piece *p);
+void		 store_read_close(struct store_reader *r);
+
+/*
+ * store_update: remove the messages whose flag is set in del[] (indexed
+ * like store_count) from the file, keeping mail delivered since the scan.
+ * Locks, verifies, rewrites in place through a journal (store/update.c)
+ * and unlocks.  Returns 0, or -1 with errno and *why_r; after a failure
+ * the file holds every message it held before.
+ */
+int		 store_update(struct mbox *mb, const bool *del,
+		    enum store_error *why_r);
+
+#endif /* POP3D_STORE_H */
