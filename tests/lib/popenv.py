@@ -1,0 +1,267 @@
+"""popenv: what the protocol, system and fault tests share.
+
+A TestEnv is a private directory holding a mail spool, a private PAM
+directory (pam_matrix from pam_wrapper, so no root is needed), a secrets
+file and the pop3d options that use them.  When the tests run as root (as
+CI does), pop3d is run as the unprivileged user `nobody' unless a test asks
+for root on purpose, so that the non-root contract is what is tested.
+
+Users every environment knows:
+    alice / wonderland   PAM (pam_matrix), service pop3
+    bob / secret         secrets file, {PLAIN} (APOP works)
+    carol / hunter2      secrets file, {ARGON2ID}
+    dave / nopop         PAM, but allowed only for service "imap"
+"""
+
+import glob
+import os
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+TESTS_DIR = os.environ.get(
+    "TESTS_DIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+POP3D = os.environ.get("POP3D", "pop3d")
+POP3D_PASSWD = os.environ.get("POP3D_PASSWD", "pop3d-passwd")
+WRAPPER = os.environ.get("POP3D_WRAPPER", "").split()
+
+ARGON_HUNTER2 = None  # made by pop3d-passwd on first use
+
+
+def pam_matrix():
+    env = os.environ.get("PAM_MATRIX")
+    if env:
+        return env
+    for pattern in ("/usr/lib/*/pam_wrapper/pam_matrix.so",
+                    "/usr/lib/pam_wrapper/pam_matrix.so",
+                    "/usr/lib64/pam_wrapper/pam_matrix.so"):
+        found = glob.glob(pattern)
+        if found:
+            return found[0]
+    raise RuntimeError("pam_matrix.so not found: apt-get install "
+                       "libpam-wrapper")
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+class Tap:
+    """TAP output with the plan at the end."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name, diag=None):
+        self.n += 1
+        if not cond:
+            self.failed += 1
+        print("%sok %d - %s" % ("" if cond else "not ", self.n, name))
+        if not cond and diag:
+            for line in str(diag).splitlines():
+                print("# " + line)
+        sys.stdout.flush()
+        return cond
+
+    def diag(self, text):
+        for line in str(text).splitlines():
+            print("# " + line)
+        sys.stdout.flush()
+
+    def bail(self, why):
+        print("Bail out! " + why)
+        sys.stdout.flush()
+        sys.exit(1)
+
+    def done(self):
+        print("1..%d" % self.n)
+        sys.stdout.flush()
+        return 0 if self.failed == 0 and self.n > 0 else 1
+
+
+class TestEnv:
+    def __init__(self, run_as_root=False):
+        base = os.environ.get("TMPDIR", "/tmp")
+        self.dir = tempfile.mkdtemp(prefix="pop3d-test.", dir=base)
+        self.root_mode = run_as_root and is_root()
+        if is_root() and not run_as_root:
+            pw = pwd.getpwnam("nobody")
+            self.uid, self.gid = pw.pw_uid, pw.pw_gid
+        else:
+            self.uid, self.gid = os.getuid(), os.getgid()
+        self.spool = os.path.join(self.dir, "mail")
+        self.pamdir = os.path.join(self.dir, "pam")
+        self.passdb = os.path.join(self.dir, "passdb")
+        self.secrets = os.path.join(self.dir, "secrets")
+        self.log = os.path.join(self.dir, "pop3d.log")
+        os.mkdir(self.spool)
+        os.mkdir(self.pamdir)
+        self.pam_users = [("alice", "wonderland", "pop3"),
+                          ("dave", "nopop", "imap")]
+        self.secret_lines = ["bob:{PLAIN}secret"]
+        self.options = []
+        self.use_secrets = True
+        self.want_argon = True
+
+    # ---- setting up -----------------------------------------------------
+
+    def chown(self, path):
+        if is_root():
+            os.chown(path, self.uid, self.gid)
+
+    def owned(self, path):
+        """Make the whole tree owned by the user pop3d runs as."""
+        if not is_root():
+            return
+        for root, dirs, files in os.walk(path):
+            os.chown(root, self.uid, self.gid)
+            for f in files:
+                os.lchown(os.path.join(root, f), self.uid, self.gid)
+
+    def mailbox(self, user="alice"):
+        return os.path.join(self.spool, user)
+
+    def put_mailbox(self, data, user="alice"):
+        path = self.mailbox(user)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chmod(path, 0o600)
+        self.chown(path)
+        return path
+
+    def data(self, name):
+        with open(os.path.join(TESTS_DIR, name), "rb") as f:
+            return f.read()
+
+    def write_config(self):
+        matrix = pam_matrix()
+        with open(os.path.join(self.pamdir, "pop3"), "w") as f:
+            f.write("auth required %s passdb=%s\n" % (matrix, self.passdb))
+            f.write("account required %s passdb=%s\n" % (matrix,
+                                                        self.passdb))
+        with open(self.passdb, "w") as f:
+            for u, p, svc in self.pam_users:
+                f.write("%s:%s:%s\n" % (u, p, svc))
+        lines = list(self.secret_lines)
+        if self.want_argon:
+            lines.append("carol:" + argon_entry())
+        with open(self.secrets, "w") as f:
+            for line in lines:
+                f.write(line + "\n")
+        os.chmod(self.secrets, 0o600)
+        os.chmod(self.dir, 0o755)
+        self.owned(self.dir)
+        if self.root_mode:
+            os.chown(self.secrets, 0, 0)
+
+    def argv(self, extra=()):
+        args = [POP3D, "--config=/dev/null",
+                "--mailbox=" + os.path.join(self.spool, "%u"),
+                "--pam-confdir=" + self.pamdir, "--pam-service=pop3",
+                "--log=stderr", "--fail-delay=0", "--lock-wait=3"]
+        if self.use_secrets:
+            args.append("--secrets=" + self.secrets)
+        return WRAPPER + args + list(self.options) + list(extra)
+
+    def preexec(self):
+        """Keyword arguments for subprocess to run as the test user."""
+        if is_root() and not self.root_mode:
+            return dict(user=self.uid, group=self.gid, extra_groups=[])
+        return {}
+
+    def start(self, extra=(), stderr=None):
+        self.write_config()
+        errf = stderr if stderr is not None else open(self.log, "ab")
+        return subprocess.Popen(self.argv(extra), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=errf,
+                                cwd=self.dir, **self.preexec())
+
+    def read_log(self):
+        try:
+            with open(self.log, "r", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def argon_entry():
+    """An {ARGON2ID} entry for hunter2, made with pop3d-passwd."""
+    global ARGON_HUNTER2
+    if ARGON_HUNTER2 is None:
+        d = tempfile.mkdtemp(prefix="pop3d-argon.")
+        try:
+            path = os.path.join(d, "s")
+            subprocess.run([POP3D_PASSWD, "--file=" + path, "carol"],
+                           input=b"hunter2\n", check=True)
+            with open(path) as f:
+                line = f.read().strip()
+            ARGON_HUNTER2 = line.split(":", 1)[1]
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+    return ARGON_HUNTER2
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, deadline=10.0):
+    end = time.time() + deadline
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def split_messages(mbox):
+    """The messages of an mbox as RETR sends them (CRLF, no dot-stuffing).
+
+    A simple independent model: separators are From_ lines after an empty
+    line (or at the start); the empty line before a separator and a final
+    empty line belong to the format, not the message."""
+    lines = mbox.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+        ends_nl = True
+    else:
+        ends_nl = False
+    msgs = []
+    cur = None
+    for i, line in enumerate(lines):
+        if line.startswith(b"From ") and (i == 0 or lines[i - 1] in
+                                          (b"", b"\r")) and \
+                re.search(rb"\d?\d:\d\d", line) and \
+                re.search(rb"(?<!\d)\d{4}(?![\d:])", line):
+            if cur is not None:
+                if cur and cur[-1] in (b"", b"\r"):
+                    cur.pop()
+                msgs.append(cur)
+            cur = []
+            continue
+        cur.append(line)
+    if cur is not None:
+        if ends_nl and cur and cur[-1] in (b"", b"\r"):
+            cur.pop()
+        msgs.append(cur)
+    out = []
+    for m in msgs:
+        out.append(b"".join((l[:-1] if l.endswith(b"\r") else l) + b"\r\n"
+                            for l in m))
+    return out

@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""runpop: run one tests/proto/*.pop dialogue against pop3d over pipes.
+
+Each line of a .pop file is one of:
+    # comment, or blank
+    C: text            send text and CRLF (several C: lines are pipelined)
+    R: b"..."          send raw bytes (a Python bytes literal)
+    S: pattern         read one line; '*' matches any run of characters
+    S~ regex           read one line; it must match the regex entirely
+    = mbox FILE [USER] the mailbox of USER (default alice), from tests/FILE
+    = mbox-empty [USER] an empty mailbox file
+    = option --key=value   one more pop3d option
+    = secret LINE      one more line of the secrets file
+    = no-secrets       no secrets file at all
+    = pam USER PASS [SERVICE]  one more pam_matrix user
+    = greeting pattern the greeting must match (as S:)
+    = login USER PASS  USER/PASS, both answered +OK
+    = append FILE [USER]   append tests/FILE to the mailbox now
+    = rewrite FILE [USER]  replace the mailbox contents in place now
+    = eof              the server closes the connection
+    = close            close our side (the client goes away)
+    = exit N           pop3d exits with status N
+    = expect FILE [USER]   afterwards the mailbox equals tests/FILE
+    = expect-same [USER]   afterwards the mailbox is unchanged, mtime too
+    = expect-missing [USER] afterwards there is no mailbox file
+    = log REGEX        pop3d's log has a line matching REGEX
+    = nolog REGEX      ... and none matching this one
+    = sleep SECONDS    pause (bounded: at most 10 s)
+    = read-timeout S   how long S: waits for a line (default 10 s)
+Every S:, = eof, = exit, = expect and = log is one TAP test point.
+"""
+
+import ast
+import os
+import re
+import select
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+import popenv  # noqa: E402
+
+
+def pattern_re(p):
+    return re.compile("".join(".*" if c == "*" else re.escape(c) for c in p)
+                      + r"\Z", re.S)
+
+
+class Client:
+    def __init__(self, proc, tap):
+        self.proc = proc
+        self.tap = tap
+        self.buf = b""
+        self.eof = False
+        self.timeout = 10.0
+
+    def send(self, data):
+        try:
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+    def readline(self):
+        end = time.time() + self.timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buf and not self.eof:
+            left = end - time.time()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([fd], [], [], left)
+            if not r:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                self.eof = True
+            self.buf += chunk
+        if b"\n" not in self.buf:
+            if self.buf:
+                line, self.buf = self.buf, b""
+                return line
+            return None
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line + b"\n"
+
+    def wait_eof(self):
+        end = time.time() + self.timeout
+        fd = self.proc.stdout.fileno()
+        extra = b""
+        while not self.eof and time.time() < end:
+            r, _, _ = select.select([fd], [], [], end - time.time())
+            if not r:
+                break
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                self.eof = True
+            extra += chunk
+        return self.eof, self.buf + extra
+
+
+def main(path):
+    tap = popenv.Tap()
+    env = popenv.TestEnv()
+    name = os.path.basename(path)
+    with open(path, encoding="utf-8") as f:
+        lines = [(i + 1, l.rstrip("\n")) for i, l in enumerate(f)]
+    # Set-up lines come before the dialogue.
+    body = []
+    start = {}
+    for no, line in lines:
+        if not line.strip() or line.startswith("#"):
+            continue
+        words = line.split()
+        if line.startswith("= ") and words[1] in ("mbox", "mbox-empty",
+                                                  "option", "secret",
+                                                  "no-secrets", "pam") \
+                and not body:
+            if words[1] == "mbox":
+                user = words[3] if len(words) > 3 else "alice"
+                env.put_mailbox(env.data(words[2]), user)
+            elif words[1] == "mbox-empty":
+                env.put_mailbox(b"", words[2] if len(words) > 2
+                                else "alice")
+            elif words[1] == "option":
+                env.options.append(line.split(None, 2)[2])
+            elif words[1] == "secret":
+                env.secret_lines.append(line.split(None, 2)[2])
+            elif words[1] == "no-secrets":
+                env.use_secrets = False
+            elif words[1] == "pam":
+                env.pam_users.append((words[2], words[3],
+                                      words[4] if len(words) > 4
+                                      else "pop3"))
+            continue
+        body.append((no, line))
+
+    before = {}
+    for user in os.listdir(env.spool):
+        p = env.mailbox(user)
+        st = os.stat(p)
+        with open(p, "rb") as f:
+            before[user] = (f.read(), st.st_mtime_ns, st.st_ino)
+
+    proc = env.start()
+    c = Client(proc, tap)
+    greeting = c.readline()
+    status = None
+    try:
+        for no, line in body:
+            where = "%s:%d: %s" % (name, no, line)
+            if line.startswith("C: ") or line == "C:":
+                c.send(line[3:].encode("latin-1") + b"\r\n")
+            elif line.startswith("R: "):
+                c.send(ast.literal_eval(line[3:]))
+            elif line.startswith(("S: ", "S~ ")) or line == "S:":
+                got = c.readline()
+                text = None if got is None else \
+                    got.decode("latin-1").rstrip("\r\n")
+                if not line.startswith("S~ "):
+                    good = text is not None and \
+                        pattern_re(line[3:]).match(text) is not None
+                else:
+                    good = text is not None and \
+                        re.fullmatch(line[3:], text) is not None
+                tap.ok(good, where, "got: %r" % (got,))
+            elif line.startswith("= "):
+                words = line.split()
+                op = words[1]
+                arg = line.split(None, 2)[2] if len(words) > 2 else ""
+                if op == "greeting":
+                    text = None if greeting is None else \
+                        greeting.decode("latin-1").rstrip("\r\n")
+                    tap.ok(text is not None and
+                           pattern_re(arg).match(text) is not None,
+                           where, "got: %r" % (greeting,))
+                elif op == "login":
+                    user, pw = words[2], words[3]
+                    c.send(("USER %s\r\nPASS %s\r\n" % (user, pw))
+                           .encode())
+                    a, b = c.readline(), c.readline()
+                    tap.ok(a is not None and a.startswith(b"+OK") and
+                           b is not None and b.startswith(b"+OK"), where,
+                           "got: %r %r" % (a, b))
+                elif op in ("append", "rewrite"):
+                    user = words[3] if len(words) > 3 else "alice"
+                    data = env.data(words[2])
+                    if op == "append":
+                        with open(env.mailbox(user), "ab") as f:
+                            f.write(data)
+                    else:
+                        with open(env.mailbox(user), "r+b") as f:
+                            f.write(data)
+                            f.truncate()
+                    time.sleep(0.01)  # a new mtime, even on coarse clocks
+                elif op == "eof":
+                    eof, rest = c.wait_eof()
+                    tap.ok(eof and rest == b"", where,
+                           "eof=%r, unread: %r" % (eof, rest[:200]))
+                elif op == "close":
+                    try:
+                        proc.stdin.close()
+                    except BrokenPipeError:
+                        pass
+                elif op == "exit":
+                    try:
+                        proc.stdin.close()
+                    except BrokenPipeError:
+                        pass
+                    try:
+                        status = proc.wait(timeout=c.timeout)
+                    except Exception:
+                        status = "hung"
+                    tap.ok(status == int(arg), where,
+                           "exit status %r" % (status,))
+                elif op == "sleep":
+                    time.sleep(min(float(arg), 10.0))
+                elif op == "read-timeout":
+                    c.timeout = float(arg)
+                elif op in ("expect", "expect-same", "expect-missing",
+                            "log", "nolog"):
+                    start.setdefault("post", []).append((where, words, arg))
+                else:
+                    tap.bail("%s: unknown directive" % where)
+            else:
+                tap.bail("%s: cannot parse" % where)
+    finally:
+        try:
+            proc.stdin.close()
+        except (BrokenPipeError, ValueError):
+            pass
+        try:
+            if status is None:
+                proc.wait(timeout=c.timeout)
+        except Exception:
+            proc.kill()
+            proc.wait()
+            tap.ok(False, "%s: pop3d did not exit" % name)
+        proc.stdout.close()
+
+    log = env.read_log()
+    for where, words, arg in start.get("post", []):
+        op = words[1]
+        if op == "expect":
+            user = words[3] if len(words) > 3 else "alice"
+            want = env.data(words[2])
+            try:
+                with open(env.mailbox(user), "rb") as f:
+                    got = f.read()
+            except FileNotFoundError:
+                got = None
+            tap.ok(got == want, where, "mailbox now:\n%r" % (got,))
+        elif op == "expect-same":
+            user = words[2] if len(words) > 2 else "alice"
+            st = os.stat(env.mailbox(user))
+            with open(env.mailbox(user), "rb") as f:
+                got = f.read()
+            data, mtime, ino = before[user]
+            tap.ok(got == data and st.st_mtime_ns == mtime and
+                   st.st_ino == ino, where,
+                   "mailbox changed (mtime %d -> %d)" % (mtime,
+                                                         st.st_mtime_ns))
+        elif op == "expect-missing":
+            user = words[2] if len(words) > 2 else "alice"
+            tap.ok(not os.path.exists(env.mailbox(user)), where)
+        elif op == "log":
+            tap.ok(re.search(arg, log, re.M) is not None, where,
+                   "log:\n" + log)
+        elif op == "nolog":
+            tap.ok(re.search(arg, log, re.M) is None, where, "log:\n" + log)
+    if tap.failed:
+        tap.diag("pop3d log:\n" + log)
+    env.cleanup()
+    return tap.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
