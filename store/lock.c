@@ -12,8 +12,11 @@
  * Dot-locks are NFS-safe: a uniquely named file is linked to NAME.lock and
  * the link count of the unique file decides, since link() over NFS may
  * report failure for a link that was made.  A dot-lock is stale when the
- * process named in it is gone, or when it names none and is older than
- * DOTLOCK_STALE seconds.
+ * process named in it is gone (so a crashed pop3d or MTA does not hold up
+ * the next session), when it names none and is older than DOTLOCK_STALE
+ * seconds, or when it is older than DOTLOCK_MAXAGE whatever it says (a
+ * recycled PID must not keep a mailbox locked forever; long holders such
+ * as pop3d's own update keep their lock's time fresh).
  */
 #include "config.h"
 
@@ -32,7 +35,7 @@
 #include "store/mbox.h"
 
 #define DOTLOCK_STALE		300	/* seconds, for a lock without a PID */
-#define DOTLOCK_GRACE		2	/* a lock this young is never stale */
+#define DOTLOCK_MAXAGE		3600	/* seconds, for any lock */
 #define LOCK_PAUSE_MIN_MS	10
 #define LOCK_PAUSE_MAX_MS	500
 
@@ -123,9 +126,9 @@ dotlock_reap(const char *lockpath, const struct store_config *cf)
 		    (*end != '\n' && *end != '\0'))
 			pid = 0;
 	}
-	if (time(NULL) - st.st_mtime < DOTLOCK_GRACE)
-		return;
-	if (pid > 0)
+	if (time(NULL) - st.st_mtime > DOTLOCK_MAXAGE)
+		stale = true;
+	else if (pid > 0)
 		stale = kill((pid_t)pid, 0) == -1 && errno == ESRCH;
 	else
 		stale = time(NULL) - st.st_mtime > DOTLOCK_STALE;
@@ -271,13 +274,13 @@ lock_take(int fd, const char *path, const struct store_config *cf,
     struct lockset *ls, enum store_error *why_r)
 {
 	double deadline = now() + cf->lock_wait;
-	unsigned int pause = LOCK_PAUSE_MIN_MS, i;
+	unsigned int pause = LOCK_PAUSE_MIN_MS, tries, i;
 	enum try_result r;
 
 	memset(ls, 0, sizeof(*ls));
 	ls->fd = fd;
 	ls->cf = cf;
-	for (;;) {
+	for (tries = 1;; tries++) {
 		r = TRY_OK;
 		for (i = 0; i < cf->nlocking && r == TRY_OK; i++) {
 			switch (cf->locking[i]) {
@@ -301,7 +304,11 @@ lock_take(int fd, const char *path, const struct store_config *cf,
 			*why_r = STORE_ERR_TEMP;
 			return -1;
 		}
-		if (now() >= deadline) {
+		/*
+		 * Try twice at least: the first round may have removed a
+		 * stale dot-lock, and a lock_wait of 0 must not fail on it.
+		 */
+		if (tries > 1 && now() >= deadline) {
 			errno = EWOULDBLOCK;
 			*why_r = STORE_ERR_INUSE;
 			return -1;

@@ -219,13 +219,17 @@ header_done(struct scan *s, size_t hlen)
 		v++, vlen--;
 	while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
 		vlen--;
-	if (s->hdr == HDR_XUIDL && m->xuidl == 0 && uidl_valid(v, vlen)) {
+	/*
+	 * m->xuidl is a 32-bit offset into xuidls: once 4 GiB of X-UIDL
+	 * values are stored, later messages fall back to the digest.
+	 */
+	if (s->hdr == HDR_XUIDL && m->xuidl == 0 && uidl_valid(v, vlen) &&
+	    s->xuidls_len + vlen + 1 <= UINT32_MAX) {
 		if (s->xuidls_len + vlen + 1 > s->xuidls_cap) {
 			size_t ncap = s->xuidls_cap * 2 + vlen + 256;
 			char *n = realloc(s->xuidls, ncap);
 
-			if (n == NULL || s->xuidls_len + 1 > UINT32_MAX) {
-				free(n == s->xuidls ? NULL : n);
+			if (n == NULL) {
 				s->nomem = true;
 				return;
 			}

@@ -9,7 +9,8 @@
  * what a crash (SIGKILL, power loss) after each leaves behind:
  *
  *  1. Lock the mailbox and verify that the scanned messages are still
- *     there as scanned; mail appended since is kept as one more run.
+ *     there as scanned; mail appended since is kept as one more run
+ *     (see newmail_skip for the line ends that may lead it).
  *     Crash: nothing was written.
  *  2. Write the plan (the destination D of the first deleted message, the
  *     kept runs after it, the file size E) with a checksum to the state
@@ -55,6 +56,7 @@
 #define UPDATE_CHUNK		(4 * 1024 * 1024)
 #define JOURNAL_ALIGN		4096
 #define JOURNAL_SEGS_MAX	(1U << 26)	/* far above any real maildrop */
+#define NEWMAIL_SKIP_MAX	4	/* "\r\n\r\n" */
 
 static const char head_magic[8] = "pop3dJ1\n";
 static const char slot_magic[8] = "pop3dS1\n";
@@ -510,6 +512,29 @@ plan_add(struct upd *u, uint64_t src, uint64_t len)
 	}
 }
 
+/*
+ * When the file did not end in an empty line, an appender may have put
+ * line ends before its From_ line, to end the last line or to make the
+ * empty line before a From_ line.  They only separate the new mail from
+ * the last message: when that message is deleted they go with it, or the
+ * kept mail would gain empty lines, or start with them and not be an mbox.
+ * Returns how many bytes to drop.
+ */
+static uint64_t
+newmail_skip(struct mbox *mb, uint64_t size)
+{
+	char b[NEWMAIL_SKIP_MAX + 5];
+	size_t n = sizeof(b), i = 0;
+
+	if (size - mb->size < n)
+		n = (size_t)(size - mb->size);
+	if (pread_all(mb->fd, b, n, mb->size) == -1)
+		return 0;	/* keep it all; the move reports the error */
+	while (i < NEWMAIL_SKIP_MAX && i < n && (b[i] == '\n' || b[i] == '\r'))
+		i++;
+	return n - i >= 5 && memcmp(b + i, "From ", 5) == 0 ? i : 0;
+}
+
 /* Step 2: write the plan for the deletions in del[] (visible numbering). */
 static int
 plan_write(struct upd *u, const bool *del, uint64_t size)
@@ -517,7 +542,7 @@ plan_write(struct upd *u, const bool *del, uint64_t size)
 	struct mbox *mb = u->mb;
 	unsigned int k, first = mb->nmsgs;
 	unsigned char *raw;
-	uint64_t end;
+	uint64_t end, skip;
 	size_t hs;
 	int r;
 
@@ -542,7 +567,10 @@ plan_write(struct upd *u, const bool *del, uint64_t size)
 			plan_add(u, mb->msgs[k].from_off,
 			    end - mb->msgs[k].from_off);
 	}
-	plan_add(u, mb->size, size - mb->size);	/* mail delivered since */
+	/* Mail delivered since. */
+	skip = size > mb->size && del[mb->nmsgs - 1 - mb->first] ?
+	    newmail_skip(mb, size) : 0;
+	plan_add(u, mb->size + skip, size - mb->size - skip);
 	/* Chunks no larger than the move, so small updates stay small. */
 	u->h.chunk = align_up(plan_newsize(u) - u->h.dst);
 	if (u->h.chunk > UPDATE_CHUNK)

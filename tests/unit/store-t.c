@@ -1,0 +1,1070 @@
+/*
+ * store-t.c: the maildrop on real files (store/mbox.c, stream.c, lock.c,
+ * update.c): what store_open accepts and refuses, that the reader sends
+ * exactly the octets store_size announces, that store_update removes
+ * exactly the deleted messages in place and keeps new mail, that a
+ * foreign rewrite is noticed and left alone, the session and mailbox
+ * locks, and that a garbage journal is ignored.  Runs as any user.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/mbox.h"
+#include "tests/tap/tap.h"
+
+#define LOCK_WAIT	1		/* seconds */
+#define TEST_SECONDS	60		/* a hung open or lock fails the test */
+#define PIECES_MAX	(1U << 22)	/* a reader must end before this */
+#define CHILD_SECONDS	10		/* a helper child dies after this */
+#define CHILD_OK	100		/* exit status: store_open succeeded */
+#define MSGS_MAX	8		/* in update_append_is() */
+/* 100-octet lines in a message larger than update.c's 4 MiB chunks. */
+#define BIG_LINES	(10 * 1024 * 1024 / 100)
+
+#define FA	"From alice@example.org Mon Nov 16 09:12:01 2026\n"
+#define FB	"From bob@example.net Tue Nov 17 14:30:45 2026\n"
+#define FC	"From carol@example.com Wed Nov 18 23:59:59 2026\n"
+#define FD	"From dave@example.org Thu Nov 19 08:00:00 2026\n"
+#define FE	"From eve@example.org Fri Nov 20 12:00:00 2026\n"
+
+/* Message bodies, and what a client receives of them. */
+#define BA	"Subject: one\n\nhello\n.\n..dots stay\n"
+#define BA_OUT	"Subject: one\r\n\r\nhello\r\n.\r\n..dots stay\r\n"
+#define BB	"Subject: two\nStatus: RO\n\nline 1\n\nline 3\n"
+#define BB_OUT	"Subject: two\r\nStatus: RO\r\n\r\nline 1\r\n\r\nline 3\r\n"
+#define BC	"Subject: three\n\n>From stays quoted in mboxo\n"
+#define BC_OUT	"Subject: three\r\n\r\n>From stays quoted in mboxo\r\n"
+#define BD	"Subject: four\n\nbye\n"
+#define BE	"Subject: five\n\nnew mail\n"
+/* Each message with the empty line after it, as an MTA writes it. */
+#define MA	FA BA "\n"
+#define MB	FB BB "\n"
+#define MC	FC BC "\n"
+#define MD	FD BD "\n"
+#define ME	FE BE "\n"
+
+/* Pine/UW folder data, which a client must never see. */
+#define PINE	"From MAILER-DAEMON Mon Nov 16 09:00:00 2026\n" \
+	"Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n" \
+	"X-IMAP: 1763283600 0000000004\n\ninternal data\n\n"
+
+static struct store_config cf;
+
+/* A growing text, for long messages. */
+struct text {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+};
+
+static void
+text_addn(struct text *t, const char *s, size_t n)
+{
+	if (t->len + n + 1 > t->cap) {
+		size_t ncap = (t->len + n + 1) * 2;
+		char *np = realloc(t->p, ncap);
+
+		if (np == NULL)
+			bail("out of memory");
+		t->p = np;
+		t->cap = ncap;
+	}
+	memcpy(t->p + t->len, s, n);
+	t->len += n;
+	t->p[t->len] = '\0';
+}
+
+static void
+text_add(struct text *t, const char *s)
+{
+	text_addn(t, s, strlen(s));
+}
+
+static void
+text_rep(struct text *t, char c, size_t n)
+{
+	char block[4096];
+	size_t k;
+
+	memset(block, c, sizeof(block));
+	for (; n > 0; n -= k) {
+		k = n < sizeof(block) ? n : sizeof(block);
+		text_addn(t, block, k);
+	}
+}
+
+static void
+text_free(struct text *t)
+{
+	free(t->p);
+	memset(t, 0, sizeof(*t));
+}
+
+static void
+config_init(bool unquote)
+{
+	memset(&cf, 0, sizeof(cf));
+	cf.locking[0] = STORE_LOCK_FCNTL;
+	cf.locking[1] = STORE_LOCK_DOTLOCK;
+	cf.nlocking = 2;
+	cf.lock_wait = LOCK_WAIT;
+	cf.unquote_mboxrd = unquote;
+	cf.owner = getuid();
+	cf.lock_gid = (gid_t)-1;
+}
+
+/* A path in the test directory, in one of a few static buffers. */
+static const char *
+tmp_path(const char *prefix, const char *name, const char *suffix)
+{
+	static char paths[4][512];
+	static unsigned int next;
+	char *p = paths[next++ % 4];
+
+	(void)snprintf(p, sizeof(paths[0]), "%s/%s%s%s", tap_tmpdir(), prefix,
+	    name, suffix);
+	return p;
+}
+
+static const char *
+box_path(const char *name)
+{
+	return tmp_path("", name, "");
+}
+
+/* The state file (session lock and journal) beside the mailbox. */
+static const char *
+state_path(const char *name)
+{
+	return tmp_path(".", name, ".pop3d");
+}
+
+static const char *
+lock_path(const char *name)
+{
+	return tmp_path("", name, ".lock");
+}
+
+/* Create the mailbox name with these bytes; returns its path. */
+static const char *
+box_write(const char *name, const char *data, size_t len)
+{
+	const char *path = box_path(name);
+
+	(void)unlink(path);
+	tap_write_file(path, data, len);
+	return path;
+}
+
+static void
+box_append(const char *path, const char *data)
+{
+	int fd;
+
+	if ((fd = open(path, O_WRONLY | O_APPEND)) == -1 ||
+	    write(fd, data, strlen(data)) != (ssize_t)strlen(data) ||
+	    close(fd) == -1)
+		bail("cannot append to %s", path);
+}
+
+static void
+stat_or_bail(const char *path, struct stat *st)
+{
+	if (stat(path, st) == -1)
+		bail("cannot stat %s", path);
+}
+
+/* Set the file's times to `ago' seconds in the past. */
+static void
+age(const char *path, time_t ago)
+{
+	struct timespec ts[2];
+
+	ts[0].tv_sec = ts[1].tv_sec = time(NULL) - ago;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) == -1)
+		bail("cannot set the times of %s", path);
+}
+
+/* Does the file hold exactly these bytes? */
+static bool
+file_is(const char *path, const char *want, size_t wlen)
+{
+	char *got;
+	size_t glen;
+	bool same;
+
+	got = tap_read_file(path, &glen);
+	same = glen == wlen && memcmp(got, want, wlen) == 0;
+	if (!same)
+		diag("%s: %zu bytes '%.*s', want %zu", path, glen,
+		    (int)(glen > 300 ? 300 : glen), got, wlen);
+	free(got);
+	return same;
+}
+
+static bool
+same_mtime(const struct stat *a, const struct stat *b)
+{
+	return a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+static off_t
+file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == -1 ? -1 : st.st_size;
+}
+
+/* store_open, bailing on failure. */
+static struct mbox *
+open_or_bail(const char *path)
+{
+	struct mbox *mb;
+	enum store_error why = STORE_OK;
+
+	if (store_open(path, &cf, &mb, &why) == -1)
+		bail("store_open %s: %s (%d)", path, strerror(errno), why);
+	return mb;
+}
+
+/* Does store_open refuse path, for this reason? */
+static bool
+open_fails(const char *path, enum store_error want)
+{
+	struct mbox *mb;
+	enum store_error why = STORE_OK;
+
+	if (store_open(path, &cf, &mb, &why) == 0) {
+		diag("store_open %s succeeded", path);
+		store_close(mb);
+		return false;
+	}
+	if (why != want)
+		diag("store_open %s: reason %d, want %d (%s)", path, why,
+		    want, strerror(errno));
+	return why == want;
+}
+
+/*
+ * Message i as a client receives it (before dot-stuffing): the pieces,
+ * each line end sent as CRLF.  Returns NULL with errno on failure.
+ */
+static char *
+read_msg(struct mbox *mb, unsigned int i, size_t *len_r)
+{
+	struct store_reader *r;
+	struct store_piece p;
+	struct text t = { NULL, 0, 0 };
+	unsigned int pieces = 0;
+	int n, saved;
+
+	if (store_read_open(mb, i, &r) == -1)
+		return NULL;
+	text_addn(&t, "", 0);
+	while ((n = store_read_next(r, &p)) == 1 && ++pieces < PIECES_MAX) {
+		text_addn(&t, p.data, p.len);
+		if (p.eol)
+			text_addn(&t, "\r\n", 2);
+	}
+	saved = errno;
+	store_read_close(r);
+	if (n != 0) {
+		text_free(&t);
+		errno = n == -1 ? saved : E2BIG;
+		return NULL;
+	}
+	*len_r = t.len;
+	return t.p;
+}
+
+/*
+ * Are there n messages, and does each read back as want[i] (sizes false),
+ * or with as many octets as store_size announces (sizes true)?
+ */
+static bool
+msgs_are(struct mbox *mb, const char *const *want, const size_t *wlen,
+    unsigned int n, bool sizes)
+{
+	unsigned int i;
+	size_t len;
+	char *got;
+	bool all = true;
+
+	if (store_count(mb) != n) {
+		diag("%u messages, want %u", store_count(mb), n);
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		if ((got = read_msg(mb, i, &len)) == NULL) {
+			diag("message %u: %s", i, strerror(errno));
+			all = false;
+			continue;
+		}
+		if (sizes && store_size(mb, i) != len) {
+			diag("message %u: %zu octets read, store_size %llu", i,
+			    len, (unsigned long long)store_size(mb, i));
+			all = false;
+		}
+		if (!sizes && (len != wlen[i] || memcmp(got, want[i],
+		    len) != 0)) {
+			diag("message %u: %zu octets '%.*s', want %zu", i, len,
+			    (int)(len > 300 ? 300 : len), got, wlen[i]);
+			all = false;
+		}
+		free(got);
+	}
+	return all;
+}
+
+/* Run store_open in a child; its enum store_error, or CHILD_OK. */
+static int
+child_open(const char *path)
+{
+	struct mbox *mb;
+	enum store_error why = STORE_OK;
+	pid_t pid;
+	int status;
+
+	if ((pid = fork()) == -1)
+		bail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		(void)alarm(CHILD_SECONDS);
+		if (store_open(path, &cf, &mb, &why) == 0) {
+			store_close(mb);
+			_exit(CHILD_OK);
+		}
+		_exit((int)why);
+	}
+	if (waitpid(pid, &status, 0) == -1 || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* A PID that no process has: a child's, after it was reaped. */
+static pid_t
+dead_pid(void)
+{
+	pid_t pid;
+	int status;
+
+	if ((pid = fork()) == -1)
+		bail("fork: %s", strerror(errno));
+	if (pid == 0)
+		_exit(0);
+	if (waitpid(pid, &status, 0) == -1)
+		bail("waitpid: %s", strerror(errno));
+	return pid;
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+test_refused(void)
+{
+	static const char notmbox[] = "Hello,\n\nthis is not a mailbox.\n";
+	static const bool nodel[1] = { false };
+	struct mbox *mb;
+	struct stat st, st2;
+	enum store_error why;
+	const char *path, *target;
+	int r;
+
+	mb = open_or_bail(box_path("missing"));
+	ok(store_count(mb) == 0, "a missing mailbox is empty");
+	ok(store_verify(mb, &why) == 0 && store_update(mb, nodel, &why) == 0,
+	    "an empty maildrop verifies and updates");
+	store_close(mb);
+	ok(access(box_path("missing"), F_OK) == -1 &&
+	    access(state_path("missing"), F_OK) == -1,
+	    "and no file is created for it");
+
+	path = box_write("empty", "", 0);
+	r = store_open(path, &cf, &mb, &why);
+	ok(r == 0 && store_count(mb) == 0, "an empty file is empty");
+	if (r == 0)
+		store_close(mb);
+
+	target = box_write("target", MA, strlen(MA));
+	path = box_path("symlink");
+	if (symlink(target, path) == -1)
+		bail("symlink: %s", strerror(errno));
+	ok(open_fails(path, STORE_ERR_PERM), "a symlink is refused");
+
+	path = box_path("hardlink");
+	if (link(target, path) == -1)
+		bail("link: %s", strerror(errno));
+	ok(open_fails(path, STORE_ERR_PERM),
+	    "a file with two links is refused");
+	ok(file_is(target, MA, strlen(MA)), "the link target is untouched");
+
+	path = box_path("fifo");
+	if (mkfifo(path, 0600) == -1)
+		bail("mkfifo: %s", strerror(errno));
+	ok(open_fails(path, STORE_ERR_PERM), "a FIFO is refused, at once");
+
+	path = box_path("dir");
+	if (mkdir(path, 0700) == -1)
+		bail("mkdir: %s", strerror(errno));
+	ok(open_fails(path, STORE_ERR_PERM), "a directory is refused");
+
+	path = box_write("other", MA, strlen(MA));
+	cf.owner = getuid() + 1;
+	ok(open_fails(path, STORE_ERR_PERM),
+	    "a mailbox of another owner is refused");
+	cf.owner = getuid();
+
+	path = box_write("notmbox", notmbox, strlen(notmbox));
+	age(path, 100);
+	stat_or_bail(path, &st);
+	ok(open_fails(path, STORE_ERR_NOTMBOX), "a text file is not an mbox");
+	stat_or_bail(path, &st2);
+	ok(file_is(path, notmbox, strlen(notmbox)) && same_mtime(&st, &st2),
+	    "and is left untouched");
+	ok(access(lock_path("notmbox"), F_OK) == -1,
+	    "and its dot-lock is gone");
+}
+
+static void
+test_read(void)
+{
+	static const char *const three[] = { BA_OUT, BB_OUT, BC_OUT };
+	static const size_t three_len[] = {
+		sizeof(BA_OUT) - 1, sizeof(BB_OUT) - 1, sizeof(BC_OUT) - 1
+	};
+	static const char *const nonl[] = {
+		BA_OUT, "Subject: x\r\n\r\nend\r\n" };
+	static const size_t nonl_len[] = {
+		sizeof(BA_OUT) - 1, sizeof("Subject: x\r\n\r\nend\r\n") - 1 };
+	static const char rd[] = FA "Subject: rd\n\n>From a\n>>From b\n"
+	    ">Fromage\n> From c\n";
+#define RD_IN	"Subject: rd\r\n\r\n>From a\r\n>>From b\r\n>Fromage\r\n" \
+	"> From c\r\n"
+#define RD_OUT	"Subject: rd\r\n\r\nFrom a\r\n>From b\r\n>Fromage\r\n" \
+	"> From c\r\n"
+	static const char *const rd_in[] = { RD_IN }, *const rd_out[] = {
+		RD_OUT };
+	static const size_t rd_len[] = {
+		sizeof(RD_IN) - 1, sizeof(RD_OUT) - 1 };
+	struct text file = { NULL, 0, 0 }, crlf = { NULL, 0, 0 };
+	struct store_reader *r;
+	struct mbox *mb;
+	const char *path;
+	size_t i;
+
+	path = box_write("lf", MA MB MC, strlen(MA MB MC));
+	mb = open_or_bail(path);
+	ok(msgs_are(mb, three, three_len, 3, false),
+	    "LF: each message as sent, CRLF line ends");
+	ok(msgs_are(mb, three, three_len, 3, true),
+	    "LF: store_size is the octets sent");
+	errno = 0;
+	ok(store_read_open(mb, 3, &r) == -1 && errno == EINVAL,
+	    "no reader past the last message");
+	store_close(mb);
+
+	text_add(&file, MA MB MC);
+	for (i = 0; i < file.len; i++)
+		if (file.p[i] == '\n')
+			text_addn(&crlf, "\r\n", 2);
+		else
+			text_addn(&crlf, file.p + i, 1);
+	path = box_write("crlf", crlf.p, crlf.len);
+	mb = open_or_bail(path);
+	ok(msgs_are(mb, three, three_len, 3, false),
+	    "CRLF: each message as sent");
+	ok(msgs_are(mb, three, three_len, 3, true),
+	    "CRLF: store_size is the octets sent");
+	store_close(mb);
+	text_free(&file);
+	text_free(&crlf);
+
+	path = box_write("nonl", MA FB "Subject: x\n\nend",
+	    strlen(MA FB "Subject: x\n\nend"));
+	mb = open_or_bail(path);
+	ok(msgs_are(mb, nonl, nonl_len, 2, false),
+	    "no final newline: the last line is sent with CRLF");
+	ok(msgs_are(mb, nonl, nonl_len, 2, true),
+	    "no final newline: store_size agrees");
+	store_close(mb);
+
+	path = box_write("nonlcrlf", FA "Subject: x\r\n\r\nend",
+	    strlen(FA "Subject: x\r\n\r\nend"));
+	mb = open_or_bail(path);
+	ok(msgs_are(mb, nonl + 1, nonl_len + 1, 1, false) &&
+	    msgs_are(mb, nonl + 1, nonl_len + 1, 1, true),
+	    "no final newline after CRLF lines");
+	store_close(mb);
+
+	path = box_write("rd", rd, strlen(rd));
+	mb = open_or_bail(path);
+	ok(msgs_are(mb, rd_in, rd_len, 1, false) &&
+	    msgs_are(mb, rd_in, rd_len, 1, true),
+	    "mboxo: quoted lines are sent as they are");
+	store_close(mb);
+	config_init(true);
+	mb = open_or_bail(path);
+	ok(msgs_are(mb, rd_out, rd_len + 1, 1, false),
+	    "mboxrd: one '>' less before From");
+	ok(msgs_are(mb, rd_out, rd_len + 1, 1, true),
+	    "mboxrd: store_size agrees");
+	store_close(mb);
+	config_init(false);
+#undef RD_IN
+#undef RD_OUT
+}
+
+/* Messages with lines longer than the reader's 64 KiB buffer. */
+static void
+test_long(void)
+{
+	struct text file = { NULL, 0, 0 }, want[3];
+	const char *w[3];
+	size_t wl[3], n;
+	struct mbox *mb;
+	const char *path;
+	unsigned int i;
+
+	memset(want, 0, sizeof(want));
+	text_add(&file, FA "Subject: long\r\n\r\n");
+	text_add(&want[0], "Subject: long\r\n\r\n");
+	text_rep(&file, 'x', 200000);
+	text_rep(&want[0], 'x', 200000);
+	text_add(&file, "\r\nshort\r\n\r\n");
+	text_add(&want[0], "\r\nshort\r\n");
+
+	/* Lines ending just before, at and after the buffer's end. */
+	text_add(&file, FB "Subject: edge\n\n");
+	text_add(&want[1], "Subject: edge\r\n\r\n");
+	for (n = 65530; n <= 65540; n++) {
+		text_rep(&file, 'a', n);
+		text_add(&file, n % 2 ? "\r\n" : "\n");
+		text_rep(&want[1], 'a', n);
+		text_add(&want[1], "\r\n");
+	}
+	text_add(&file, "\n");
+
+	/*
+	 * An mboxrd-quoted long line, a bare CR far into a line, and a
+	 * ">From " far into a line, which is not quoting.
+	 */
+	text_add(&file, FC "Subject: quoted\n\n>From ");
+	text_add(&want[2], "Subject: quoted\r\n\r\nFrom ");
+	text_rep(&file, 'q', 70000);
+	text_rep(&want[2], 'q', 70000);
+	text_add(&file, "\n");
+	text_add(&want[2], "\r\n");
+	text_rep(&file, 'r', 65535);
+	text_rep(&want[2], 'r', 65535);
+	text_add(&file, "\rcr\n");
+	text_add(&want[2], "\rcr\r\n");
+	/* The reader's second piece of this line starts with ">From ". */
+	text_rep(&file, 'x', 65536);
+	text_rep(&want[2], 'x', 65536);
+	text_add(&file, ">From inside a line\n");
+	text_add(&want[2], ">From inside a line\r\n");
+	for (i = 0; i < 3; i++) {
+		w[i] = want[i].p;
+		wl[i] = want[i].len;
+	}
+	path = box_write("long", file.p, file.len);
+	config_init(true);
+	mb = open_or_bail(path);
+	ok(msgs_are(mb, w, wl, 3, false),
+	    "lines longer than 64 KiB are sent whole");
+	ok(msgs_are(mb, w, wl, 3, true),
+	    "lines longer than 64 KiB: store_size agrees");
+	store_close(mb);
+	config_init(false);
+	text_free(&file);
+	for (i = 0; i < 3; i++)
+		text_free(&want[i]);
+}
+
+/* Delete the flagged messages of `before'; does `after' remain? */
+static bool
+update_is(const char *name, const char *before, const bool *del,
+    const char *after)
+{
+	const char *path = box_write(name, before, strlen(before));
+	struct mbox *mb;
+	struct stat st, st2;
+	enum store_error why = STORE_OK;
+	int r;
+
+	stat_or_bail(path, &st);
+	mb = open_or_bail(path);
+	r = store_update(mb, del, &why);
+	store_close(mb);
+	if (r == -1) {
+		diag("store_update: %s (%d)", strerror(errno), why);
+		return false;
+	}
+	stat_or_bail(path, &st2);
+	if (st.st_ino != st2.st_ino || st.st_dev != st2.st_dev) {
+		diag("the mailbox was replaced");
+		return false;
+	}
+	return file_is(path, after, strlen(after));
+}
+
+/*
+ * Open `before', append `mail', then delete the last message (del_last)
+ * or else the first; does `after' remain?
+ */
+static bool
+update_append_is(const char *name, const char *before, const char *mail,
+    bool del_last, const char *after)
+{
+	const char *path = box_write(name, before, strlen(before));
+	struct mbox *mb;
+	enum store_error why = STORE_OK;
+	bool del[MSGS_MAX];
+	unsigned int n;
+	int r;
+
+	mb = open_or_bail(path);
+	box_append(path, mail);
+	if ((n = store_count(mb)) == 0 || n > MSGS_MAX)
+		bail("%s: %u messages", name, n);
+	memset(del, 0, sizeof(del));
+	del[del_last ? n - 1 : 0] = true;
+	r = store_update(mb, del, &why);
+	store_close(mb);
+	if (r == -1) {
+		diag("store_update: %s (%d)", strerror(errno), why);
+		return false;
+	}
+	return file_is(path, after, strlen(after));
+}
+
+static void
+test_update(void)
+{
+	static const bool first[] = { true, false, false, false };
+	static const bool middle[] = { false, true, false, false };
+	static const bool last[] = { false, false, false, true };
+	static const bool all[] = { true, true, true, true };
+	static const bool two[] = { false, true, true, false };
+	static const bool none[] = { false, false, false, false };
+	char before[STORE_UIDL_MAX + 1], after[STORE_UIDL_MAX + 1];
+	struct text big = { NULL, 0, 0 }, kept = { NULL, 0, 0 };
+	struct mbox *mb;
+	struct stat st, st2;
+	enum store_error why = STORE_OK;
+	const char *path;
+	unsigned int i;
+	int r;
+
+	ok(update_is("del1", MA MB MC MD, first, MB MC MD),
+	    "deleting the first message");
+	ok(update_is("del2", MA MB MC MD, middle, MA MC MD),
+	    "deleting a middle message");
+	ok(update_is("del4", MA MB MC MD, last, MA MB MC),
+	    "deleting the last message");
+	ok(update_is("delall", MA MB MC MD, all, ""),
+	    "deleting all messages");
+	ok(update_is("del23", MA MB MC MD, two, MA MD),
+	    "deleting two messages in a row");
+	ok(update_is("delnonl", MA MB FC "Subject: x\n\nend", middle,
+	    MA FC "Subject: x\n\nend"),
+	    "deleting before a last line without newline");
+	ok(update_is("pine", PINE MA MB, first, PINE MB),
+	    "the Pine folder data is kept when message 1 goes");
+	ok(file_size(state_path("pine")) == 0,
+	    "the journal is empty after an update");
+
+	/* Moved in several overlapping chunks, through the journal. */
+	text_add(&big, MA MB FC "Subject: big\n\n");
+	for (i = 0; i < BIG_LINES; i++)
+		text_add(&big, "0123456789abcdef0123456789abcdef"
+		    "0123456789abcdef0123456789abcdef0123456789abcdef"
+		    "0123456789abcdef012\n");
+	text_add(&big, "\n");
+	text_add(&kept, big.p);
+	memmove(kept.p + strlen(MA), kept.p + strlen(MA MB),
+	    kept.len - strlen(MA MB) + 1);
+	kept.len -= strlen(MB);
+	text_add(&big, MD);
+	text_add(&kept, MD);
+	ok(update_is("big", big.p, middle, kept.p),
+	    "deleting before a message larger than an update chunk");
+	text_free(&big);
+	text_free(&kept);
+
+	config_init(false);
+	cf.locking[0] = STORE_LOCK_FLOCK;
+	cf.nlocking = 1;
+	ok(update_is("flock", MA MB MC MD, middle, MA MC MD),
+	    "with flock locking alone");
+	config_init(false);
+
+	path = box_write("mode", MA MB MC, strlen(MA MB MC));
+	if (chmod(path, 0640) == -1)
+		bail("chmod: %s", strerror(errno));
+	stat_or_bail(path, &st);
+	mb = open_or_bail(path);
+	r = store_update(mb, middle, &why);
+	store_close(mb);
+	stat_or_bail(path, &st2);
+	ok(r == 0 && st.st_ino == st2.st_ino && st2.st_mode == st.st_mode &&
+	    st2.st_uid == st.st_uid, "the file keeps its inode and mode");
+
+	path = box_write("uidl", MA MB MC MD, strlen(MA MB MC MD));
+	mb = open_or_bail(path);
+	store_uidl(mb, 2, before);
+	r = store_update(mb, middle, &why);
+	store_close(mb);
+	mb = open_or_bail(path);
+	store_uidl(mb, 1, after);
+	store_close(mb);
+	ok(r == 0 && strcmp(before, after) == 0,
+	    "a kept message keeps its UIDL");
+
+	path = box_write("append", MA MB MC MD, strlen(MA MB MC MD));
+	mb = open_or_bail(path);
+	box_append(path, ME);
+	r = store_update(mb, middle, &why);
+	store_close(mb);
+	ok(r == 0 && file_is(path, MA MC MD ME, strlen(MA MC MD ME)),
+	    "mail delivered during the session is kept");
+
+	/*
+	 * New mail after a last line without newline, where the appender
+	 * (like mutt or Python's mailbox) put line ends before its From_
+	 * line: they go with the last message, or the result would start
+	 * with empty lines and not be an mbox at all.
+	 */
+	ok(update_append_is("nonl1", FB "Subject: x\n\nend", "\n\n" ME,
+	    true, ME), "new mail after blank lines, the only message deleted");
+	ok(update_append_is("nonl2", MA FB "Subject: x\n\nend", "\n\n" ME,
+	    true, MA ME), "new mail after blank lines, the last one deleted");
+	ok(update_append_is("nonl3", FB "Subject: x\r\n\r\nend",
+	    "\r\n\r\n" ME, true, ME), "the same with CRLF line ends");
+	ok(update_append_is("nonl4", MA FB "Subject: x\n\nend", "\n\n" ME,
+	    false, FB "Subject: x\n\nend\n\n" ME),
+	    "new mail after blank lines, the last message kept: all stays");
+	ok(update_append_is("nonl5", FB "Subject: x\n\nend", "\nmore\n",
+	    true, "\nmore\n"), "what is not a message after them stays");
+
+	/* A session that deletes nothing changes nothing, not even times. */
+	path = box_write("readonly", MA MB MC MD, strlen(MA MB MC MD));
+	age(path, 100);
+	stat_or_bail(path, &st);
+	mb = open_or_bail(path);
+	for (i = 0; i < store_count(mb); i++) {
+		size_t len;
+
+		free(read_msg(mb, i, &len));
+	}
+	r = store_verify(mb, &why);
+	r |= store_update(mb, none, &why);
+	store_close(mb);
+	stat_or_bail(path, &st2);
+	ok(r == 0 && file_is(path, MA MB MC MD, strlen(MA MB MC MD)),
+	    "nothing deleted: the file is byte for byte the same");
+	ok(same_mtime(&st, &st2) && st.st_ctim.tv_sec == st2.st_ctim.tv_sec &&
+	    st.st_ctim.tv_nsec == st2.st_ctim.tv_nsec,
+	    "nothing deleted: its modification time is unchanged");
+}
+
+static void
+test_changed(void)
+{
+	static const bool middle[] = { false, true, false };
+	/* The same size as MA MB MC, with another Subject in message 2. */
+	static const char other[] = MA FB "Subject: TWO\nStatus: RO\n\n"
+	    "line 1\n\nline 3\n\n" MC;
+	struct text big = { NULL, 0, 0 };
+	struct store_reader *r;
+	struct store_piece p;
+	struct mbox *mb;
+	enum store_error why;
+	const char *path;
+	size_t len;
+	char *got;
+	int n;
+
+	path = box_write("foreign", MA MB MC, strlen(MA MB MC));
+	mb = open_or_bail(path);
+	ok(store_verify(mb, &why) == 0, "an untouched mailbox verifies");
+	box_append(path, MD);
+	ok(store_verify(mb, &why) == 0, "appended mail verifies");
+	store_close(mb);
+
+	path = box_write("foreign", MA MB MC, strlen(MA MB MC));
+	mb = open_or_bail(path);
+	if (sizeof(other) != sizeof(MA MB MC))
+		bail("the rewrite must keep the size");
+	tap_write_file(path, other, strlen(other));
+	why = STORE_OK;
+	ok(store_verify(mb, &why) == -1 && why == STORE_ERR_CHANGED,
+	    "a rewrite of the same size is noticed");
+	errno = 0;
+	ok(read_msg(mb, 1, &len) == NULL && errno == ESTALE,
+	    "the rewritten message cannot be read (ESTALE)");
+	got = read_msg(mb, 0, &len);
+	ok(got != NULL && len == sizeof(BA_OUT) - 1 &&
+	    memcmp(got, BA_OUT, len) == 0,
+	    "an unchanged message can still be read");
+	free(got);
+	why = STORE_OK;
+	ok(store_update(mb, middle, &why) == -1 && why == STORE_ERR_CHANGED,
+	    "store_update refuses after a rewrite");
+	store_close(mb);
+	ok(file_is(path, other, strlen(other)),
+	    "and leaves the rewritten file alone");
+
+	path = box_write("shrunk", MA MB MC, strlen(MA MB MC));
+	mb = open_or_bail(path);
+	tap_write_file(path, MA MB, strlen(MA MB));
+	why = STORE_OK;
+	ok(store_verify(mb, &why) == -1 && why == STORE_ERR_CHANGED,
+	    "a shrunk mailbox is noticed");
+	errno = 0;
+	ok(read_msg(mb, 0, &len) == NULL && errno == ESTALE,
+	    "no message of a shrunk mailbox can be read (ESTALE)");
+	why = STORE_OK;
+	ok(store_update(mb, middle, &why) == -1 && why == STORE_ERR_CHANGED,
+	    "store_update refuses after a shrink");
+	store_close(mb);
+	ok(file_is(path, MA MB, strlen(MA MB)),
+	    "and leaves the shrunk file alone");
+
+	/* A reader already under way when the file is cut. */
+	text_add(&big, FA "Subject: big\n\n");
+	text_rep(&big, 'b', 300000);
+	text_add(&big, "\n");
+	path = box_write("cut", big.p, big.len);
+	mb = open_or_bail(path);
+	if (store_read_open(mb, 0, &r) == -1)
+		bail("store_read_open: %s", strerror(errno));
+	n = store_read_next(r, &p);
+	if (truncate(path, 0) == -1)
+		bail("truncate: %s", strerror(errno));
+	errno = 0;
+	while (n == 1)
+		n = store_read_next(r, &p);
+	ok(n == -1 && errno == ESTALE, "a reader fails when the file is cut");
+	store_read_close(r);
+	store_close(mb);
+	text_free(&big);
+}
+
+static void
+test_locks(void)
+{
+	struct mbox *mb;
+	enum store_error why;
+	const char *path, *lock;
+	char pidline[32];
+	double t0, t;
+	int pfd[2], r, status;
+	pid_t pid;
+	char c;
+
+	path = box_write("inuse", MA MB, strlen(MA MB));
+	mb = open_or_bail(path);
+	is_int(child_open(path), STORE_ERR_INUSE,
+	    "a second session from another process is IN-USE");
+	store_close(mb);
+	is_int(child_open(path), CHILD_OK,
+	    "after store_close another session can open");
+
+	/* A dot-lock whose process is gone. */
+	lock = lock_path("stale");
+	path = box_write("stale", MA MB, strlen(MA MB));
+	(void)snprintf(pidline, sizeof(pidline), "%ld\n", (long)dead_pid());
+	tap_write_file(lock, pidline, strlen(pidline));
+	age(lock, 5);
+	why = STORE_OK;
+	r = store_open(path, &cf, &mb, &why);
+	ok(r == 0 && store_count(mb) == 2,
+	    "a dot-lock of a dead process is stale: the open succeeds");
+	if (r == 0)
+		store_close(mb);
+	ok(access(lock, F_OK) == -1, "and the stale dot-lock is gone");
+
+	/* Not waiting for locks must not mean failing on a stale one. */
+	lock = lock_path("stale0");
+	path = box_write("stale0", MA MB, strlen(MA MB));
+	(void)snprintf(pidline, sizeof(pidline), "%ld\n", (long)dead_pid());
+	tap_write_file(lock, pidline, strlen(pidline));
+	age(lock, 5);
+	cf.lock_wait = 0;
+	why = STORE_OK;
+	r = store_open(path, &cf, &mb, &why);
+	cf.lock_wait = LOCK_WAIT;
+	ok(r == 0, "lock_wait 0: a stale dot-lock is removed and the open"
+	    " succeeds");
+	if (r == 0)
+		store_close(mb);
+
+	/* A dot-lock whose process is alive: ours. */
+	lock = lock_path("live");
+	path = box_write("live", MA MB, strlen(MA MB));
+	(void)snprintf(pidline, sizeof(pidline), "%ld\n", (long)getpid());
+	tap_write_file(lock, pidline, strlen(pidline));
+	age(lock, 5);
+	t0 = now();
+	ok(open_fails(path, STORE_ERR_INUSE),
+	    "a dot-lock of a live process makes store_open IN-USE");
+	t = now() - t0;
+	ok(t >= LOCK_WAIT - 0.05 && t < LOCK_WAIT + 3,
+	    "after lock_wait seconds (%.2f)", t);
+	ok(file_is(lock, pidline, strlen(pidline)),
+	    "and the live dot-lock is left alone");
+	(void)unlink(lock);
+
+	/* An fcntl lock held by another process, as an MTA delivering. */
+	path = box_write("fcntl", MA MB, strlen(MA MB));
+	if (pipe(pfd) == -1 || (pid = fork()) == -1)
+		bail("pipe or fork: %s", strerror(errno));
+	if (pid == 0) {
+		struct flock fl;
+		int fd;
+
+		(void)alarm(CHILD_SECONDS);
+		(void)close(pfd[0]);
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if ((fd = open(path, O_RDWR)) == -1 ||
+		    fcntl(fd, F_SETLK, &fl) == -1)
+			_exit(1);
+		if (write(pfd[1], "L", 1) != 1)
+			_exit(1);
+		pause();	/* until killed */
+		_exit(0);
+	}
+	(void)close(pfd[1]);
+	if (read(pfd[0], &c, 1) != 1)
+		bail("the locking child failed");
+	ok(open_fails(path, STORE_ERR_INUSE),
+	    "an fcntl lock held by a delivery makes store_open IN-USE");
+	(void)kill(pid, SIGKILL);
+	(void)waitpid(pid, &status, 0);
+	(void)close(pfd[0]);
+	r = store_open(path, &cf, &mb, &why);
+	ok(r == 0 && store_count(mb) == 2,
+	    "once the delivery is done the open succeeds");
+	if (r == 0)
+		store_close(mb);
+}
+
+/* The start of update.c's struct jhead, for a torn but plausible plan. */
+struct plan_head {
+	char		 magic[8];
+	uint64_t	 dev;
+	uint64_t	 ino;
+	uint64_t	 end;
+	uint64_t	 dst;
+	uint64_t	 chunk;
+	uint64_t	 nseg;
+	uint64_t	 seg_src;
+	uint64_t	 seg_len;
+	unsigned char	 sum[32];	/* wrong on purpose */
+};
+
+/* Does the mailbox open with a garbage journal and stay untouched? */
+static bool
+garbage_ignored(const char *name, const void *junk, size_t len)
+{
+	const char *path = box_path(name), *sp = state_path(name);
+	struct mbox *mb;
+	struct stat st, st2;
+	enum store_error why = STORE_OK;
+	int r;
+
+	stat_or_bail(path, &st);
+	tap_write_file(sp, junk, len);
+	r = store_open(path, &cf, &mb, &why);
+	if (r == -1) {
+		diag("store_open: %s (%d)", strerror(errno), why);
+		return false;
+	}
+	r = store_count(mb) == 3 && store_recovery(mb) == STORE_RECOVERY_NONE;
+	store_close(mb);
+	stat_or_bail(path, &st2);
+	return r && same_mtime(&st, &st2) && file_is(path, MA MB MC,
+	    strlen(MA MB MC)) && file_size(sp) == 0;
+}
+
+static void
+test_journal(void)
+{
+	struct plan_head h;
+	unsigned char junk[8192];
+	struct stat st;
+	const char *path;
+
+	path = box_write("garbage", MA MB MC, strlen(MA MB MC));
+	age(path, 100);
+	randombytes_buf(junk, sizeof(junk));
+	ok(garbage_ignored("garbage", junk, 37),
+	    "a short garbage state file is ignored and cleared");
+	ok(garbage_ignored("garbage", junk, sizeof(junk)),
+	    "a long garbage state file is ignored and cleared");
+
+	/* A plan for this very file, torn before its checksum was written. */
+	stat_or_bail(path, &st);
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, "pop3dJ1\n", sizeof(h.magic));
+	h.dev = (uint64_t)st.st_dev;
+	h.ino = (uint64_t)st.st_ino;
+	h.end = (uint64_t)st.st_size;
+	h.dst = 0;
+	h.chunk = 4096;
+	h.nseg = 1;
+	h.seg_src = sizeof(MA) - 1;
+	h.seg_len = (uint64_t)st.st_size - h.seg_src;
+	memcpy(junk, &h, sizeof(h));
+	ok(garbage_ignored("garbage", junk, sizeof(junk)),
+	    "a torn plan for this mailbox is ignored and cleared");
+
+	path = box_write("statelink", MA MB MC, strlen(MA MB MC));
+	if (symlink(box_path("target"), state_path("statelink")) == -1)
+		bail("symlink: %s", strerror(errno));
+	ok(open_fails(path, STORE_ERR_PERM),
+	    "a symlinked state file is refused");
+	ok(file_is(box_path("target"), MA, strlen(MA)),
+	    "and what it points to is untouched");
+}
+
+int
+main(void)
+{
+	if (sodium_init() == -1)
+		bail("sodium_init failed");
+	(void)alarm(TEST_SECONDS);
+	config_init(false);
+	plan(13 + 11 + 2 + 20 + 12 + 10 + 5);
+	test_refused();
+	test_read();
+	test_long();
+	test_update();
+	test_changed();
+	test_locks();
+	test_journal();
+	return done();
+}
