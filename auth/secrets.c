@@ -4,10 +4,11 @@
  *
  * Schemes: {PLAIN} (the password itself: needed for APOP) and {ARGON2ID}
  * (libsodium crypto_pwhash_str).  A user name ends at the first ':'; the
- * value runs to the end of the line.  '#' starts a comment line.  The file
- * must be a regular file owned by root (by the running user when pop3d is
- * not root) and unreadable to group and others; anything else is refused,
- * since a readable {PLAIN} entry is a leaked password.
+ * value runs to the end of the line and is never empty.  '#' starts a
+ * comment line.  The file must be a regular file owned by root (by the
+ * running user when pop3d is not root) and unreadable to group and others;
+ * anything else is refused, since a readable {PLAIN} entry is a leaked
+ * password.
  */
 #include "config.h"
 
@@ -72,6 +73,12 @@ secrets_parse_line(char *line, char **user_r, enum secret_scheme *scheme_r,
 	for (i = 0; schemes[i].name != NULL; i++) {
 		n = strlen(schemes[i].name);
 		if (strncmp(colon + 1, schemes[i].name, n) == 0) {
+			/*
+			 * An empty {PLAIN} secret would let anyone in by
+			 * APOP with MD5(timestamp): it is no entry at all.
+			 */
+			if (colon[1 + n] == '\0')
+				return -1;
 			*user_r = line;
 			*scheme_r = schemes[i].scheme;
 			*value_r = colon + 1 + n;

@@ -74,6 +74,18 @@ uint_field(struct config *cf, const struct conf_key *k)
 	return (unsigned int *)(void *)((char *)cf + k->offset);
 }
 
+/* A mailbox template uses only %u, %h and %% (mailbox_path). */
+static bool
+template_valid(const char *tmpl)
+{
+	const char *p;
+
+	for (p = tmpl; (p = strchr(p, '%')) != NULL; p += 2)
+		if (p[1] != 'u' && p[1] != 'h' && p[1] != '%')
+			return false;
+	return true;
+}
+
 static int
 set_string(char **field, const char *value)
 {
@@ -220,6 +232,11 @@ conf_set(struct config *cf, const char *key, const char *value, char *err,
 		    strncmp(value, "%h", 2) != 0) {
 			(void)snprintf(err, errlen, "mailbox must be an absolute "
 			    "path or start with %%h");
+			return -1;
+		}
+		if (strcmp(key, "mailbox") == 0 && !template_valid(value)) {
+			(void)snprintf(err, errlen, "mailbox may use only %%u, "
+			    "%%h and %%%%");
 			return -1;
 		}
 		if (*value == '\0' || strlen(value) >= CONF_PATH_MAX)

@@ -134,6 +134,17 @@ conn_getc(struct conn *c)
 	}
 	deadline = now_ms() + c->timeout_ms;
 	for (;;) {
+		/*
+		 * Wait before reading: the input may be a blocking pipe or
+		 * terminal (stunnel's exec=, a test), where read() alone
+		 * would wait for ever.
+		 */
+		if ((r = conn_wait(c->in_fd, POLLIN, deadline)) == 0)
+			return CONN_TIMEOUT;
+		if (r == -1) {
+			c->eof = true;
+			return CONN_EOF;
+		}
 		n = read(c->in_fd, c->in, sizeof(c->in));
 		if (n > 0) {
 			c->in_start = 1;
@@ -144,16 +155,8 @@ conn_getc(struct conn *c)
 			c->eof = true;
 			return CONN_EOF;
 		}
-		if (errno == EINTR)
+		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
 			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			c->eof = true;
-			return CONN_EOF;
-		}
-		if ((r = conn_wait(c->in_fd, POLLIN, deadline)) == 1)
-			continue;
-		if (r == 0)
-			return CONN_TIMEOUT;
 		c->eof = true;
 		return CONN_EOF;
 	}

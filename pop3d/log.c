@@ -181,7 +181,8 @@ log_quote(const char *s)
 	size_t n = 0;
 
 	b[n++] = '"';
-	for (; *s != '\0' && n + 6 < QUOTE_MAX; s++) {
+	/* Leave room for one escape (4), "..." (3), the quote and the NUL. */
+	for (; *s != '\0' && n + 4 + 3 + 1 + 1 <= sizeof(bufs[0]); s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (c == '"' || c == '\\') {
