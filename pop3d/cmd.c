@@ -204,7 +204,8 @@ trans_list(struct session *s, char **argv)
 		    (unsigned long long)store_size(s->mb, n - 1));
 	}
 	totals(s, &count, &bytes);
-	(void)reply_ok(s, "%u messages (%llu octets)", count, bytes);
+	(void)reply_ok(s, "%u message%s (%llu octets)", count,
+	    count == 1 ? "" : "s", bytes);
 	for (i = 0; i < s->nmsgs; i++)
 		if (!s->deleted[i])
 			reply_line(s, "%u %llu", i + 1,

@@ -84,7 +84,12 @@ session_dispatch(struct session *s, char *line)
 	if (*p == ' ')
 		*p++ = '\0';
 	if (*verb == '\0') {
-		(void)reply_err(s, "empty command; CAPA lists the commands");
+		/* A space typed first (telnet) is not an empty line. */
+		while (*p == ' ')
+			p++;
+		(void)reply_err(s, *p == '\0' ? "empty command; CAPA lists "
+		    "the commands" : "a command starts with its keyword, "
+		    "without spaces before it");
 		return CMD_BAD;
 	}
 	cmd = cmd_find(s->state == STATE_AUTH ? auth_cmds : trans_cmds, verb);
@@ -162,25 +167,33 @@ enum cmd_result
 session_login_failed(struct session *s, const char *user, bool known,
     const char *method, enum auth_result r, const char *why)
 {
+	const char *what;
+
+	/*
+	 * A check that could not be made counts as a failure too: when one
+	 * method is broken (an unreadable secrets file), the others still
+	 * answer, and guessing their passwords must stay slow and limited.
+	 */
+	s->failures++;
 	if (r == AUTH_TEMP) {
 		log_warnx("login unavailable: user=%s method=%s client=%s: %s",
 		    known ? log_quote(user) : "UNKNOWN", method, s->peer, why);
-		return reply_err(s, "[SYS/TEMP] authentication is unavailable "
-		    "right now; try again later");
+		what = "[SYS/TEMP] authentication is unavailable right now";
+	} else {
+		log_notice("login failed: user=%s method=%s client=%s "
+		    "reason=%s", known ? log_quote(user) : "UNKNOWN", method,
+		    s->peer, log_quote(why));
+		what = "[AUTH] invalid user name or password";
 	}
-	s->failures++;
-	log_notice("login failed: user=%s method=%s client=%s reason=%s",
-	    known ? log_quote(user) : "UNKNOWN", method, s->peer,
-	    log_quote(why));
 	/* The same pause after every failure, before the answer. */
 	(void)conn_flush(s->conn);
 	pause_ms(s->conf->fail_delay);
 	if (s->failures >= s->conf->max_auth_failures) {
-		(void)reply_err(s, "[AUTH] invalid user name or password; too "
-		    "many failures, closing");
+		(void)reply_err(s, "%s; too many failures, closing", what);
 		return CMD_CLOSE;
 	}
-	return reply_err(s, "[AUTH] invalid user name or password");
+	return reply_err(s, "%s%s", what,
+	    r == AUTH_TEMP ? "; try again later" : "");
 }
 
 /* The mail group of a group-writable spool, kept for dot-locks. */

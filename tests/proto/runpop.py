@@ -4,20 +4,38 @@
 Each line of a .pop file is one of:
     # comment, or blank
     C: text            send text and CRLF (several C: lines are pipelined)
-    R: b"..."          send raw bytes (a Python bytes literal)
+    R: b"..."          send raw bytes: a Python bytes literal, or literals
+                       joined with + and repeated with * N (b"A" * 300)
     S: pattern         read one line; '*' matches any run of characters
     S~ regex           read one line; it must match the regex entirely
+                       (S: and S~ also require the line to end in CRLF;
+                       the pattern sees the line without it)
     = mbox FILE [USER] the mailbox of USER (default alice), from tests/FILE
     = mbox-empty [USER] an empty mailbox file
     = option --key=value   one more pop3d option
     = secret LINE      one more line of the secrets file
     = no-secrets       no secrets file at all
     = pam USER PASS [SERVICE]  one more pam_matrix user
+    = locked [USER]    hold an fcntl write lock on the mailbox (as an MTA
+                       delivering would) from here to the end: before the
+                       dialogue, from the start
     = greeting pattern the greeting must match (as S:)
+    = greeting~ regex  the greeting must match (as S~)
     = login USER PASS  USER/PASS, both answered +OK
+    = apop USER SECRET [upper]  send APOP USER md5(timestamp SECRET) in
+                       lower (or upper) case hex, the timestamp taken from
+                       the greeting (a test point when the greeting has
+                       none); an S: line checks the answer
+    = repeat N [K]     the next K dialogue lines (default 1), N times over
+                       (N * K <= 100000)
     = append FILE [USER]   append tests/FILE to the mailbox now
     = rewrite FILE [USER]  replace the mailbox contents in place now
+    = second USER PASS pattern  meanwhile, a second pop3d in the same
+                       setting: USER/PASS there, and the answer to PASS
+                       must match pattern (as S:); then it is closed
     = eof              the server closes the connection
+    = drain            the server closes the connection; what it sent
+                       before is read and ignored
     = close            close our side (the client goes away)
     = exit N           pop3d exits with status N
     = expect FILE [USER]   afterwards the mailbox equals tests/FILE
@@ -27,10 +45,13 @@ Each line of a .pop file is one of:
     = nolog REGEX      ... and none matching this one
     = sleep SECONDS    pause (bounded: at most 10 s)
     = read-timeout S   how long S: waits for a line (default 10 s)
-Every S:, = eof, = exit, = expect and = log is one TAP test point.
+Every S:, = greeting, = login, = second, = eof, = drain, = exit, = expect,
+= expect-same, = expect-missing, = log and = nolog is one TAP test point.
 """
 
 import ast
+import fcntl
+import hashlib
 import os
 import re
 import select
@@ -40,6 +61,28 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 import popenv  # noqa: E402
+
+
+def raw_bytes(text):
+    """A bytes literal, or literals joined by + and repeated by * N."""
+    def ev(node):
+        if isinstance(node, ast.Constant) and \
+                isinstance(node.value, (bytes, int)):
+            return node.value
+        if isinstance(node, ast.BinOp) and \
+                isinstance(node.op, (ast.Add, ast.Mult)):
+            a, b = ev(node.left), ev(node.right)
+            if isinstance(node.op, ast.Add) and isinstance(a, bytes) and \
+                    isinstance(b, bytes):
+                return a + b
+            if isinstance(node.op, ast.Mult) and isinstance(a, bytes) and \
+                    isinstance(b, int) and 0 <= b <= 10000000:
+                return a * b
+        raise ValueError("not a bytes expression: %r" % text)
+    value = ev(ast.parse(text, mode="eval").body)
+    if not isinstance(value, bytes):
+        raise ValueError("not a bytes expression: %r" % text)
+    return value
 
 
 def pattern_re(p):
@@ -56,11 +99,28 @@ class Client:
         self.timeout = 10.0
 
     def send(self, data):
+        """Write data, waiting at most the read timeout for pop3d to take
+        it; a pop3d that has gone away is not an error here."""
         try:
-            self.proc.stdin.write(data)
-            self.proc.stdin.flush()
-        except (BrokenPipeError, ValueError):
-            pass
+            fd = self.proc.stdin.fileno()
+        except ValueError:
+            return
+        os.set_blocking(fd, False)
+        end = time.time() + self.timeout
+        while data:
+            try:
+                n = os.write(fd, data)
+                data = data[n:]
+                continue
+            except BlockingIOError:
+                pass
+            except (BrokenPipeError, OSError):
+                return
+            left = end - time.time()
+            if left <= 0 or not select.select([], [fd], [], left)[1]:
+                self.tap.ok(False, "sending: pop3d took no input for "
+                            "%g s" % self.timeout)
+                return
 
     def readline(self):
         end = time.time() + self.timeout
@@ -89,7 +149,8 @@ class Client:
         fd = self.proc.stdout.fileno()
         extra = b""
         while not self.eof and time.time() < end:
-            r, _, _ = select.select([fd], [], [], end - time.time())
+            r, _, _ = select.select([fd], [], [],
+                                    max(0.0, end - time.time()))
             if not r:
                 break
             chunk = os.read(fd, 65536)
@@ -108,13 +169,15 @@ def main(path):
     # Set-up lines come before the dialogue.
     body = []
     start = {}
+    locked = []
     for no, line in lines:
         if not line.strip() or line.startswith("#"):
             continue
         words = line.split()
         if line.startswith("= ") and words[1] in ("mbox", "mbox-empty",
                                                   "option", "secret",
-                                                  "no-secrets", "pam") \
+                                                  "no-secrets", "pam",
+                                                  "locked") \
                 and not body:
             if words[1] == "mbox":
                 user = words[3] if len(words) > 3 else "alice"
@@ -128,12 +191,32 @@ def main(path):
                 env.secret_lines.append(line.split(None, 2)[2])
             elif words[1] == "no-secrets":
                 env.use_secrets = False
+            elif words[1] == "locked":
+                locked.append(words[2] if len(words) > 2 else "alice")
             elif words[1] == "pam":
                 env.pam_users.append((words[2], words[3],
                                       words[4] if len(words) > 4
                                       else "pop3"))
             continue
         body.append((no, line))
+    # = repeat N [K]: the next K dialogue lines, N times.
+    expanded = []
+    i = 0
+    while i < len(body):
+        no, line = body[i]
+        i += 1
+        if not line.startswith("= repeat "):
+            expanded.append((no, line))
+            continue
+        words = line.split()
+        times = int(words[2])
+        count = int(words[3]) if len(words) > 3 else 1
+        if not (0 < times and 0 < count and times * count <= 100000 and
+                i + count <= len(body)):
+            tap.bail("%s:%d: bad repeat" % (name, no))
+        expanded.extend(body[i:i + count] * times)
+        i += count
+    body = expanded
 
     before = {}
     for user in os.listdir(env.spool):
@@ -141,6 +224,14 @@ def main(path):
         st = os.stat(p)
         with open(p, "rb") as f:
             before[user] = (f.read(), st.st_mtime_ns, st.st_ino)
+
+    # fcntl locks go when any descriptor of the file is closed, so they
+    # are taken after the last look at the mailboxes above.
+    held = []
+    for user in locked:
+        f = open(env.mailbox(user), "r+b")
+        fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.append(f)
 
     proc = env.start()
     c = Client(proc, tap)
@@ -152,11 +243,12 @@ def main(path):
             if line.startswith("C: ") or line == "C:":
                 c.send(line[3:].encode("latin-1") + b"\r\n")
             elif line.startswith("R: "):
-                c.send(ast.literal_eval(line[3:]))
+                c.send(raw_bytes(line[3:]))
             elif line.startswith(("S: ", "S~ ")) or line == "S:":
                 got = c.readline()
-                text = None if got is None else \
-                    got.decode("latin-1").rstrip("\r\n")
+                # Every line the server sends ends in CRLF.
+                text = None if got is None or not got.endswith(b"\r\n") \
+                    else got[:-2].decode("latin-1")
                 if not line.startswith("S~ "):
                     good = text is not None and \
                         pattern_re(line[3:]).match(text) is not None
@@ -168,12 +260,28 @@ def main(path):
                 words = line.split()
                 op = words[1]
                 arg = line.split(None, 2)[2] if len(words) > 2 else ""
-                if op == "greeting":
-                    text = None if greeting is None else \
-                        greeting.decode("latin-1").rstrip("\r\n")
+                if op in ("greeting", "greeting~"):
+                    text = None if greeting is None or \
+                        not greeting.endswith(b"\r\n") else \
+                        greeting[:-2].decode("latin-1")
+                    rx = pattern_re(arg) if op == "greeting" else \
+                        re.compile(arg + r"\Z", re.S)
                     tap.ok(text is not None and
-                           pattern_re(arg).match(text) is not None,
+                           rx.match(text) is not None,
                            where, "got: %r" % (greeting,))
+                elif op == "apop":
+                    user, secret = words[2], words[3]
+                    m = None if greeting is None else \
+                        re.search(rb"<[^<>]*>", greeting)
+                    if m is None:
+                        tap.ok(False, where, "no timestamp in the "
+                               "greeting %r" % (greeting,))
+                        continue
+                    digest = hashlib.md5(m.group(0) +
+                                         secret.encode()).hexdigest()
+                    if words[4:5] == ["upper"]:
+                        digest = digest.upper()
+                    c.send(("APOP %s %s\r\n" % (user, digest)).encode())
                 elif op == "login":
                     user, pw = words[2], words[3]
                     c.send(("USER %s\r\nPASS %s\r\n" % (user, pw))
@@ -197,6 +305,40 @@ def main(path):
                     eof, rest = c.wait_eof()
                     tap.ok(eof and rest == b"", where,
                            "eof=%r, unread: %r" % (eof, rest[:200]))
+                elif op == "locked":
+                    f = open(env.mailbox(words[2] if len(words) > 2
+                                         else "alice"), "r+b")
+                    fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    held.append(f)
+                elif op == "second":
+                    user, pw = words[2], words[3]
+                    want = line.split(None, 4)[4]
+                    p2 = env.start()
+                    c2 = Client(p2, tap)
+                    c2.timeout = c.timeout
+                    c2.readline()
+                    c2.send(("USER %s\r\nPASS %s\r\n" % (user, pw))
+                            .encode())
+                    c2.readline()
+                    got = c2.readline()
+                    text = None if got is None or \
+                        not got.endswith(b"\r\n") else \
+                        got[:-2].decode("latin-1")
+                    tap.ok(text is not None and
+                           pattern_re(want).match(text) is not None,
+                           where, "got: %r" % (got,))
+                    p2.stdin.close()
+                    try:
+                        p2.wait(timeout=c.timeout)
+                    except Exception:
+                        p2.kill()
+                        p2.wait()
+                        tap.ok(False, "%s: second pop3d did not exit" %
+                               where)
+                    p2.stdout.close()
+                elif op == "drain":
+                    eof, rest = c.wait_eof()
+                    tap.ok(eof, where, "no eof; unread: %r" % (rest[-200:],))
                 elif op == "close":
                     try:
                         proc.stdin.close()
