@@ -186,11 +186,14 @@ auth_password(const struct auth_config *cf, const char *user,
     const char *pass, size_t passlen, struct auth_outcome *out)
 {
 	enum auth_result r, worst = AUTH_FAIL;
+	char why[sizeof(out->why)];
 	unsigned int i;
+	size_t n = 0;
 
 	memset(out, 0, sizeof(*out));
-	(void)snprintf(out->why, sizeof(out->why), "no method configured");
+	why[0] = '\0';
 	for (i = 0; i < cf->nmethods; i++) {
+		out->why[0] = '\0';
 		switch (cf->methods[i]) {
 		case AUTH_PAM:
 			r = auth_pam(cf, user, pass, out);
@@ -207,7 +210,14 @@ auth_password(const struct auth_config *cf, const char *user,
 			return r;
 		if (r == AUTH_TEMP)
 			worst = AUTH_TEMP;
+		/* Every method's reason, so the log shows which refused. */
+		if (n < sizeof(why))
+			n += (size_t)snprintf(why + n, sizeof(why) - n, "%s%s: %s",
+			    n > 0 ? "; " : "", cf->methods[i] == AUTH_PAM ?
+			    "pam" : "secrets", out->why);
 	}
+	(void)snprintf(out->why, sizeof(out->why), "%s",
+	    cf->nmethods == 0 ? "no method configured" : why);
 	return worst;
 }
 

@@ -99,6 +99,28 @@ int		 auth_account(const char *name, struct auth_account *acct);
 void		 privsep_become(const char *user, uid_t uid, gid_t gid,
 		    gid_t keep_gid);
 
+/* ---- sasl.c: the client's side of SASL PLAIN and LOGIN ------------------ */
+
+/* A decoded SASL response: PLAIN's authzid, authcid and password. */
+#define SASL_DECODED_MAX	1024
+
+/*
+ * sasl_b64_decode: strict base64 into out (size bytes, NUL-terminated);
+ * 0 and *len_r, or -1 (EINVAL: not base64, or too long).
+ */
+int		 sasl_b64_decode(const char *b64, char *out, size_t size,
+		    size_t *len_r);
+/*
+ * sasl_plain: decode a PLAIN response ("authzid\0authcid\0password").
+ * Returns 0 with user and pass filled, or -1: EINVAL when malformed (or a
+ * field too long for its buffer), EPERM when the authzid names someone
+ * else.  Its own copy of the secret is wiped.
+ */
+int		 sasl_plain(const char *b64, char *user, size_t usize,
+		    char *pass, size_t psize);
+/* sasl_login_field: one LOGIN response (user or password), non-empty. */
+int		 sasl_login_field(const char *b64, char *out, size_t size);
+
 /* ---- secrets.c: the secrets file (pop3d-passwd edits it) --------------- */
 
 enum secret_scheme {

@@ -51,10 +51,15 @@ usage(int status)
 	exit(status);
 }
 
+/* The temporary file being written, removed on every way out. */
+static char *tmp_path;
+
 static void __attribute__((noreturn))
 die(int status, const char *what)
 {
 	(void)fprintf(stderr, "pop3d-passwd: %s\n", what);
+	if (tmp_path != NULL)
+		(void)unlink(tmp_path);
 	exit(status);
 }
 
@@ -63,6 +68,8 @@ die_errno(const char *what, const char *path)
 {
 	(void)fprintf(stderr, "pop3d-passwd: %s %s: %s\n", what, path,
 	    strerror(errno));
+	if (tmp_path != NULL)
+		(void)unlink(tmp_path);
 	exit(EX_TEMP);
 }
 
@@ -111,10 +118,11 @@ read_line(const char *prompt, char *buf, size_t size)
 static void
 get_password(char *pass, size_t size)
 {
-	char again[POP_SECRET_MAX + 2];
+	char again[POP_PASS_MAX + 2];
 
 	if (read_line("Password: ", pass, size) == -1)
-		die(EX_USAGE, "password too long or unreadable");
+		die(EX_USAGE, "password unreadable or longer than 248 octets "
+		    "(the most a PASS command line can carry)");
 	if (isatty(STDIN_FILENO)) {
 		if (read_line("Again: ", again, sizeof(again)) == -1 ||
 		    strcmp(pass, again) != 0) {
@@ -145,7 +153,7 @@ copy_others(FILE *in, FILE *out, const char *user, bool list)
 		if (strchr(line, '\n') == NULL && !feof(in)) {
 			(void)fprintf(stderr, "pop3d-passwd: line %u is too "
 			    "long\n", lineno);
-			exit(EX_TEMP);
+			die(EX_TEMP, "the file was left as it was");
 		}
 		memcpy(copy, line, sizeof(line));
 		r = secrets_parse_line(copy, &u, &scheme, &v);
@@ -195,8 +203,8 @@ main(int argc, char *argv[])
 	const char *file = NULL, *user = NULL;
 	enum secret_scheme scheme = SECRET_ARGON2ID;
 	bool del = false, list = false, found;
-	char pass[POP_SECRET_MAX + 2];
-	char value[POP_SECRET_MAX + crypto_pwhash_STRBYTES];
+	char pass[POP_PASS_MAX + 2];
+	char value[POP_PASS_MAX + crypto_pwhash_STRBYTES];
 	char *tmp = NULL, *lockpath = NULL;
 	FILE *in = NULL, *out;
 	struct stat st;
@@ -261,33 +269,28 @@ main(int argc, char *argv[])
 		die_errno("cannot open", file);
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
 		die_errno("cannot create", tmp);
+	tmp_path = tmp;
 	if (in != NULL && fstat(fileno(in), &st) == 0 &&
 	    (fchown(fd, st.st_uid, st.st_gid) == -1 && geteuid() == 0)) {
-		(void)unlink(tmp);
 		die_errno("cannot set the owner of", tmp);
 	}
 	if (fchmod(fd, 0600) == -1 || (out = fdopen(fd, "w")) == NULL) {
-		(void)unlink(tmp);
 		die_errno("cannot prepare", tmp);
 	}
 	found = in != NULL && copy_others(in, out, user, false);
 	if (!del && fprintf(out, "%s:%s%s\n", user,
 	    secrets_scheme_name(scheme), value) < 0) {
-		(void)unlink(tmp);
 		die_errno("cannot write", tmp);
 	}
 	sodium_memzero(value, sizeof(value));
 	if (fflush(out) == EOF || fsync(fileno(out)) == -1 ||
 	    fclose(out) == EOF) {
-		(void)unlink(tmp);
 		die_errno("cannot write", tmp);
 	}
 	if (del && !found) {
-		(void)unlink(tmp);
 		die(EX_USAGE, "no such user in the file");
 	}
 	if (rename(tmp, file) == -1) {
-		(void)unlink(tmp);
 		die_errno("cannot replace", file);
 	}
 	/* The rename must reach the disk too: lockfd is the directory. */

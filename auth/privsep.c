@@ -11,7 +11,7 @@
  *			the AUTHORIZATION dialogue with the client
  *   pop3d/session.c, pop3d/cmd.c
  *			AUTHORIZATION commands, up to session_login()
- *   auth/auth.c, auth/pam.c, auth/secrets.c, auth/apop.c
+ *   auth/auth.c, auth/pam.c, auth/secrets.c, auth/apop.c, auth/sasl.c
  *			checking credentials
  *   auth/privsep.c	this file
  * After privsep_become() nothing runs as root; store/ never does.

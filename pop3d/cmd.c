@@ -12,12 +12,14 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pop3d/pop3d.h"
 
 static enum cmd_result	 login_user(struct session *, char **);
 static enum cmd_result	 login_pass(struct session *, char **);
 static enum cmd_result	 login_apop(struct session *, char **);
+static enum cmd_result	 login_auth(struct session *, char **);
 static enum cmd_result	 any_capa(struct session *, char **);
 static enum cmd_result	 login_quit(struct session *, char **);
 static enum cmd_result	 trans_stat(struct session *, char **);
@@ -34,6 +36,8 @@ const struct command auth_cmds[] = {	/* the AUTHORIZATION state */
 	{ "USER", "USER name",		ARGS_ONE,	login_user },
 	{ "PASS", "PASS password",	ARGS_REST,	login_pass },
 	{ "APOP", "APOP name digest",	ARGS_TWO,	login_apop },
+	{ "AUTH", "AUTH [mechanism [initial-response]]",
+					ARGS_OPT2,	login_auth },
 	{ "CAPA", "CAPA",		ARGS_NONE,	any_capa },
 	{ "QUIT", "QUIT",		ARGS_NONE,	login_quit },
 	{ NULL, NULL,			0,		NULL }
@@ -127,6 +131,144 @@ login_apop(struct session *s, char **argv)
 	return c;
 }
 
+/*
+ * SASL (RFC 5034).  A continuation line may be longer than a command
+ * line; "*" cancels.  The mechanisms check a user name and password like
+ * USER/PASS, so they count failures and pause the same way.
+ */
+enum sasl_step { SASL_LINE, SASL_CANCEL, SASL_GONE, SASL_BAD };
+
+static enum sasl_step
+sasl_read(struct session *s, const char *challenge, char *buf, size_t size)
+{
+	enum line_status st;
+
+	(void)conn_write(s->conn, "+ ", 2);
+	(void)conn_write(s->conn, challenge, strlen(challenge));
+	(void)conn_write(s->conn, "\r\n", 2);
+	st = line_read(s->conn, buf, size);
+	if (st == LINE_EOF || st == LINE_TIMEOUT)
+		return SASL_GONE;
+	if (st != LINE_OK)
+		return SASL_BAD;
+	return strcmp(buf, "*") == 0 ? SASL_CANCEL : SASL_LINE;
+}
+
+/* Turn a failed read of a response into the command's result. */
+static enum cmd_result
+sasl_stop(struct session *s, enum sasl_step step)
+{
+	if (step == SASL_GONE)
+		return CMD_CLOSE;
+	if (step == SASL_CANCEL)
+		return reply_err(s, "authentication cancelled");
+	(void)reply_err(s, "the SASL response was too long or held a NUL or "
+	    "CR; authentication ended");
+	return CMD_BAD;
+}
+
+static enum cmd_result
+sasl_check(struct session *s, const char *mech, const char *user,
+    char *pass)
+{
+	struct auth_outcome out;
+	enum auth_result r;
+	enum cmd_result c;
+
+	if (!auth_name_valid(user)) {
+		sodium_memzero(pass, strlen(pass));
+		return session_login_failed(s, user, false, mech, AUTH_FAIL,
+		    "not a valid user name");
+	}
+	r = auth_password(&s->auth, user, pass, strlen(pass), &out);
+	sodium_memzero(pass, strlen(pass));
+	if (r != AUTH_OK)
+		c = session_login_failed(s, user, out.known, mech, r, out.why);
+	else
+		c = session_login(s, out.user, mech);
+	sodium_memzero(&out, sizeof(out));
+	return c;
+}
+
+static enum cmd_result
+sasl_plain_auth(struct session *s, const char *initial)
+{
+	char line[SASL_LINE_MAX + 1], user[POP_USER_MAX + 1];
+	char pass[POP_SECRET_MAX + 1];
+	enum sasl_step step;
+	enum cmd_result c;
+	const char *resp = initial;
+
+	if (resp == NULL) {
+		if ((step = sasl_read(s, "", line, sizeof(line))) != SASL_LINE)
+			return sasl_stop(s, step);
+		resp = line;
+	} else if (strcmp(resp, "=") == 0)
+		resp = "";	/* RFC 5034 section 4: an empty response */
+	if (sasl_plain(resp, user, sizeof(user), pass, sizeof(pass)) == -1) {
+		sodium_memzero(line, sizeof(line));
+		return session_login_failed(s, "", false, "PLAIN", AUTH_FAIL,
+		    errno == EPERM ? "authorization identity differs from "
+		    "the authentication identity" : "malformed PLAIN response");
+	}
+	sodium_memzero(line, sizeof(line));
+	c = sasl_check(s, "PLAIN", user, pass);
+	sodium_memzero(pass, sizeof(pass));
+	return c;
+}
+
+/* LOGIN's challenges are "Username:" and "Password:", in base64. */
+static enum cmd_result
+sasl_login_auth(struct session *s, const char *initial)
+{
+	char line[SASL_LINE_MAX + 1], user[POP_USER_MAX + 1];
+	char pass[POP_SECRET_MAX + 1];
+	enum sasl_step step;
+	enum cmd_result c;
+	const char *resp = initial;
+
+	if (resp == NULL) {
+		if ((step = sasl_read(s, "VXNlcm5hbWU6", line,
+		    sizeof(line))) != SASL_LINE)
+			return sasl_stop(s, step);
+		resp = line;
+	}
+	if (sasl_login_field(resp, user, sizeof(user)) == -1)
+		return session_login_failed(s, "", false, "LOGIN", AUTH_FAIL,
+		    "malformed LOGIN user name");
+	step = sasl_read(s, "UGFzc3dvcmQ6", line, sizeof(line));
+	if (step != SASL_LINE)
+		return sasl_stop(s, step);
+	if (sasl_login_field(line, pass, sizeof(pass)) == -1) {
+		sodium_memzero(line, sizeof(line));
+		return session_login_failed(s, user, false, "LOGIN", AUTH_FAIL,
+		    "malformed LOGIN password");
+	}
+	sodium_memzero(line, sizeof(line));
+	c = sasl_check(s, "LOGIN", user, pass);
+	sodium_memzero(pass, sizeof(pass));
+	return c;
+}
+
+static enum cmd_result
+login_auth(struct session *s, char **argv)
+{
+	s->have_user = false;
+	if (argv[0] == NULL) {
+		/* The listing older Outlook versions ask for. */
+		(void)reply_ok(s, "SASL mechanisms follow");
+		reply_line(s, "PLAIN");
+		reply_line(s, "LOGIN");
+		reply_end(s);
+		return CMD_OK;
+	}
+	if (strcasecmp(argv[0], "PLAIN") == 0)
+		return sasl_plain_auth(s, argv[1]);
+	if (strcasecmp(argv[0], "LOGIN") == 0)
+		return sasl_login_auth(s, argv[1]);
+	return reply_err(s, "unsupported mechanism; AUTH lists them");
+}
+
 static enum cmd_result
 login_quit(struct session *s, char **argv)
 {
@@ -145,8 +287,10 @@ any_capa(struct session *s, char **argv)
 	reply_line(s, "AUTH-RESP-CODE");
 	reply_line(s, "PIPELINING");
 	reply_line(s, "EXPIRE NEVER");
-	if (s->state == STATE_AUTH)
+	if (s->state == STATE_AUTH) {
 		reply_line(s, "USER");
+		reply_line(s, "SASL PLAIN LOGIN");
+	}
 	reply_line(s, "IMPLEMENTATION pop3d");
 	reply_end(s);
 	return CMD_OK;
@@ -347,6 +491,11 @@ trans_quit(struct session *s, char **argv)
 			    log_quote(s->login));
 			(void)reply_err(s, "[SYS/TEMP] the maildrop was changed "
 			    "by another program; no message was deleted");
+		} else if (why == STORE_ERR_PERM) {
+			log_warnx("mailbox of %s is read-only; no message was "
+			    "deleted", log_quote(s->login));
+			(void)reply_err(s, "[SYS/PERM] the maildrop is read-only; "
+			    "no message was deleted");
 		} else if (why == STORE_ERR_INUSE) {
 			log_warnx("mailbox of %s stayed locked; no message was "
 			    "deleted", log_quote(s->login));

@@ -133,15 +133,24 @@ conf_free(struct config *cf)
 	memset(cf, 0, sizeof(*cf));
 }
 
-void
-conf_finish(struct config *cf)
+int
+conf_finish(struct config *cf, char *err, size_t errlen)
 {
-	if (cf->nauth > 0)
-		return;
-	/* Default: PAM, then the secrets file when there is one. */
-	cf->auth[cf->nauth++] = AUTH_PAM;
-	if (cf->secrets != NULL)
-		cf->auth[cf->nauth++] = AUTH_SECRETS;
+	unsigned int i;
+
+	if (cf->nauth == 0) {
+		/* Default: PAM, then the secrets file when there is one. */
+		cf->auth[cf->nauth++] = AUTH_PAM;
+		if (cf->secrets != NULL)
+			cf->auth[cf->nauth++] = AUTH_SECRETS;
+	}
+	for (i = 0; i < cf->nauth; i++)
+		if (cf->auth[i] == AUTH_SECRETS && cf->secrets == NULL) {
+			(void)snprintf(err, errlen, "auth lists secrets, but no "
+			    "secrets file is set (secrets = /etc/pop3d.secrets)");
+			return -1;
+		}
+	return 0;
 }
 
 /* Split a comma-separated list into at most max words of a table. */

@@ -132,7 +132,7 @@ conn_getc(struct conn *c)
 		c->eof = true;
 		return CONN_EOF;
 	}
-	deadline = now_ms() + c->timeout_ms;
+	deadline = c->deadline != 0 ? c->deadline : now_ms() + c->timeout_ms;
 	for (;;) {
 		/*
 		 * Wait before reading: the input may be a blocking pipe or
@@ -160,6 +160,12 @@ conn_getc(struct conn *c)
 		c->eof = true;
 		return CONN_EOF;
 	}
+}
+
+void
+conn_line_start(struct conn *c)
+{
+	c->deadline = now_ms() + c->timeout_ms;
 }
 
 size_t

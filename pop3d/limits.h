@@ -21,8 +21,16 @@
  * can carry, and real names (even user@domain) are far shorter.
  */
 #define POP_USER_MAX		128
+/*
+ * RFC 5034 section 4: a SASL response line is not bound by the 255-octet
+ * command limit; this holds the base64 of the longest response we decode
+ * (SASL_DECODED_MAX in auth/auth.h) with room to spare.
+ */
+#define SASL_LINE_MAX		2048
 /* A secret cannot be longer than the line that carries it. */
 #define POP_SECRET_MAX		POP_LINE_MAX
+/* "PASS " and the CRLF leave 248 octets of a command line for it. */
+#define POP_PASS_MAX		(POP_LINE_MAX - 7)
 #define AUTH_RECORD_MAX		(2 * POP_LINE_MAX)	/* "user\0secret\0" */
 
 /*

@@ -55,6 +55,7 @@ line_read(struct conn *c, char *buf, size_t size)
 	bool toolong = false, bad = false;
 	int ch;
 
+	conn_line_start(c);
 	for (;;) {
 		if ((ch = conn_getc(c)) < 0)
 			return ch == CONN_TIMEOUT ? LINE_TIMEOUT : LINE_EOF;

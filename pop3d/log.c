@@ -5,7 +5,8 @@
  * With LOGTO_AUTO the journal is used when stderr is a journal stream (the
  * JOURNAL_STREAM device:inode pair matches fd 2, as systemd sets it up),
  * with fields a program can query; otherwise syslog, facility mail.  stderr
- * is used only when asked for: under inetd it is the client's socket.
+ * is used only when asked for, and never when it is a socket (under inetd
+ * it is the client's).
  * Anything the client chose is passed through log_quote first.
  */
 #include "config.h"
@@ -46,8 +47,14 @@ journal_stream(void)
 void
 log_init(enum log_target t)
 {
+	struct stat st;
+
 	if (t == LOGTO_AUTO)
 		t = journal_stream() ? LOGTO_JOURNAL : LOGTO_SYSLOG;
+	/* Under inetd stderr is the client: log=stderr must not talk to it. */
+	if (t == LOGTO_STDERR && !journal_stream() &&
+	    fstat(STDERR_FILENO, &st) == 0 && S_ISSOCK(st.st_mode))
+		t = LOGTO_SYSLOG;
 	target = t;
 	if (target == LOGTO_SYSLOG)
 		openlog("pop3d", LOG_PID | LOG_NDELAY, LOG_MAIL);

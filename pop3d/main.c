@@ -62,12 +62,31 @@ fds_setup(void)
 	    (n > 0 ? n : 0)), ~0U, 0);
 }
 
+static bool
+is_socket(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/*
+ * A configuration error goes to syslog, and to the terminal of whoever
+ * ran pop3d by hand.  Under inetd, xinetd or stunnel stderr is the
+ * client's socket: the client gets one -ERR line instead of our text.
+ */
 static void __attribute__((noreturn))
 config_error(const char *msg)
 {
-	(void)fprintf(stderr, "pop3d: %s\n", msg);
+	static const char client[] = "-ERR [SYS/TEMP] this server is "
+	    "misconfigured; its administrator can see why in the log\r\n";
+
 	log_init(LOGTO_SYSLOG);
 	log_errx("configuration error: %s", msg);
+	if (is_socket(STDOUT_FILENO))
+		(void)!write(STDOUT_FILENO, client, sizeof(client) - 1);
+	if (!is_socket(STDERR_FILENO))
+		(void)fprintf(stderr, "pop3d: %s\n", msg);
 	exit(EXIT_USAGE);
 }
 
@@ -111,16 +130,17 @@ main(int argc, char *argv[])
 		    (eq = strchr(argv[i], '=')) == NULL ||
 		    (size_t)(eq - argv[i] - 2) >= sizeof(key)) {
 			(void)snprintf(err, sizeof(err), "bad argument '%s' "
-			    "(expected --KEY=VALUE)", argv[i]);
-			(void)fprintf(stderr, "pop3d: %s\n", err);
-			usage(EXIT_USAGE);
+			    "(expected --KEY=VALUE; pop3d --help lists them)",
+			    argv[i]);
+			config_error(err);
 		}
 		(void)snprintf(key, sizeof(key), "%.*s",
 		    (int)(eq - argv[i] - 2), argv[i] + 2);
 		if (conf_set(&cf, key, eq + 1, err, sizeof(err)) == -1)
 			config_error(err);
 	}
-	conf_finish(&cf);
+	if (conf_finish(&cf, err, sizeof(err)) == -1)
+		config_error(err);
 #ifndef HAVE_PAM_START_CONFDIR
 	if (cf.pam_confdir != NULL)
 		config_error("pam-confdir needs Linux-PAM 1.4 or later");

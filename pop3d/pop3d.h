@@ -39,7 +39,6 @@ struct config {
 	unsigned int	 lock_wait;	/* seconds */
 	bool		 mboxrd;
 	char		*mail_group;
-	char		*unprivileged_user;
 	unsigned int	 fail_delay;	/* milliseconds */
 	unsigned int	 max_auth_failures;
 	enum log_target	 log;
@@ -51,14 +50,15 @@ struct config {
  * conf_load: read a configuration file; a missing file is fine when
  *   `optional'.  conf_set: one key.  Both return 0, or -1 with a message
  *   for the administrator in err (they never log).
- * conf_finish: settle what depends on other keys (the auth order).
+ * conf_finish: settle what depends on other keys (the auth order) and
+ *   check that the keys agree; 0, or -1 with a message in err.
  */
 void		 conf_defaults(struct config *cf);
 int		 conf_load(struct config *cf, const char *path, bool optional,
 		    char *err, size_t errlen);
 int		 conf_set(struct config *cf, const char *key, const char *value,
 		    char *err, size_t errlen);
-void		 conf_finish(struct config *cf);
+int		 conf_finish(struct config *cf, char *err, size_t errlen);
 void		 conf_free(struct config *cf);
 /* conf_keys: the NULL-terminated list of keys, for --help. */
 const char *const *conf_keys(void);
@@ -104,6 +104,7 @@ struct conn {
 	int		 in_fd;
 	int		 out_fd;
 	int		 timeout_ms;
+	long long	 deadline;	/* ms, monotonic; 0: from each wait */
 	bool		 eof;
 	bool		 failed;	/* a write failed: the client is gone */
 	size_t		 in_start;
@@ -118,6 +119,12 @@ void		 conn_init(struct conn *c, int in_fd, int out_fd,
 /* conn_getc: the next byte, or CONN_EOF / CONN_TIMEOUT.  Queued output
  * is flushed before it waits for input. */
 int		 conn_getc(struct conn *c);
+/*
+ * conn_line_start: the next line must be complete within the idle
+ * timeout from now, so that a client trickling one byte at a time cannot
+ * hold the process for ever.
+ */
+void		 conn_line_start(struct conn *c);
 /* conn_write: queue bytes, writing when the buffer is full; 0 or -1. */
 int		 conn_write(struct conn *c, const void *buf, size_t len);
 int		 conn_flush(struct conn *c);
@@ -203,7 +210,7 @@ struct command {
 	const char	*name;
 	const char	*usage;		/* for the -ERR of a malformed call */
 	enum {
-		ARGS_NONE, ARGS_ONE, ARGS_TWO, ARGS_OPT, ARGS_REST
+		ARGS_NONE, ARGS_ONE, ARGS_TWO, ARGS_OPT, ARGS_OPT2, ARGS_REST
 	} args;
 	enum cmd_result	(*fn)(struct session *, char **);
 };

@@ -143,6 +143,8 @@ session_dispatch(struct session *s, char *line)
 		if (argc > 1)
 			goto usage;
 		break;
+	case ARGS_OPT2:
+		break;
 	case ARGS_REST:
 		break;
 	}
@@ -261,9 +263,9 @@ session_login(struct session *s, const char *user, const char *method)
 	else if (s->root)
 		return session_login_failed(s, user, true, method, AUTH_FAIL,
 		    "no system account of that name");
-	if (s->root && acct.uid == 0)
+	if (s->root && (acct.uid == 0 || acct.gid == 0))
 		return session_login_failed(s, user, true, method, AUTH_FAIL,
-		    "pop3d never serves uid 0");
+		    "pop3d never serves uid 0 or a primary group 0");
 	if (mailbox_path(s->conf->mailbox, user, home, path,
 	    sizeof(path)) == -1) {
 		log_warn("cannot build the mailbox path of user %s from '%s'",

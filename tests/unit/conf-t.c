@@ -289,26 +289,34 @@ test_keys(void)
 static void
 test_finish(void)
 {
+	char err[256];
+
 	conf_defaults(&cf);
-	conf_finish(&cf);
-	ok(cf.nauth == 1 && cf.auth[0] == AUTH_PAM,
+	ok(conf_finish(&cf, err, sizeof(err)) == 0 && cf.nauth == 1 &&
+	    cf.auth[0] == AUTH_PAM,
 	    "default auth: pam alone without a secrets file");
 	conf_free(&cf);
 
 	conf_defaults(&cf);
 	(void)set("secrets", "/etc/pop3d.secrets");
-	conf_finish(&cf);
-	ok(cf.nauth == 2 && cf.auth[0] == AUTH_PAM &&
-	    cf.auth[1] == AUTH_SECRETS,
+	ok(conf_finish(&cf, err, sizeof(err)) == 0 && cf.nauth == 2 &&
+	    cf.auth[0] == AUTH_PAM && cf.auth[1] == AUTH_SECRETS,
 	    "default auth: pam, then secrets when a file is set");
 	conf_free(&cf);
 
 	conf_defaults(&cf);
 	(void)set("secrets", "/etc/pop3d.secrets");
 	(void)set("auth", "secrets");
-	conf_finish(&cf);
-	ok(cf.nauth == 1 && cf.auth[0] == AUTH_SECRETS,
-	    "an explicit auth list is kept");
+	ok(conf_finish(&cf, err, sizeof(err)) == 0 && cf.nauth == 1 &&
+	    cf.auth[0] == AUTH_SECRETS, "an explicit auth list is kept");
+	conf_free(&cf);
+
+	conf_defaults(&cf);
+	(void)set("auth", "pam,secrets");
+	err[0] = '\0';
+	ok(conf_finish(&cf, err, sizeof(err)) == -1 &&
+	    strstr(err, "secrets") != NULL,
+	    "auth lists secrets without a secrets file: refused");
 	conf_free(&cf);
 }
 
@@ -504,7 +512,7 @@ test_mailbox_path(void)
 int
 main(void)
 {
-	plan(130);
+	plan(131);
 	test_defaults();
 	test_strings();
 	test_numbers();
