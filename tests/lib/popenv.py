@@ -265,3 +265,136 @@ def split_messages(mbox):
         out.append(b"".join((l[:-1] if l.endswith(b"\r") else l) + b"\r\n"
                             for l in m))
     return out
+
+
+# ---- system tests: real launchers (tests/system/) --------------------------
+
+SOCKET_ACTIVATE = os.environ.get("SOCKET_ACTIVATE", "systemd-socket-activate")
+
+
+def socket_activate(argv, log, inetd=True, accept=True, cwd=None,
+                    popen_kw=None, deadline=10.0, launcher_args=()):
+    """Serve argv on a free 127.0.0.1 port through systemd-socket-activate.
+
+    With inetd the connection is the child's stdin and stdout, else it is
+    fd 3 with LISTEN_FDS=1 (sd_listen_fds); accept=False passes the
+    listening socket itself.  The launcher and its children form a new
+    process group: stop them with stop_group().  Their stderr (pop3d's
+    --log=stderr too) is appended to the file log.  popen_kw goes to
+    subprocess.Popen (TestEnv.preexec(), say); launcher_args are more
+    options for the launcher (["--setenv=NAME=VALUE"]).  Returns (proc,
+    port) once the launcher says it listens, without connecting to find
+    out; tries a few ports in case another process takes the one picked;
+    raises RuntimeError when none works within deadline seconds."""
+    text = ""
+    for _ in range(5):
+        port = free_port()
+        cmd = [SOCKET_ACTIVATE, "--listen=127.0.0.1:%d" % port]
+        if accept:
+            cmd.append("--accept")
+        if inetd:
+            cmd.append("--inetd")
+        cmd += list(launcher_args) + list(argv)
+        with open(log, "ab") as errf:
+            start = errf.tell()
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=errf,
+                                    cwd=cwd, start_new_session=True,
+                                    **(popen_kw or {}))
+        want = "Listening on 127.0.0.1:%d " % port
+        end = time.time() + deadline
+        while time.time() < end:
+            with open(log, "r", errors="replace") as f:
+                f.seek(start)
+                text = f.read()
+            if want in text:
+                return proc, port
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        stop_group(proc)
+        if "Address already in use" not in text:
+            break
+    raise RuntimeError("systemd-socket-activate did not start listening:\n"
+                       + text)
+
+
+def group_alive(pgid):
+    """Whether a process other than a zombie is left in process group
+    pgid (Linux /proc)."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
+
+
+def stop_group(proc, grace=3.0):
+    """Stop a process started with start_new_session=True and everything
+    left in its process group: SIGTERM, then SIGKILL after grace seconds.
+    Never waits longer than about 2 * grace + 2 seconds."""
+    import signal
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
+    end = time.time() + grace
+    while group_alive(proc.pid) and time.time() < end:
+        time.sleep(0.05)
+    if group_alive(proc.pid):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def wait_log(path, regex, deadline=5.0, start=0):
+    """Wait until the file path (from offset start) has a line matching
+    regex; returns the match object, or None after deadline seconds."""
+    end = time.time() + deadline
+    while True:
+        try:
+            with open(path, "r", errors="replace") as f:
+                f.seek(start)
+                m = re.search(regex, f.read(), re.M)
+        except FileNotFoundError:
+            m = None
+        if m is not None or time.time() >= end:
+            return m
+        time.sleep(0.05)
+
+
+def log_size(path):
+    """The size of a log file now (an offset for wait_log), 0 if absent."""
+    try:
+        return os.path.getsize(path)
+    except FileNotFoundError:
+        return 0
+
+
+def require_programs(tap, programs):
+    """Bail out, naming the Debian packages to install, unless every
+    program of the (program, package) pairs is in PATH."""
+    missing = [(p, pkg) for p, pkg in programs if shutil.which(p) is None]
+    if missing:
+        tap.bail("%s not found: apt-get install %s" %
+                 (", ".join(p for p, _ in missing),
+                  " ".join(sorted(set(pkg for _, pkg in missing)))))
