@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""kill-quit: SIGKILL pop3d at random instants of the QUIT update.
+
+Each round: a fresh mailbox of a few thousand messages (large enough that
+the update takes tens of milliseconds, with its fsyncs); a session deletes
+a random set of messages and sends QUIT; pop3d is killed with SIGKILL at a
+random instant of the update; sometimes an MTA appends a message before
+the next session.  Then a new session runs (its open finishes any
+interrupted update) and the mailbox file must hold every message that was
+not deleted exactly once, intact and in order, plus the appended mail;
+deleted messages may come back, nothing else may appear.
+
+POP3D_KILL_ROUNDS sets the number of rounds (default 40; CI runs 200).
+"""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+import popenv  # noqa: E402
+
+ROUNDS = int(os.environ.get("POP3D_KILL_ROUNDS", "40"))
+NMSGS = 3000
+
+
+def make_mailbox(rng):
+    msgs = []
+    for i in range(NMSGS):
+        body = b"".join(b"line %d of message %d: %s\n" %
+                        (j, i, b"x" * rng.randint(0, 120))
+                        for j in range(rng.randint(1, 120)))
+        msgs.append(b"From sender%d@example.org Mon Nov 16 09:%02d:%02d 2026\n"
+                    b"From: Sender %d <sender%d@example.org>\n"
+                    b"Message-ID: <m%d@example.org>\n"
+                    b"Subject: message %d\n\n" %
+                    (i, i // 60 % 60, i % 60, i, i, i, i) + body + b"\n")
+    return msgs
+
+
+def session(env, commands, kill_after=None):
+    """Run one session; with kill_after, SIGKILL that long after QUIT."""
+    proc = env.start()
+    out = b""
+    try:
+        proc.stdin.write(commands)
+        proc.stdin.flush()
+        if kill_after is not None:
+            # Wait for the +OK of the last command before QUIT, so the
+            # kill lands in the update, not in reading the commands.
+            deadline = time.time() + 30
+            want = commands.count(b"\r\n") + 1    # and the greeting
+            while out.count(b"\r\n") < want and time.time() < deadline:
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                out += chunk
+            proc.stdin.write(b"QUIT\r\n")
+            proc.stdin.flush()
+            time.sleep(kill_after)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+            return None
+        proc.stdin.close()
+        out += proc.stdout.read()
+        proc.wait(timeout=60)
+        return out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+
+def check(tap, rnd, data, msgs, deleted, appended):
+    """The file is the messages in order, each kept one exactly once,
+    deleted ones present or not, then the appended message if any."""
+    p = 0
+    k = 0
+    why = None
+    while k < len(msgs):
+        if data.startswith(msgs[k], p):
+            p += len(msgs[k])
+        elif k not in deleted:
+            why = "message %d (kept) missing or torn at offset %d" % (k, p)
+            break
+        k += 1
+    if why is None:
+        rest = data[p:]
+        if appended is not None:
+            if rest != appended:
+                why = "the appended message is not intact at the end"
+        elif rest:
+            why = "%d unexpected bytes at the end: %r" % (len(rest),
+                                                          rest[:120])
+    return tap.ok(why is None,
+                  "round %d: every kept message once, in order" % rnd, why)
+
+
+def main():
+    tap = popenv.Tap()
+    rng = random.Random(int(os.environ.get("POP3D_SEED", "1939")))
+    env = popenv.TestEnv()
+    try:
+        msgs = make_mailbox(rng)
+        appended_raw = (b"From late@example.org Tue Nov 17 10:00:00 2026\n"
+                        b"From: Late <late@example.org>\n"
+                        b"Message-ID: <late@example.org>\n"
+                        b"Subject: arrived after the crash\n\n"
+                        b"I came while nobody was looking.\n\n")
+
+        # Calibrate: how long does an undisturbed update take?
+        env.put_mailbox(b"".join(msgs))
+        dels = b"".join(b"DELE %d\r\n" % n for n in (1, 2, 3))
+        t = time.time()
+        out = session(env, b"USER alice\r\nPASS wonderland\r\n" + dels +
+                      b"QUIT\r\n")
+        span = max(time.time() - t, 0.05)
+        tap.ok(out is not None and out.rstrip().endswith(b"left"),
+               "an undisturbed update works (%.0f ms for a session)" %
+               (span * 1000), repr(out[-200:] if out else out))
+
+        recovered = 0
+        for rnd in range(ROUNDS):
+            env.put_mailbox(b"".join(msgs))
+            st = os.stat(env.mailbox())
+            deleted = set(rng.sample(range(NMSGS),
+                                     rng.choice((1, 5, 50, 500))))
+            if rng.random() < 0.3:
+                deleted.add(0)  # the whole file moves
+            cmds = b"USER alice\r\nPASS wonderland\r\n" + \
+                b"".join(b"DELE %d\r\n" % (n + 1) for n in sorted(deleted))
+            session(env, cmds, kill_after=rng.uniform(0, span))
+            app = rng.random() < 0.3
+            if app:
+                with open(env.mailbox(), "ab") as f:
+                    f.write(appended_raw)
+            # The next session recovers; then read the file itself.
+            out = session(env, b"USER alice\r\nPASS wonderland\r\n"
+                          b"STAT\r\nQUIT\r\n")
+            log = env.read_log()
+            if "dropped an update journal" in log:
+                tap.ok(False, "round %d: a journal was dropped" % rnd, log)
+            if "interrupted earlier" in log:
+                recovered += 1
+                open(env.log, "w").close()
+            with open(env.mailbox(), "rb") as f:
+                data = f.read()
+            st2 = os.stat(env.mailbox())
+            if not check(tap, rnd, data, msgs, deleted,
+                         appended_raw if app else None):
+                tap.diag("session: %r" % (out[-300:] if out else out,))
+            if st2.st_ino != st.st_ino:
+                tap.ok(False, "round %d: the mailbox kept its inode" % rnd)
+        tap.diag("%d of %d rounds finished an interrupted update" %
+                 (recovered, ROUNDS))
+        tap.ok(recovered > 0, "some kills landed inside an update")
+    finally:
+        env.cleanup()
+    return tap.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
