@@ -149,10 +149,12 @@ main(int argc, char *argv[])
 	log_init(cf.log);
 	if (sodium_init() < 0) {
 		log_errx("cannot initialise libsodium");
+		conf_free(&cf);
 		return EXIT_TEMP;
 	}
 	if (launch_setup(&l, err, sizeof(err)) == -1) {
 		log_errx("%s", err);
+		conf_free(&cf);
 		return EXIT_USAGE;
 	}
 	conn_init(&conn, l.in_fd, l.out_fd, cf.timeout);

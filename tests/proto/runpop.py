@@ -373,7 +373,12 @@ def main(path):
             pass
         try:
             if status is None:
-                proc.wait(timeout=c.timeout)
+                # Every session ends with status 0 unless the dialogue
+                # says otherwise (= exit): a crash, a sanitizer report or
+                # a valgrind error (POP3D_WRAPPER) fails the test here.
+                st = proc.wait(timeout=c.timeout)
+                tap.ok(st == 0, "%s: pop3d exited with status 0" % name,
+                       "exit status %r" % (st,))
         except Exception:
             proc.kill()
             proc.wait()

@@ -289,17 +289,17 @@ test_keys(void)
 static void
 test_finish(void)
 {
-	char err[256];
+	char msg[256];
 
 	conf_defaults(&cf);
-	ok(conf_finish(&cf, err, sizeof(err)) == 0 && cf.nauth == 1 &&
+	ok(conf_finish(&cf, msg, sizeof(msg)) == 0 && cf.nauth == 1 &&
 	    cf.auth[0] == AUTH_PAM,
 	    "default auth: pam alone without a secrets file");
 	conf_free(&cf);
 
 	conf_defaults(&cf);
 	(void)set("secrets", "/etc/pop3d.secrets");
-	ok(conf_finish(&cf, err, sizeof(err)) == 0 && cf.nauth == 2 &&
+	ok(conf_finish(&cf, msg, sizeof(msg)) == 0 && cf.nauth == 2 &&
 	    cf.auth[0] == AUTH_PAM && cf.auth[1] == AUTH_SECRETS,
 	    "default auth: pam, then secrets when a file is set");
 	conf_free(&cf);
@@ -307,15 +307,15 @@ test_finish(void)
 	conf_defaults(&cf);
 	(void)set("secrets", "/etc/pop3d.secrets");
 	(void)set("auth", "secrets");
-	ok(conf_finish(&cf, err, sizeof(err)) == 0 && cf.nauth == 1 &&
+	ok(conf_finish(&cf, msg, sizeof(msg)) == 0 && cf.nauth == 1 &&
 	    cf.auth[0] == AUTH_SECRETS, "an explicit auth list is kept");
 	conf_free(&cf);
 
 	conf_defaults(&cf);
 	(void)set("auth", "pam,secrets");
-	err[0] = '\0';
-	ok(conf_finish(&cf, err, sizeof(err)) == -1 &&
-	    strstr(err, "secrets") != NULL,
+	msg[0] = '\0';
+	ok(conf_finish(&cf, msg, sizeof(msg)) == -1 &&
+	    strstr(msg, "secrets") != NULL,
 	    "auth lists secrets without a secrets file: refused");
 	conf_free(&cf);
 }
