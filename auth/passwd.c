@@ -133,6 +133,9 @@ get_password(char *pass, size_t size)
 	}
 	if (pass[0] == '\0')
 		die(EX_USAGE, "empty password");
+	if (strlen(pass) > POP_PASS_MAX)
+		die(EX_USAGE, "password longer than 248 octets (the most a PASS "
+		    "command line can carry)");
 	if (memchr(pass, '\r', strlen(pass)) != NULL)
 		die(EX_USAGE, "a password cannot contain a CR");
 }

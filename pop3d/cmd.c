@@ -146,7 +146,8 @@ sasl_read(struct session *s, const char *challenge, char *buf, size_t size)
 	(void)conn_write(s->conn, "+ ", 2);
 	(void)conn_write(s->conn, challenge, strlen(challenge));
 	(void)conn_write(s->conn, "\r\n", 2);
-	st = line_read(s->conn, buf, size);
+	/* size holds SASL_LINE_MAX + 1: the line, CRLF included, fits. */
+	st = line_read(s->conn, buf, size - 1);
 	if (st == LINE_EOF || st == LINE_TIMEOUT)
 		return SASL_GONE;
 	if (st != LINE_OK)
