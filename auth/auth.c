@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "auth/auth.h"
@@ -30,16 +31,19 @@ enum auth_result auth_pam(const struct auth_config *, const char *,
 bool
 auth_name_valid(const char *name)
 {
-	size_t i, len = strlen(name);
+	size_t i, len = strlen(name), ats = 0;
 
 	if (len == 0 || len > POP_USER_MAX || name[0] == '.' ||
-	    name[0] == '-')
+	    name[0] == '-' || name[0] == '@' || name[len - 1] == '@' ||
+	    strstr(name, "..") != NULL)
 		return false;
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)name[i];
 
 		if (c <= 0x20 || c >= 0x7f || c == '/' || c == ':' ||
 		    c == '%' || c == '\\')
+			return false;
+		if (c == '@' && ++ats > 1)
 			return false;
 	}
 	return true;
@@ -79,19 +83,23 @@ secrets_find(const struct auth_config *cf, const char *user,
 {
 	char *buf, *line, *next, *u, *v;
 	enum secret_scheme scheme;
-	size_t len = 0;
+	struct stat st;
+	size_t len = 0, size;
 	ssize_t n;
 	int fd, found = 0;
 
 	if ((fd = secrets_open(cf->secrets, cf->root, why, whylen)) == -1)
 		return -1;
-	if ((buf = sodium_malloc(SECRETS_FILE_MAX + 1)) == NULL) {
+	/* secrets_open bounds the size; a file that grows is cut there. */
+	size = fstat(fd, &st) == 0 && st.st_size < SECRETS_FILE_MAX ?
+	    (size_t)st.st_size : SECRETS_FILE_MAX;
+	if ((buf = sodium_malloc(size + 1)) == NULL) {
 		(void)close(fd);
 		(void)snprintf(why, whylen, "out of memory");
 		return -1;
 	}
-	while (len < SECRETS_FILE_MAX) {
-		n = read(fd, buf + len, SECRETS_FILE_MAX - len);
+	while (len < size) {
+		n = read(fd, buf + len, size - len);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {

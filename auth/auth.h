@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "pop3d/limits.h"
+
 enum auth_method {
 	AUTH_PAM,
 	AUTH_SECRETS
@@ -76,8 +78,10 @@ void		 apop_digest(const char *stamp, const char *secret,
 
 /*
  * auth_name_valid: may this string be a user name?  Refuses empty names,
- * over-long names, '/', a leading '.', control characters and spaces, so
- * that no name can walk a path or confuse a log.
+ * over-long names, '/', '..', a leading '.' or '-', control characters,
+ * spaces, ':', '%', '\\', and more than one '@' or one at either end, so
+ * that no name (nor its local or domain part) can walk a path or confuse
+ * a log.
  */
 bool		 auth_name_valid(const char *name);
 
@@ -98,6 +102,56 @@ int		 auth_account(const char *name, struct auth_account *acct);
  */
 void		 privsep_become(const char *user, uid_t uid, gid_t gid,
 		    gid_t keep_gid);
+
+/* ---- privsep.c: the pre-login jail and its records --------------------- */
+
+/*
+ * privsep_empty_dir: make sure dir exists (making it, as root, if not),
+ * is owned by root, writable by root only and empty.  0, or -1 with why.
+ */
+int		 privsep_empty_dir(const char *dir, char *why, size_t whylen);
+/*
+ * privsep_jail: chroot to dir, become uid/gid for good, and forbid new
+ * privileges, files, processes and ptrace.  Exits (EXIT_TEMP) on failure.
+ */
+void		 privsep_jail(const char *dir, uid_t uid, gid_t gid);
+
+/* What the pre-login child asks the root parent to check. */
+#define PRIVSEP_USER		'U'	/* USER/PASS: user, password */
+#define PRIVSEP_PLAIN		'P'	/* SASL PLAIN: user, password */
+#define PRIVSEP_LOGIN		'L'	/* SASL LOGIN: user, password */
+#define PRIVSEP_APOP		'A'	/* APOP: user, digest */
+#define PRIVSEP_HANDOVER	'H'	/* after success: the unread input */
+/* The parent's answers: one byte. */
+#define PRIVSEP_OK		'K'
+#define PRIVSEP_FAIL		'F'
+#define PRIVSEP_FAIL_CLOSE	'f'	/* and too many failures: close */
+#define PRIVSEP_TEMP		'T'
+#define PRIVSEP_TEMP_CLOSE	't'
+#define PRIVSEP_HANDOVER_MAX	CONN_IN_SIZE
+
+struct privsep_request {
+	char		 kind;
+	char		 user[POP_USER_MAX + 1];
+	char		 secret[POP_SECRET_MAX + 1];
+};
+
+/*
+ * The records travel over a SOCK_SEQPACKET socket pair, one record a
+ * message.  privsep_recv_request (in the root parent) accepts only the
+ * exact layout: a known kind, a user of 1..POP_USER_MAX octets, a secret
+ * of 1..POP_SECRET_MAX, no CR or LF, two NULs and nothing after them;
+ * it returns 1 with *req, 0 at EOF, -1 with errno (EPROTO: malformed).
+ * The senders return 0 or -1.  Buffers holding secrets are wiped.
+ */
+int		 privsep_send_request(int fd, char kind, const char *user,
+		    const char *secret);
+int		 privsep_recv_request(int fd, struct privsep_request *req);
+int		 privsep_send_byte(int fd, char c);
+int		 privsep_recv_byte(int fd, char *c_r);
+int		 privsep_send_handover(int fd, const void *data, size_t len);
+int		 privsep_recv_handover(int fd, void *data, size_t size,
+		    size_t *len_r);
 
 /* ---- sasl.c: the client's side of SASL PLAIN and LOGIN ------------------ */
 

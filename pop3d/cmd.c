@@ -73,23 +73,17 @@ login_user(struct session *s, char **argv)
 static enum cmd_result
 login_pass(struct session *s, char **argv)
 {
-	struct auth_outcome out;
-	enum auth_result r;
+	struct auth_request req;
 	enum cmd_result c;
-	char user[POP_USER_MAX + 1];
 
 	if (!s->have_user)
 		return reply_err(s, "send USER first");
 	s->have_user = false;
-	(void)snprintf(user, sizeof(user), "%s", s->user);
-	r = auth_password(&s->auth, user, argv[0], strlen(argv[0]), &out);
+	req.kind = PRIVSEP_USER;
+	req.user = s->user;
+	req.secret = argv[0];
+	c = session_authenticate(s, &req);
 	sodium_memzero(argv[0], strlen(argv[0]));
-	if (r != AUTH_OK)
-		c = session_login_failed(s, user, out.known, "USER", r,
-		    out.why);
-	else
-		c = session_login(s, out.user, "USER");
-	sodium_memzero(&out, sizeof(out));
 	return c;
 }
 
@@ -109,9 +103,7 @@ is_digest(const char *d)
 static enum cmd_result
 login_apop(struct session *s, char **argv)
 {
-	struct auth_outcome out;
-	enum auth_result r;
-	enum cmd_result c;
+	struct auth_request req;
 
 	s->have_user = false;
 	if (!s->apop)
@@ -121,20 +113,17 @@ login_apop(struct session *s, char **argv)
 		return reply_err(s, "that is not a valid user name");
 	if (!is_digest(argv[1]))
 		return reply_err(s, "the APOP digest is 32 hex digits");
-	r = auth_apop(&s->auth, argv[0], s->stamp, argv[1], &out);
-	if (r != AUTH_OK)
-		c = session_login_failed(s, argv[0], out.known, "APOP", r,
-		    out.why);
-	else
-		c = session_login(s, out.user, "APOP");
-	sodium_memzero(&out, sizeof(out));
-	return c;
+	req.kind = PRIVSEP_APOP;
+	req.user = argv[0];
+	req.secret = argv[1];
+	return session_authenticate(s, &req);
 }
 
 /*
  * SASL (RFC 5034).  A continuation line may be longer than a command
  * line; "*" cancels.  The mechanisms check a user name and password like
- * USER/PASS, so they count failures and pause the same way.
+ * USER/PASS, so they count failures and pause the same way; a response
+ * that does not decode tries no login and counts as a bad command.
  */
 enum sasl_step { SASL_LINE, SASL_CANCEL, SASL_GONE, SASL_BAD };
 
@@ -169,26 +158,29 @@ sasl_stop(struct session *s, enum sasl_step step)
 }
 
 static enum cmd_result
-sasl_check(struct session *s, const char *mech, const char *user,
-    char *pass)
+sasl_check(struct session *s, char kind, const char *user, char *pass)
 {
-	struct auth_outcome out;
-	enum auth_result r;
+	struct auth_request req;
 	enum cmd_result c;
 
 	if (!auth_name_valid(user)) {
 		sodium_memzero(pass, strlen(pass));
-		return session_login_failed(s, user, false, mech, AUTH_FAIL,
-		    "not a valid user name");
+		return reply_err(s, "that is not a valid user name");
 	}
-	r = auth_password(&s->auth, user, pass, strlen(pass), &out);
+	req.kind = kind;
+	req.user = user;
+	req.secret = pass;
+	c = session_authenticate(s, &req);
 	sodium_memzero(pass, strlen(pass));
-	if (r != AUTH_OK)
-		c = session_login_failed(s, user, out.known, mech, r, out.why);
-	else
-		c = session_login(s, out.user, mech);
-	sodium_memzero(&out, sizeof(out));
 	return c;
+}
+
+/* A response that is not what the mechanism asked for: no login tried. */
+static enum cmd_result
+sasl_malformed(struct session *s, const char *what)
+{
+	(void)reply_err(s, "%s; authentication ended", what);
+	return CMD_BAD;
 }
 
 static enum cmd_result
@@ -208,12 +200,13 @@ sasl_plain_auth(struct session *s, const char *initial)
 		resp = "";	/* RFC 5034 section 4: an empty response */
 	if (sasl_plain(resp, user, sizeof(user), pass, sizeof(pass)) == -1) {
 		sodium_memzero(line, sizeof(line));
-		return session_login_failed(s, "", false, "PLAIN", AUTH_FAIL,
-		    errno == EPERM ? "authorization identity differs from "
-		    "the authentication identity" : "malformed PLAIN response");
+		return sasl_malformed(s, errno == EPERM ? "pop3d serves only "
+		    "the authenticated user, not another authorization "
+		    "identity" : "the PLAIN response must be base64 of "
+		    "authzid NUL user NUL password");
 	}
 	sodium_memzero(line, sizeof(line));
-	c = sasl_check(s, "PLAIN", user, pass);
+	c = sasl_check(s, PRIVSEP_PLAIN, user, pass);
 	sodium_memzero(pass, sizeof(pass));
 	return c;
 }
@@ -235,18 +228,16 @@ sasl_login_auth(struct session *s, const char *initial)
 		resp = line;
 	}
 	if (sasl_login_field(resp, user, sizeof(user)) == -1)
-		return session_login_failed(s, "", false, "LOGIN", AUTH_FAIL,
-		    "malformed LOGIN user name");
+		return sasl_malformed(s, "the LOGIN user name must be base64");
 	step = sasl_read(s, "UGFzc3dvcmQ6", line, sizeof(line));
 	if (step != SASL_LINE)
 		return sasl_stop(s, step);
 	if (sasl_login_field(line, pass, sizeof(pass)) == -1) {
 		sodium_memzero(line, sizeof(line));
-		return session_login_failed(s, user, false, "LOGIN", AUTH_FAIL,
-		    "malformed LOGIN password");
+		return sasl_malformed(s, "the LOGIN password must be base64");
 	}
 	sodium_memzero(line, sizeof(line));
-	c = sasl_check(s, "LOGIN", user, pass);
+	c = sasl_check(s, PRIVSEP_LOGIN, user, pass);
 	sodium_memzero(pass, sizeof(pass));
 	return c;
 }

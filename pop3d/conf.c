@@ -41,6 +41,9 @@ static const struct conf_key keys[] = {
 	{ "lock-wait",		T_SECONDS,	OFF(lock_wait), 0, 600 },
 	{ "mbox-format",	T_FORMAT,	0, 0, 0 },
 	{ "mail-group",		T_NAME,		OFF(mail_group), 0, 0 },
+	{ "unprivileged-user",	T_NAME,		OFF(unprivileged_user), 0, 0 },
+	{ "empty-dir",		T_PATH,		OFF(empty_dir), 0, 0 },
+	{ "mail-user",		T_NAME,		OFF(mail_user), 0, 0 },
 	{ "fail-delay",		T_DELAY,	OFF(fail_delay), 0,
 	    POP_FAIL_DELAY_MAX_MS },
 	{ "max-auth-failures",	T_COUNT,	OFF(max_auth_failures), 1, 100 },
@@ -74,14 +77,14 @@ uint_field(struct config *cf, const struct conf_key *k)
 	return (unsigned int *)(void *)((char *)cf + k->offset);
 }
 
-/* A mailbox template uses only %u, %h and %% (mailbox_path). */
+/* A mailbox template uses only %u, %n, %d, %h and %% (mailbox_path). */
 static bool
 template_valid(const char *tmpl)
 {
 	const char *p;
 
 	for (p = tmpl; (p = strchr(p, '%')) != NULL; p += 2)
-		if (p[1] != 'u' && p[1] != 'h' && p[1] != '%')
+		if (p[1] == '\0' || strchr("undh%", p[1]) == NULL)
 			return false;
 	return true;
 }
@@ -107,6 +110,8 @@ conf_defaults(struct config *cf)
 	cf->mailbox = strdup("/var/mail/%u");
 	cf->pam_service = strdup("pop3");
 	cf->mail_group = strdup("mail");
+	cf->unprivileged_user = strdup("pop3d");
+	cf->empty_dir = strdup(POP3D_EMPTY_DIR);
 	cf->timeout = POP_IDLE_SECONDS;
 	cf->locking[0] = STORE_LOCK_FCNTL;
 	cf->locking[1] = STORE_LOCK_DOTLOCK;
@@ -129,6 +134,9 @@ conf_free(struct config *cf)
 	free(cf->pam_confdir);
 	free(cf->secrets);
 	free(cf->mail_group);
+	free(cf->unprivileged_user);
+	free(cf->empty_dir);
+	free(cf->mail_user);
 	free(cf->hostname);
 	memset(cf, 0, sizeof(*cf));
 }
@@ -245,7 +253,7 @@ conf_set(struct config *cf, const char *key, const char *value, char *err,
 		}
 		if (strcmp(key, "mailbox") == 0 && !template_valid(value)) {
 			(void)snprintf(err, errlen, "mailbox may use only %%u, "
-			    "%%h and %%%%");
+			    "%%n, %%d, %%h and %%%%");
 			return -1;
 		}
 		if (*value == '\0' || strlen(value) >= CONF_PATH_MAX)
@@ -393,15 +401,31 @@ int
 mailbox_path(const char *tmpl, const char *user, const char *home, char *buf,
     size_t size)
 {
+	const char *p, *ins, *at = strchr(user, '@');
 	size_t n = 0, add;
-	const char *p, *ins;
-	char one[2];
+	char local[POP_USER_MAX + 1];
 
+	/* %n: the local part of user@domain (all of a plain name). */
+	(void)snprintf(local, sizeof(local), "%.*s",
+	    (int)(at != NULL ? (size_t)(at - user) : strlen(user)), user);
 	for (p = tmpl; *p != '\0'; p++) {
+		add = 1;
+		ins = p;
 		if (*p == '%') {
 			switch (*++p) {
 			case 'u':
 				ins = user;
+				break;
+			case 'n':
+				ins = local;
+				break;
+			case 'd':
+				/* %d: the domain; a name without one has none. */
+				if (at == NULL || at[1] == '\0') {
+					errno = ENOENT;
+					return -1;
+				}
+				ins = at + 1;
 				break;
 			case 'h':
 				if (home == NULL || home[0] != '/') {
@@ -417,12 +441,8 @@ mailbox_path(const char *tmpl, const char *user, const char *home, char *buf,
 				errno = EINVAL;
 				return -1;
 			}
-		} else {
-			one[0] = *p;
-			one[1] = '\0';
-			ins = one;
+			add = strlen(ins);
 		}
-		add = strlen(ins);
 		if (n + add >= size) {
 			errno = ENAMETOOLONG;
 			return -1;

@@ -168,6 +168,17 @@ conn_line_start(struct conn *c)
 	c->deadline = now_ms() + c->timeout_ms;
 }
 
+void
+conn_preload(struct conn *c, const void *data, size_t len)
+{
+	if (len > sizeof(c->in))
+		len = sizeof(c->in);
+	memcpy(c->in, data, len);
+	c->in_start = 0;
+	c->in_len = len;
+	c->eof = false;
+}
+
 size_t
 conn_pending(const struct conn *c)
 {

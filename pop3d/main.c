@@ -97,6 +97,7 @@ main(int argc, char *argv[])
 	struct config cf;
 	struct session s;
 	struct launch l;
+	struct login login;
 	const char *config = POP3D_CONF;
 	bool optional = true;
 	char err[512], key[64], *eq;
@@ -159,7 +160,27 @@ main(int argc, char *argv[])
 	}
 	conn_init(&conn, l.in_fd, l.out_fd, cf.timeout);
 	session_init(&s, &conn, &cf, l.peer);
-	status = session_run(&s);
+	if (geteuid() != 0)
+		status = session_run(&s);
+	else {
+		/* Root: the dialogue before login runs in a jailed child. */
+		switch (prelogin_run(&s, &login)) {
+		case 0:
+			status = login_finish(&s, &login) == CMD_CLOSE ?
+			    EXIT_SESSION : session_loop(&s);
+			(void)conn_flush(&conn);
+			break;
+		case 1:
+			status = EXIT_SESSION;
+			break;
+		default:
+			(void)reply_err(&s, "[SYS/TEMP] the server cannot serve "
+			    "you right now; try again later");
+			(void)conn_flush(&conn);
+			status = EXIT_TEMP;
+			break;
+		}
+	}
 	session_free(&s);
 	conf_free(&cf);
 	return status;

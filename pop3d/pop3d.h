@@ -27,7 +27,7 @@
 enum log_target { LOGTO_AUTO, LOGTO_SYSLOG, LOGTO_JOURNAL, LOGTO_STDERR };
 
 struct config {
-	char		*mailbox;	/* template: %u %h %% */
+	char		*mailbox;	/* template: %u %n %d %h %% */
 	char		*pam_service;
 	char		*pam_confdir;
 	char		*secrets;
@@ -39,6 +39,9 @@ struct config {
 	unsigned int	 lock_wait;	/* seconds */
 	bool		 mboxrd;
 	char		*mail_group;
+	char		*unprivileged_user;	/* runs the pre-login child */
+	char		*empty_dir;	/* the pre-login child's root */
+	char		*mail_user;	/* serves names without an account */
 	unsigned int	 fail_delay;	/* milliseconds */
 	unsigned int	 max_auth_failures;
 	enum log_target	 log;
@@ -64,9 +67,11 @@ void		 conf_free(struct config *cf);
 const char *const *conf_keys(void);
 
 /*
- * mailbox_path: expand the template for user (home may be NULL when the
- * user has no account; a template that needs it then fails).  Returns 0,
- * or -1 with errno (ENAMETOOLONG, ENOENT for a missing home, EINVAL).
+ * mailbox_path: expand the template for user: %u the name, %n its local
+ * part, %d its domain (of user@domain), %h the home (NULL when the user
+ * has no account), %% a '%'.  Returns 0, or -1 with errno (ENAMETOOLONG,
+ * ENOENT for a missing home or domain, EINVAL).  user must have passed
+ * auth_name_valid, so no part of it can walk the path.
  */
 int		 mailbox_path(const char *tmpl, const char *user,
 		    const char *home, char *buf, size_t size);
@@ -128,8 +133,10 @@ void		 conn_line_start(struct conn *c);
 /* conn_write: queue bytes, writing when the buffer is full; 0 or -1. */
 int		 conn_write(struct conn *c, const void *buf, size_t len);
 int		 conn_flush(struct conn *c);
-/* conn_take_input: hand over unread input (privilege separation). */
+/* conn_pending: how many input bytes are read but not yet used. */
 size_t		 conn_pending(const struct conn *c);
+/* conn_preload: make data the next input (handed over after login). */
+void		 conn_preload(struct conn *c, const void *data, size_t len);
 
 /* ---- line.c -------------------------------------------------------------- */
 
@@ -183,6 +190,7 @@ struct session {
 	char		 user[POP_USER_MAX + 1];	/* from USER */
 	char		 stamp[128];	/* APOP timestamp; "" if no APOP */
 	bool		 apop;
+	int		 privsep_fd;	/* in the pre-login child: the parent */
 
 	/* TRANSACTION */
 	char		 login[POP_USER_MAX + 1];	/* authenticated */
@@ -198,11 +206,15 @@ struct session {
 
 /*
  * session_init / session_run: a whole POP3 session on conn; returns the
- * process exit status.  session_free releases what it holds.
+ * process exit status.  session_run is session_greet and session_loop,
+ * which reads and answers commands until the session ends.
+ * session_free releases what it holds.
  */
 void		 session_init(struct session *s, struct conn *c,
 		    const struct config *cf, const char *peer);
 int		 session_run(struct session *s);
+void		 session_greet(struct session *s);
+int		 session_loop(struct session *s);
 void		 session_free(struct session *s);
 
 /* The command tables of each state (cmd.c). */
@@ -220,21 +232,63 @@ extern const struct command trans_cmds[];
 /* session_dispatch: run one command line in the current state. */
 enum cmd_result	 session_dispatch(struct session *s, char *line);
 
+/* A credential to check, from USER/PASS, APOP or SASL. */
+struct auth_request {
+	char		 kind;		/* PRIVSEP_USER, _PLAIN, _LOGIN, _APOP */
+	const char	*user;
+	const char	*secret;	/* the password, or the APOP digest */
+};
+
+/* Who a successful check lets in, and as which account. */
+struct login {
+	char		 user[POP_USER_MAX + 1];
+	const char	*method;
+	uid_t		 uid;
+	gid_t		 gid;
+	bool		 system;	/* a system account: its groups too */
+	bool		 have_home;
+	char		 home[CONF_PATH_MAX];
+};
+
 /*
- * session_login: finish a successful authentication as `user' by method:
- * privileges, mailbox, TRANSACTION.  Replies to the client itself.
+ * session_authenticate: check a credential and, when it is good, log in;
+ * in the pre-login child the root parent checks it (prelogin.c).
+ * Replies to the client itself.
  */
-enum cmd_result	 session_login(struct session *s, const char *user,
-		    const char *method);
+enum cmd_result	 session_authenticate(struct session *s,
+		    const struct auth_request *req);
 /*
- * session_login_failed: log a failed or impossible login (naming the user
- * only when known), pause, and answer; closes after too many failures.
+ * login_check: the credential and the account that would serve it.
+ * AUTH_OK with *l; otherwise the failure is logged (naming the user only
+ * when known), counted and paused for, and *close_r says whether that
+ * was one failure too many.  Runs as root when started as root.
  */
-enum cmd_result	 session_login_failed(struct session *s, const char *user,
-		    bool known, const char *method, enum auth_result r,
-		    const char *why);
+enum auth_result login_check(struct session *s,
+		    const struct auth_request *req, struct login *l,
+		    bool *close_r);
+/* login_refused: the -ERR for a failed check. */
+enum cmd_result	 login_refused(struct session *s, enum auth_result r,
+		    bool last);
+/*
+ * login_finish: become the account (when root), open the maildrop and
+ * enter TRANSACTION; replies +OK, or -ERR and CMD_CLOSE.
+ */
+enum cmd_result	 login_finish(struct session *s, const struct login *l);
 /* session_logout: the logout log line. */
 void		 session_logout(struct session *s, bool updated);
+
+/* ---- prelogin.c: the jailed pre-login child, when started as root ------ */
+
+/*
+ * prelogin_run: fork the child that speaks with the client until a login
+ * succeeds, and check its requests as root.  Returns 0 with *l when a
+ * login succeeded (the unread input is back in s->conn), 1 when the
+ * session ended in the child, -1 on trouble (logged).
+ */
+int		 prelogin_run(struct session *s, struct login *l);
+/* prelogin_request: in the child, have the parent check req. */
+enum cmd_result	 prelogin_request(struct session *s,
+		    const struct auth_request *req);
 
 /* Replies: printf-checked, queued; the status line fits POP_REPLY_MAX. */
 enum cmd_result	 reply_ok(struct session *s, const char *fmt, ...)

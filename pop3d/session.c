@@ -31,6 +31,7 @@ session_init(struct session *s, struct conn *c, const struct config *cf,
 	s->conf = cf;
 	s->peer = peer;
 	s->root = geteuid() == 0;
+	s->privsep_fd = -1;
 	s->state = STATE_AUTH;
 	for (i = 0; i < cf->nauth; i++)
 		s->auth.methods[i] = cf->auth[i];
@@ -165,37 +166,19 @@ pause_ms(unsigned int ms)
 		;
 }
 
-enum cmd_result
-session_login_failed(struct session *s, const char *user, bool known,
-    const char *method, enum auth_result r, const char *why)
+static const char *
+method_name(char kind)
 {
-	const char *what;
-
-	/*
-	 * A check that could not be made counts as a failure too: when one
-	 * method is broken (an unreadable secrets file), the others still
-	 * answer, and guessing their passwords must stay slow and limited.
-	 */
-	s->failures++;
-	if (r == AUTH_TEMP) {
-		log_warnx("login unavailable: user=%s method=%s client=%s: %s",
-		    known ? log_quote(user) : "UNKNOWN", method, s->peer, why);
-		what = "[SYS/TEMP] authentication is unavailable right now";
-	} else {
-		log_notice("login failed: user=%s method=%s client=%s "
-		    "reason=%s", known ? log_quote(user) : "UNKNOWN", method,
-		    s->peer, log_quote(why));
-		what = "[AUTH] invalid user name or password";
+	switch (kind) {
+	case PRIVSEP_PLAIN:
+		return "PLAIN";
+	case PRIVSEP_LOGIN:
+		return "LOGIN";
+	case PRIVSEP_APOP:
+		return "APOP";
+	default:
+		return "USER";
 	}
-	/* The same pause after every failure, before the answer. */
-	(void)conn_flush(s->conn);
-	pause_ms(s->conf->fail_delay);
-	if (s->failures >= s->conf->max_auth_failures) {
-		(void)reply_err(s, "%s; too many failures, closing", what);
-		return CMD_CLOSE;
-	}
-	return reply_err(s, "%s%s", what,
-	    r == AUTH_TEMP ? "; try again later" : "");
 }
 
 /* The mail group of a group-writable spool, kept for dot-locks. */
@@ -210,6 +193,117 @@ mail_gid(const struct config *cf)
 	    res == NULL || gr.gr_gid == 0)
 		return (gid_t)-1;
 	return gr.gr_gid;
+}
+
+/*
+ * Which account serves an authenticated name: its system account; else,
+ * with mail-user set, that account (a virtual user of the secrets file);
+ * else, started as root, none.  Started as another user, pop3d serves as
+ * itself whatever the name.  Returns NULL, or why not.
+ */
+static const char *
+login_account(struct session *s, const char *user, struct login *l)
+{
+	struct auth_account acct;
+
+	if (auth_account(user, &acct) == 0) {
+		l->uid = acct.uid;
+		l->gid = acct.gid;
+		l->system = true;
+		l->have_home = true;
+		(void)snprintf(l->home, sizeof(l->home), "%s", acct.home);
+	} else if (s->root && s->conf->mail_user != NULL) {
+		if (auth_account(s->conf->mail_user, &acct) == -1)
+			return "the mail-user account does not exist";
+		l->uid = acct.uid;
+		l->gid = acct.gid;
+		l->system = false;
+	} else if (s->root)
+		return "no system account of that name, and no mail-user";
+	else {
+		l->uid = getuid();
+		l->gid = getgid();
+	}
+	if (s->root && (l->uid == 0 || l->gid == 0))
+		return "pop3d never serves uid 0 or a primary group 0";
+	return NULL;
+}
+
+enum auth_result
+login_check(struct session *s, const struct auth_request *req,
+    struct login *l, bool *close_r)
+{
+	struct auth_outcome out;
+	const char *method = method_name(req->kind), *why;
+	enum auth_result r;
+
+	*close_r = false;
+	memset(l, 0, sizeof(*l));
+	memset(&out, 0, sizeof(out));
+	if (req->kind == PRIVSEP_APOP)
+		r = s->apop ? auth_apop(&s->auth, req->user, s->stamp,
+		    req->secret, &out) : AUTH_FAIL;
+	else
+		r = auth_password(&s->auth, req->user, req->secret,
+		    strlen(req->secret), &out);
+	why = out.why;
+	if (r == AUTH_OK && (why = login_account(s, out.user, l)) != NULL)
+		r = AUTH_FAIL;
+	if (r == AUTH_OK) {
+		(void)snprintf(l->user, sizeof(l->user), "%s", out.user);
+		l->method = method;
+		sodium_memzero(&out, sizeof(out));
+		return AUTH_OK;
+	}
+	/*
+	 * A check that could not be made counts as a failure too: when one
+	 * method is broken (an unreadable secrets file), the others still
+	 * answer, and guessing their passwords must stay slow and limited.
+	 */
+	s->failures++;
+	if (r == AUTH_TEMP)
+		log_warnx("login unavailable: user=%s method=%s client=%s: %s",
+		    out.known ? log_quote(req->user) : "UNKNOWN", method,
+		    s->peer, why);
+	else
+		log_notice("login failed: user=%s method=%s client=%s "
+		    "reason=%s", out.known ? log_quote(req->user) : "UNKNOWN",
+		    method, s->peer, log_quote(why));
+	sodium_memzero(&out, sizeof(out));
+	/* The same pause after every failure, before the answer. */
+	(void)conn_flush(s->conn);
+	pause_ms(s->conf->fail_delay);
+	*close_r = s->failures >= s->conf->max_auth_failures;
+	return r;
+}
+
+enum cmd_result
+login_refused(struct session *s, enum auth_result r, bool last)
+{
+	const char *what = r == AUTH_TEMP ? "[SYS/TEMP] authentication is "
+	    "unavailable right now" : "[AUTH] invalid user name or password";
+
+	if (last) {
+		(void)reply_err(s, "%s; too many failures, closing", what);
+		return CMD_CLOSE;
+	}
+	return reply_err(s, "%s%s", what,
+	    r == AUTH_TEMP ? "; try again later" : "");
+}
+
+enum cmd_result
+session_authenticate(struct session *s, const struct auth_request *req)
+{
+	struct login l;
+	enum auth_result r;
+	bool last;
+
+	if (s->privsep_fd != -1)
+		return prelogin_request(s, req);
+	r = login_check(s, req, &l, &last);
+	if (r != AUTH_OK)
+		return login_refused(s, r, last);
+	return login_finish(s, &l);
 }
 
 static enum cmd_result
@@ -246,38 +340,29 @@ open_failed(struct session *s, const char *path, enum store_error why)
 }
 
 enum cmd_result
-session_login(struct session *s, const char *user, const char *method)
+login_finish(struct session *s, const struct login *l)
 {
-	struct auth_account acct;
 	char path[CONF_PATH_MAX];
-	const char *home = NULL;
 	enum store_error why = STORE_OK;
 	unsigned long long bytes = 0;
 	unsigned int i;
 	gid_t keep;
 
-	(void)snprintf(s->login, sizeof(s->login), "%s", user);
-	s->method = method;
-	if (auth_account(user, &acct) == 0)
-		home = acct.home;
-	else if (s->root)
-		return session_login_failed(s, user, true, method, AUTH_FAIL,
-		    "no system account of that name");
-	if (s->root && (acct.uid == 0 || acct.gid == 0))
-		return session_login_failed(s, user, true, method, AUTH_FAIL,
-		    "pop3d never serves uid 0 or a primary group 0");
-	if (mailbox_path(s->conf->mailbox, user, home, path,
-	    sizeof(path)) == -1) {
+	(void)snprintf(s->login, sizeof(s->login), "%s", l->user);
+	s->method = l->method;
+	if (mailbox_path(s->conf->mailbox, l->user, l->have_home ? l->home :
+	    NULL, path, sizeof(path)) == -1) {
 		log_warn("cannot build the mailbox path of user %s from '%s'",
-		    log_quote(user), s->conf->mailbox);
+		    log_quote(l->user), s->conf->mailbox);
 		(void)reply_err(s, "[SYS/PERM] no maildrop for this account; "
 		    "ask the administrator");
 		return CMD_CLOSE;
 	}
 	if (s->root) {
 		keep = mail_gid(s->conf);
-		privsep_become(user, acct.uid, acct.gid, keep);
-		s->store.owner = acct.uid;
+		privsep_become(l->system ? l->user : NULL, l->uid, l->gid,
+		    keep);
+		s->store.owner = l->uid;
 		s->store.lock_gid = keep;
 	}
 	if (store_open(path, &s->store, &s->mb, &why) == -1)
@@ -307,12 +392,12 @@ session_login(struct session *s, const char *user, const char *method)
 		char fu[POP_USER_MAX + 16], fm[48], fc[96];
 		const char *fields[] = { fu, fm, fc, NULL };
 
-		(void)snprintf(fu, sizeof(fu), "POP3_USER=%s", user);
-		(void)snprintf(fm, sizeof(fm), "POP3_METHOD=%s", method);
+		(void)snprintf(fu, sizeof(fu), "POP3_USER=%s", l->user);
+		(void)snprintf(fm, sizeof(fm), "POP3_METHOD=%s", l->method);
 		(void)snprintf(fc, sizeof(fc), "POP3_CLIENT=%s", s->peer);
 		log_event(LOG_INFO, fields, "login: user=%s method=%s "
-		    "client=%s messages=%u bytes=%llu", log_quote(user),
-		    method, s->peer, s->nmsgs, bytes);
+		    "client=%s messages=%u bytes=%llu", log_quote(l->user),
+		    l->method, s->peer, s->nmsgs, bytes);
 	}
 	return reply_ok(s, "maildrop has %u message%s (%llu octets)",
 	    s->nmsgs, s->nmsgs == 1 ? "" : "s", bytes);
@@ -340,17 +425,29 @@ session_logout(struct session *s, bool updated)
 	log_logout(s, updated ? "logout" : "logout without update");
 }
 
+void
+session_greet(struct session *s)
+{
+	if (s->apop)
+		(void)reply_ok(s, "POP3 server ready %s", s->stamp);
+	else
+		(void)reply_ok(s, "POP3 server ready");
+}
+
 int
 session_run(struct session *s)
+{
+	session_greet(s);
+	return session_loop(s);
+}
+
+int
+session_loop(struct session *s)
 {
 	char line[POP_LINE_MAX + 1];
 	enum line_status st;
 	enum cmd_result r;
 
-	if (s->apop)
-		(void)reply_ok(s, "POP3 server ready %s", s->stamp);
-	else
-		(void)reply_ok(s, "POP3 server ready");
 	while (s->state != STATE_DONE) {
 		st = line_read(s->conn, line, sizeof(line) - 1);
 		switch (st) {

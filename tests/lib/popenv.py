@@ -90,6 +90,11 @@ class TestEnv:
         base = os.environ.get("TMPDIR", "/tmp")
         self.dir = tempfile.mkdtemp(prefix="pop3d-test.", dir=base)
         self.root_mode = run_as_root and is_root()
+        # POP3D_TEST_PRIVSEP=1 (as root): pop3d runs as root, so the
+        # dialogue before login runs in its jailed child, and the test
+        # users are virtual users served as nobody (--mail-user).
+        self.privsep = is_root() and not run_as_root and \
+            os.environ.get("POP3D_TEST_PRIVSEP") == "1"
         if is_root() and not run_as_root:
             pw = pwd.getpwnam("nobody")
             self.uid, self.gid = pw.pw_uid, pw.pw_gid
@@ -128,7 +133,9 @@ class TestEnv:
         return os.path.join(self.spool, user)
 
     def put_mailbox(self, data, user="alice"):
+        """user may be a path below the spool, like example.org/erin."""
         path = self.mailbox(user)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as f:
             f.write(data)
         os.chmod(path, 0o600)
@@ -157,7 +164,7 @@ class TestEnv:
         os.chmod(self.secrets, 0o600)
         os.chmod(self.dir, 0o755)
         self.owned(self.dir)
-        if self.root_mode:
+        if self.root_mode or self.privsep:
             os.chown(self.secrets, 0, 0)
 
     def argv(self, extra=()):
@@ -167,11 +174,13 @@ class TestEnv:
                 "--log=stderr", "--fail-delay=0", "--lock-wait=3"]
         if self.use_secrets:
             args.append("--secrets=" + self.secrets)
+        if self.privsep:
+            args.append("--mail-user=nobody")
         return WRAPPER + args + list(self.options) + list(extra)
 
     def preexec(self):
         """Keyword arguments for subprocess to run as the test user."""
-        if is_root() and not self.root_mode:
+        if is_root() and not self.root_mode and not self.privsep:
             return dict(user=self.uid, group=self.gid, extra_groups=[])
         return {}
 

@@ -10,9 +10,10 @@ Each line of a .pop file is one of:
     S~ regex           read one line; it must match the regex entirely
                        (S: and S~ also require the line to end in CRLF;
                        the pattern sees the line without it)
-    = mbox FILE [USER] the mailbox of USER (default alice), from tests/FILE
+    = mbox FILE [USER] the mailbox of USER (default alice), from tests/FILE;
+                       USER may be a path below the spool (domain/user)
     = mbox-empty [USER] an empty mailbox file
-    = option --key=value   one more pop3d option
+    = option --key=value   one more pop3d option (@SPOOL@: the spool)
     = secret LINE      one more line of the secrets file
     = no-secrets       no secrets file at all
     = pam USER PASS [SERVICE]  one more pam_matrix user
@@ -186,7 +187,8 @@ def main(path):
                 env.put_mailbox(b"", words[2] if len(words) > 2
                                 else "alice")
             elif words[1] == "option":
-                env.options.append(line.split(None, 2)[2])
+                env.options.append(line.split(None, 2)[2]
+                                   .replace("@SPOOL@", env.spool))
             elif words[1] == "secret":
                 env.secret_lines.append(line.split(None, 2)[2])
             elif words[1] == "no-secrets":
@@ -219,11 +221,13 @@ def main(path):
     body = expanded
 
     before = {}
-    for user in os.listdir(env.spool):
-        p = env.mailbox(user)
-        st = os.stat(p)
-        with open(p, "rb") as f:
-            before[user] = (f.read(), st.st_mtime_ns, st.st_ino)
+    for root, _, files in os.walk(env.spool):
+        for name in files:
+            p = os.path.join(root, name)
+            user = os.path.relpath(p, env.spool)
+            st = os.stat(p)
+            with open(p, "rb") as f:
+                before[user] = (f.read(), st.st_mtime_ns, st.st_ino)
 
     # fcntl locks go when any descriptor of the file is closed, so they
     # are taken after the last look at the mailboxes above.

@@ -129,6 +129,11 @@ test_name_valid(void)
 	ok(!auth_name_valid("a\\b"), "name: backslash refused");
 	ok(!auth_name_valid("\xc3\xa9lise"), "name: non-ASCII refused");
 	ok(!auth_name_valid("alice\xff"), "name: octet 255 refused");
+	ok(!auth_name_valid("a@.."), "name: a domain of '..' refused");
+	ok(!auth_name_valid("a..b"), "name: '..' inside refused");
+	ok(!auth_name_valid("a@b@c"), "name: two '@' refused");
+	ok(!auth_name_valid("@example.org"), "name: leading '@' refused");
+	ok(!auth_name_valid("erin@"), "name: trailing '@' refused");
 	memset(name, 'a', sizeof(name));
 	name[POP_USER_MAX] = '\0';
 	ok(auth_name_valid(name), "name: %d characters", POP_USER_MAX);
@@ -515,7 +520,7 @@ main(void)
 	(void)alarm(120);
 	if (sodium_init() < 0)
 		bail("sodium_init failed");
-	plan(112);
+	plan(117);
 	test_apop_digest();
 	test_name_valid();
 	test_parse_line();

@@ -507,12 +507,20 @@ test_mailbox_path(void)
 	    "a relative result is EINVAL");
 	ok(path_is("%%/x", "alice", NULL, 256, NULL, EINVAL),
 	    "a result starting with %% is relative, EINVAL");
+	ok(path_is("/vmail/%d/%n", "erin@example.org", NULL, 256,
+	    "/vmail/example.org/erin", 0), "%%d and %%n split user@domain");
+	ok(path_is("/vmail/%n", "erin", NULL, 256, "/vmail/erin", 0),
+	    "%%n of a plain name is the name");
+	ok(path_is("/vmail/%d/%n", "erin", NULL, 256, NULL, ENOENT),
+	    "%%d of a plain name is ENOENT");
+	ok(path_is("/vmail/%u", "erin@example.org", NULL, 256,
+	    "/vmail/erin@example.org", 0), "%%u keeps the whole name");
 }
 
 int
 main(void)
 {
-	plan(131);
+	plan(135);
 	test_defaults();
 	test_strings();
 	test_numbers();

@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""privsep: the processes of a root-started session, inspected from outside.
+
+Started as root, pop3d reads the client's bytes before login only in a
+child that has chrooted to an empty directory and dropped to an
+unprivileged user for good.  Seen through /proc while a client sits at the
+greeting: the parent is root, the child has the unprivileged uid and gid
+(real, effective, saved and filesystem) and no other groups, its root is
+the empty directory, it cannot gain privileges, open descriptors or fork.
+After a login (pipelined with commands that must still be answered, in
+order, by the process that serves the session) only one process is left,
+running as the mail user with no root in reach.  A pre-login child killed
+from outside ends the connection without a session.  Needs root.
+"""
+
+import grp
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+import popenv  # noqa: E402
+
+EMPTY = "/run/pop3d-test-%d/empty" % os.getpid()
+
+
+def status(pid):
+    """The fields of /proc/PID/status as a dict of strings."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def limit(pid, name):
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith(name):
+                return line[len(name):].split()[0]
+    return None
+
+
+def children(pid):
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(d))
+    return kids
+
+
+def wait_children(pid, want, deadline=5.0):
+    end = time.time() + deadline
+    while time.time() < end:
+        kids = children(pid)
+        if len(kids) == want:
+            return kids
+        time.sleep(0.02)
+    return children(pid)
+
+
+def readline(proc, deadline=10.0):
+    import select
+    end = time.time() + deadline
+    buf = b""
+    fd = proc.stdout.fileno()
+    while not buf.endswith(b"\n") and time.time() < end:
+        r, _, _ = select.select([fd], [], [], end - time.time())
+        if not r:
+            break
+        c = os.read(fd, 1)
+        if not c:
+            break
+        buf += c
+    return buf
+
+
+def new_env():
+    env = popenv.TestEnv()
+    env.privsep = True
+    env.options.append("--empty-dir=" + EMPTY)
+    env.put_mailbox(env.data("data/three.mbox"))
+    return env
+
+
+def main():
+    tap = popenv.Tap()
+    if not popenv.is_root():
+        print("1..0 # SKIP privilege separation happens only when pop3d "
+              "is started as root")
+        return 0
+    nobody = pwd.getpwnam("nobody")
+    env = new_env()
+    proc = None
+    try:
+        proc = env.start()
+        greeting = readline(proc)
+        tap.ok(greeting.startswith(b"+OK"), "greeting from the pre-login "
+               "child", greeting)
+        kids = wait_children(proc.pid, 1)
+        tap.ok(len(kids) == 1, "one pre-login child", kids)
+        parent = status(proc.pid)
+        tap.ok(parent["Uid"].split() == ["0"] * 4,
+               "the parent is root (it checks the credentials)",
+               parent["Uid"])
+        if kids:
+            child = kids[0]
+            st = status(child)
+            want_u = [str(nobody.pw_uid)] * 4
+            want_g = [str(nobody.pw_gid)] * 4
+            tap.ok(st["Uid"].split() == want_u,
+                   "the child's uids are all the unprivileged user's",
+                   st["Uid"])
+            tap.ok(st["Gid"].split() == want_g,
+                   "the child's gids are all the unprivileged group's",
+                   st["Gid"])
+            tap.ok(st["Groups"].split() == [str(nobody.pw_gid)],
+                   "the child has no other groups", st["Groups"])
+            tap.ok(st.get("NoNewPrivs") == "1",
+                   "the child cannot gain privileges (no_new_privs)", st)
+            tap.ok(st.get("CapEff") == "0000000000000000" and
+                   st.get("CapPrm") == "0000000000000000",
+                   "the child has no capabilities", st)
+            root = os.readlink("/proc/%d/root" % child)
+            tap.ok(root == EMPTY, "the child's root is the empty directory",
+                   root)
+            tap.ok(os.listdir(EMPTY) == [] and
+                   os.stat(EMPTY).st_uid == 0,
+                   "the empty directory is empty and root's")
+            tap.ok(limit(child, "Max open files") == "1",
+                   "the child can open no new descriptors",
+                   limit(child, "Max open files"))
+            tap.ok(limit(child, "Max processes") == "0",
+                   "the child can start no process",
+                   limit(child, "Max processes"))
+        # A login pipelined with commands: answered, in order, after the
+        # hand-over, by the one process left.
+        proc.stdin.write(b"CAPA\r\nUSER alice\r\nPASS wonderland\r\n"
+                         b"STAT\r\nLIST 1\r\nNOOP\r\n")
+        proc.stdin.flush()
+        lines = [readline(proc) for _ in range(16)]
+        text = b"".join(lines)
+        tap.ok(lines[0].startswith(b"+OK capability") and
+               b"+OK send PASS" in text and
+               b"+OK maildrop has 3 messages" in text, "login answered "
+               "after the pipelined CAPA and USER", text)
+        tail = [l for l in lines if l.startswith(b"+OK")][-3:]
+        tap.ok(len(tail) == 3 and tail[0].startswith(b"+OK 3 ") and
+               tail[1].startswith(b"+OK 1 ") and
+               tail[2].startswith(b"+OK nothing"),
+               "the commands pipelined after PASS are answered, in order",
+               text)
+        kids = wait_children(proc.pid, 0)
+        tap.ok(kids == [], "after login the child is gone", kids)
+        st = status(proc.pid)
+        tap.ok(st["Uid"].split() == [str(nobody.pw_uid)] * 4,
+               "the session runs as the mail user (all four uids)", st)
+        # Real, effective and filesystem gid are the user's; the saved
+        # one is the mail group, taken back only around dot-locks.
+        gids = st["Gid"].split()
+        try:
+            mail = str(grp.getgrnam("mail").gr_gid)
+        except KeyError:
+            mail = str(nobody.pw_gid)
+        tap.ok(gids[0] == gids[1] == gids[3] == str(nobody.pw_gid) and
+               gids[2] == mail, "the session's gids are the user's, the "
+               "saved one the mail group's", st["Gid"])
+        tap.ok(st["Groups"].split() == [str(nobody.pw_gid)],
+               "the session has the mail user's group only", st["Groups"])
+        tap.ok(st.get("CapEff") == "0000000000000000" and
+               st.get("CapPrm") == "0000000000000000",
+               "the session has no capabilities", st)
+        proc.stdin.write(b"QUIT\r\n")
+        proc.stdin.flush()
+        tap.ok(readline(proc).startswith(b"+OK"), "QUIT")
+        tap.ok(proc.wait(timeout=10) == 0, "exit status 0")
+        proc.stdout.close()
+        proc.stdin.close()
+
+        # Kill the pre-login child: no session, a clean end.
+        proc = env.start()
+        readline(proc)
+        kids = wait_children(proc.pid, 1)
+        if kids:
+            os.kill(kids[0], signal.SIGKILL)
+        tap.ok(proc.wait(timeout=10) == 0,
+               "a killed pre-login child ends the connection, status 0")
+        rest = proc.stdout.read()
+        tap.ok(rest == b"", "and nothing more is said", rest)
+        proc.stdout.close()
+        proc.stdin.close()
+        proc = None
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        env.cleanup()
+        shutil.rmtree(os.path.dirname(EMPTY), ignore_errors=True)
+    return tap.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+/*
+ * privsep-t.c: the records between the pre-login child and the root
+ * parent: the parent takes exactly the layout it expects and nothing
+ * else (oversized, truncated, extra fields, unknown kinds, CR or LF).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "auth/auth.h"
+#include "tests/tap/tap.h"
+
+static int sv[2];
+
+/* Send raw bytes as one record; what does the parent make of them? */
+static int
+recv_raw(const void *buf, size_t len, struct privsep_request *req)
+{
+	if (send(sv[1], buf, len, 0) != (ssize_t)len)
+		bail("send: %s", strerror(errno));
+	errno = 0;
+	return privsep_recv_request(sv[0], req);
+}
+
+int
+main(void)
+{
+	struct privsep_request req;
+	char big[4096], c, data[64];
+	size_t len;
+
+	plan(26);
+	if (sodium_init() < 0)
+		bail("sodium_init");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == -1)
+		bail("socketpair: %s", strerror(errno));
+
+	ok(privsep_send_request(sv[1], PRIVSEP_USER, "alice", "wonder land")
+	    == 0, "a request is sent");
+	ok(privsep_recv_request(sv[0], &req) == 1 &&
+	    req.kind == PRIVSEP_USER && strcmp(req.user, "alice") == 0 &&
+	    strcmp(req.secret, "wonder land") == 0,
+	    "and read back field for field");
+	ok(privsep_send_request(sv[1], PRIVSEP_APOP, "bob",
+	    "c4c9334bac560ecc979e58001b3e22fb") == 0 &&
+	    privsep_recv_request(sv[0], &req) == 1 &&
+	    req.kind == PRIVSEP_APOP, "an APOP request");
+	ok(privsep_send_request(sv[1], PRIVSEP_PLAIN, "u", "p") == 0 &&
+	    privsep_recv_request(sv[0], &req) == 1 &&
+	    req.kind == PRIVSEP_PLAIN, "a PLAIN request");
+	ok(privsep_send_request(sv[1], PRIVSEP_LOGIN, "u", "p") == 0 &&
+	    privsep_recv_request(sv[0], &req) == 1 &&
+	    req.kind == PRIVSEP_LOGIN, "a LOGIN request");
+
+	memset(big, 'a', sizeof(big));
+	big[0] = PRIVSEP_USER;
+	big[6] = '\0';
+	big[sizeof(big) - 1] = '\0';
+	ok(recv_raw(big, sizeof(big), &req) == -1 && errno == EPROTO,
+	    "an oversized record is refused");
+	big[AUTH_RECORD_MAX + 1] = '\0';
+	ok(recv_raw(big, AUTH_RECORD_MAX + 2, &req) == -1,
+	    "one byte over AUTH_RECORD_MAX + 1 is refused");
+	ok(recv_raw("U", 1, &req) == -1, "a kind alone is refused");
+	ok(recv_raw("", 0, &req) <= 0, "an empty record is refused");
+	ok(recv_raw("Ualice\0pw", 9, &req) == -1,
+	    "a record without its final NUL is refused");
+	ok(recv_raw("Ualice\0pw\0x\0", 12, &req) == -1,
+	    "a record with a third field is refused");
+	ok(recv_raw("Ualice\0pw\0\0", 11, &req) == -1,
+	    "a record with a trailing NUL too many is refused");
+	ok(recv_raw("U\0pw\0", 5, &req) == -1, "an empty user is refused");
+	ok(recv_raw("Ualice\0\0", 8, &req) == -1,
+	    "an empty secret is refused");
+	ok(recv_raw("Xalice\0pw\0", 10, &req) == -1,
+	    "an unknown kind is refused");
+	ok(recv_raw("Hal\0pw\0", 7, &req) == -1,
+	    "a handover in place of a request is refused");
+	ok(recv_raw("Ual\rice\0pw\0", 11, &req) == -1,
+	    "a CR in the user is refused");
+	ok(recv_raw("Ualice\0p\nw\0", 11, &req) == -1,
+	    "a LF in the secret is refused");
+	memset(big, 'u', sizeof(big));
+	big[0] = PRIVSEP_USER;
+	big[1 + POP_USER_MAX + 1] = '\0';
+	memcpy(big + 1 + POP_USER_MAX + 2, "pw", 3);
+	ok(recv_raw(big, 1 + POP_USER_MAX + 2 + 3, &req) == -1,
+	    "a user one octet too long is refused");
+	big[1 + POP_USER_MAX] = '\0';
+	memcpy(big + 1 + POP_USER_MAX + 1, "pw", 3);
+	ok(recv_raw(big, 1 + POP_USER_MAX + 1 + 3, &req) == 1,
+	    "a user of POP_USER_MAX octets is taken");
+
+	ok(privsep_send_byte(sv[0], PRIVSEP_FAIL) == 0 &&
+	    privsep_recv_byte(sv[1], &c) == 0 && c == PRIVSEP_FAIL,
+	    "a verdict byte");
+	(void)send(sv[0], "KK", 2, 0);
+	ok(privsep_recv_byte(sv[1], &c) == -1, "a two-byte verdict is refused");
+	ok(privsep_send_handover(sv[1], "STAT\r\n", 6) == 0 &&
+	    privsep_recv_handover(sv[0], data, sizeof(data), &len) == 0 &&
+	    len == 6 && memcmp(data, "STAT\r\n", 6) == 0,
+	    "unread input is handed over");
+	ok(privsep_send_handover(sv[1], "", 0) == 0 &&
+	    privsep_recv_handover(sv[0], data, sizeof(data), &len) == 0 &&
+	    len == 0, "an empty handover");
+	ok(privsep_send_handover(sv[1], big, 100) == 0 &&
+	    privsep_recv_handover(sv[0], data, 10, &len) == -1,
+	    "a handover larger than the buffer is refused");
+	(void)close(sv[1]);
+	ok(privsep_recv_request(sv[0], &req) == 0,
+	    "the child's end closing is EOF, not a request");
+	return done();
+}
