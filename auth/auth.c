@@ -79,7 +79,8 @@ auth_account(const char *name, struct auth_account *acct)
  */
 static int
 secrets_find(const struct auth_config *cf, const char *user,
-    enum secret_scheme *scheme_r, char **value_r, char *why, size_t whylen)
+    enum secret_scheme *scheme_r, char **value_r, unsigned char *filekey,
+    char *why, size_t whylen)
 {
 	char *buf, *line, *next, *u, *v;
 	enum secret_scheme scheme;
@@ -115,6 +116,14 @@ secrets_find(const struct auth_config *cf, const char *user,
 	}
 	(void)close(fd);
 	buf[len] = '\0';
+	/*
+	 * A key only this file's reader can know, for the made-up SCRAM
+	 * salts of users without a SCRAM secret (auth_scram_lookup).
+	 */
+	if (filekey != NULL)
+		crypto_generichash(filekey, SCRAM_KEY_LEN,
+		    (const unsigned char *)buf, len,
+		    (const unsigned char *)"pop3d SCRAM salt", 16);
 	for (line = buf; line != NULL && line < buf + len; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
@@ -152,6 +161,26 @@ secret_equal(const char *a, size_t alen, const char *b, size_t blen)
 	return eq;
 }
 
+/* USER/PASS against a {SCRAM-SHA-256} entry: derive and compare. */
+static bool
+scram_password(const char *value, const char *pass, size_t passlen)
+{
+	struct scram_secret sec;
+	unsigned char stored[SCRAM_KEY_LEN], server[SCRAM_KEY_LEN];
+	bool ok;
+
+	if (scram_parse(value, &sec) == -1)
+		return false;
+	scram_keys(pass, passlen, sec.salt, sec.saltlen, sec.iters, stored,
+	    server);
+	ok = sodium_memcmp(stored, sec.stored, sizeof(stored)) == 0 &&
+	    sodium_memcmp(server, sec.server, sizeof(server)) == 0;
+	sodium_memzero(&sec, sizeof(sec));
+	sodium_memzero(stored, sizeof(stored));
+	sodium_memzero(server, sizeof(server));
+	return ok;
+}
+
 static enum auth_result
 secrets_password(const struct auth_config *cf, const char *user,
     const char *pass, size_t passlen, struct auth_outcome *out)
@@ -161,7 +190,7 @@ secrets_password(const struct auth_config *cf, const char *user,
 	bool argon_ok, ok;
 	int r;
 
-	r = secrets_find(cf, user, &scheme, &value, out->why,
+	r = secrets_find(cf, user, &scheme, &value, NULL, out->why,
 	    sizeof(out->why));
 	if (r == -1)
 		return AUTH_TEMP;
@@ -172,6 +201,8 @@ secrets_password(const struct auth_config *cf, const char *user,
 		ok = false;
 	else if (scheme == SECRET_ARGON2ID)
 		ok = argon_ok;
+	else if (scheme == SECRET_SCRAM)
+		ok = scram_password(value, pass, passlen);
 	else
 		ok = secret_equal(value, strlen(value), pass, passlen);
 	if (value != NULL) {
@@ -256,7 +287,7 @@ auth_apop(const struct auth_config *cf, const char *user, const char *stamp,
 		(void)snprintf(out->why, sizeof(out->why), "APOP not offered");
 		return AUTH_FAIL;
 	}
-	r = secrets_find(cf, user, &scheme, &value, out->why,
+	r = secrets_find(cf, user, &scheme, &value, NULL, out->why,
 	    sizeof(out->why));
 	if (r == -1)
 		return AUTH_TEMP;
@@ -288,4 +319,59 @@ auth_apop(const struct auth_config *cf, const char *user, const char *stamp,
 		    scheme != SECRET_PLAIN ? "APOP needs a {PLAIN} secret" :
 		    "wrong APOP digest");
 	return ok ? AUTH_OK : AUTH_FAIL;
+}
+
+enum auth_result
+auth_scram_lookup(const struct auth_config *cf, const char *user,
+    struct scram_secret *sec, struct auth_outcome *out)
+{
+	enum secret_scheme scheme = SECRET_PLAIN;
+	unsigned char filekey[SCRAM_KEY_LEN], mac[crypto_auth_hmacsha256_BYTES];
+	char *value = NULL;
+	bool made_up = true;
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	memset(sec, 0, sizeof(*sec));
+	if (!auth_apop_offered(cf)) {
+		/* No secrets file: every SCRAM login fails, key from nothing. */
+		memset(filekey, 0, sizeof(filekey));
+		(void)snprintf(out->why, sizeof(out->why), "no secrets file");
+	} else if ((r = secrets_find(cf, user, &scheme, &value, filekey,
+	    out->why, sizeof(out->why))) == -1)
+		return AUTH_TEMP;
+	if (r == 1) {
+		out->known = true;
+		(void)snprintf(out->user, sizeof(out->user), "%s", user);
+	}
+	if (r == 1 && scheme == SECRET_SCRAM && scram_parse(value, sec) == 0)
+		made_up = false;
+	else {
+		/* The made-up salt: a MAC of the name, the same every time. */
+		crypto_auth_hmacsha256(mac, (const unsigned char *)user,
+		    strlen(user), filekey);
+		memcpy(sec->salt, mac, SCRAM_SALT_LEN);
+		sec->saltlen = SCRAM_SALT_LEN;
+		sec->iters = SCRAM_ITERS_DEFAULT;
+		if (r == 1 && scheme == SECRET_PLAIN) {
+			scram_keys(value, strlen(value), sec->salt,
+			    sec->saltlen, sec->iters, sec->stored,
+			    sec->server);
+			made_up = false;
+		} else {
+			/* Keys nobody has a password for. */
+			randombytes_buf(sec->stored, sizeof(sec->stored));
+			randombytes_buf(sec->server, sizeof(sec->server));
+			(void)snprintf(out->why, sizeof(out->why), "%s",
+			    r == 0 ? "no such user in the secrets file" :
+			    "SCRAM needs a {SCRAM-SHA-256} or {PLAIN} secret");
+		}
+	}
+	if (value != NULL) {
+		sodium_memzero(value, strlen(value));
+		sodium_free(value);
+	}
+	sodium_memzero(filekey, sizeof(filekey));
+	sodium_memzero(mac, sizeof(mac));
+	return made_up ? AUTH_FAIL : AUTH_OK;
 }

@@ -121,6 +121,9 @@ void		 privsep_jail(const char *dir, uid_t uid, gid_t gid);
 #define PRIVSEP_PLAIN		'P'	/* SASL PLAIN: user, password */
 #define PRIVSEP_LOGIN		'L'	/* SASL LOGIN: user, password */
 #define PRIVSEP_APOP		'A'	/* APOP: user, digest */
+#define PRIVSEP_SCRAM_START	'S'	/* SCRAM: user; answer: salt, count */
+#define PRIVSEP_SCRAM_PROOF	'V'	/* SCRAM: AuthMessage, proof */
+#define PRIVSEP_ABORT		'X'	/* the client gave up after success */
 #define PRIVSEP_HANDOVER	'H'	/* after success: the unread input */
 /* The parent's answers: one byte. */
 #define PRIVSEP_OK		'K'
@@ -128,25 +131,39 @@ void		 privsep_jail(const char *dir, uid_t uid, gid_t gid);
 #define PRIVSEP_FAIL_CLOSE	'f'	/* and too many failures: close */
 #define PRIVSEP_TEMP		'T'
 #define PRIVSEP_TEMP_CLOSE	't'
+#define PRIVSEP_SALT		's'	/* the answer to SCRAM_START */
 #define PRIVSEP_HANDOVER_MAX	CONN_IN_SIZE
+/* A SCRAM AuthMessage: two client messages and the server's first. */
+#define PRIVSEP_AUTHMSG_MAX	(3 * SASL_DECODED_MAX)
+#define PRIVSEP_RECORD_MAX	(PRIVSEP_AUTHMSG_MAX + 64)
 
 struct privsep_request {
 	char		 kind;
 	char		 user[POP_USER_MAX + 1];
 	char		 secret[POP_SECRET_MAX + 1];
+	char		 authmsg[PRIVSEP_AUTHMSG_MAX + 1];
+	size_t		 authmsg_len;
+	unsigned char	 proof[32];
 };
 
 /*
  * The records travel over a SOCK_SEQPACKET socket pair, one record a
  * message.  privsep_recv_request (in the root parent) accepts only the
- * exact layout: a known kind, a user of 1..POP_USER_MAX octets, a secret
- * of 1..POP_SECRET_MAX, no CR or LF, two NULs and nothing after them;
- * it returns 1 with *req, 0 at EOF, -1 with errno (EPROTO: malformed).
- * The senders return 0 or -1.  Buffers holding secrets are wiped.
+ * exact layout of each kind: for USER, PLAIN, LOGIN and APOP a user of
+ * 1..POP_USER_MAX octets and a secret of 1..POP_SECRET_MAX, no CR or LF,
+ * two NULs and nothing after them (at most AUTH_RECORD_MAX + 1 bytes);
+ * for SCRAM_START a user; for SCRAM_PROOF an AuthMessage of at most
+ * PRIVSEP_AUTHMSG_MAX octets and a base64 proof of 32 bytes; for ABORT
+ * nothing.  It returns 1 with *req, 0 at EOF, -1 with errno (EPROTO:
+ * malformed).  The senders return 0 or -1.  Buffers holding secrets are
+ * wiped.  privsep_send and privsep_recv move one message of any kind
+ * (privsep_recv refuses one larger than size).
  */
 int		 privsep_send_request(int fd, char kind, const char *user,
 		    const char *secret);
 int		 privsep_recv_request(int fd, struct privsep_request *req);
+int		 privsep_send(int fd, const void *data, size_t len);
+int		 privsep_recv(int fd, void *data, size_t size, size_t *len_r);
 int		 privsep_send_byte(int fd, char c);
 int		 privsep_recv_byte(int fd, char *c_r);
 int		 privsep_send_handover(int fd, const void *data, size_t len);
@@ -155,8 +172,6 @@ int		 privsep_recv_handover(int fd, void *data, size_t size,
 
 /* ---- sasl.c: the client's side of SASL PLAIN and LOGIN ------------------ */
 
-/* A decoded SASL response: PLAIN's authzid, authcid and password. */
-#define SASL_DECODED_MAX	1024
 
 /*
  * sasl_b64_decode: strict base64 into out (size bytes, NUL-terminated);
@@ -175,11 +190,89 @@ int		 sasl_plain(const char *b64, char *user, size_t usize,
 /* sasl_login_field: one LOGIN response (user or password), non-empty. */
 int		 sasl_login_field(const char *b64, char *out, size_t size);
 
+/* ---- scram.c: SCRAM-SHA-256 (RFC 5802, RFC 7677) ----------------------- */
+
+#define SCRAM_KEY_LEN		32	/* SHA-256 */
+#define SCRAM_SALT_LEN		16	/* of new entries */
+#define SCRAM_SALT_MAX		64
+#define SCRAM_ITERS_MIN		4096	/* RFC 7677 section 4 */
+#define SCRAM_ITERS_DEFAULT	10000
+#define SCRAM_ITERS_MAX		1000000	/* bounds the work of one login */
+#define SCRAM_NONCE_MAX		256
+
+/* A {SCRAM-SHA-256} secret: "iterations:salt:StoredKey:ServerKey". */
+struct scram_secret {
+	unsigned int	 iters;
+	unsigned char	 salt[SCRAM_SALT_MAX];
+	size_t		 saltlen;
+	unsigned char	 stored[SCRAM_KEY_LEN];
+	unsigned char	 server[SCRAM_KEY_LEN];
+};
+
+/* The client's first message, as the pre-login child parsed it. */
+struct scram_client {
+	char		 gs2[POP_USER_MAX * 3 + 8];	/* "n,a=...," */
+	size_t		 gs2len;
+	char		 authzid[POP_USER_MAX + 1];
+	char		 user[POP_USER_MAX + 1];
+	char		 cnonce[SCRAM_NONCE_MAX + 1];
+	char		 bare[SASL_DECODED_MAX + 1];
+};
+
+/* scram_keys: StoredKey and ServerKey of a password (RFC 5802 3). */
+void		 scram_keys(const char *pass, size_t passlen,
+		    const unsigned char *salt, size_t saltlen,
+		    unsigned int iters, unsigned char *stored,
+		    unsigned char *server);
+/* scram_client_proof: the client's side, for tests and fuzzers. */
+void		 scram_client_proof(const char *pass, size_t passlen,
+		    const unsigned char *salt, size_t saltlen,
+		    unsigned int iters, const char *authmsg, size_t len,
+		    unsigned char *proof);
+/* scram_format: a new entry's value (random salt) into out; 0 or -1. */
+int		 scram_format(const char *pass, size_t passlen,
+		    unsigned int iters, char *out, size_t size);
+/* scram_parse: a {SCRAM-SHA-256} value; 0, or -1 when malformed. */
+int		 scram_parse(const char *value, struct scram_secret *sec);
+/*
+ * scram_verify: is proof right for this AuthMessage?  If so, the server
+ * signature (SCRAM_KEY_LEN bytes) goes to server_sig.  Constant time.
+ */
+bool		 scram_verify(const struct scram_secret *sec,
+		    const char *authmsg, size_t len,
+		    const unsigned char *proof, unsigned char *server_sig);
+/*
+ * scram_client_first: parse client-first-message (decoded).  0, or -1:
+ * malformed, or (errno EPERM) an authzid other than the user.
+ */
+int		 scram_client_first(const char *msg, struct scram_client *c);
+/*
+ * scram_client_final: check client-final-message (decoded) against the
+ * first message and the combined nonce; 0 with the proof and the length
+ * of client-final-message-without-proof, or -1.
+ */
+int		 scram_client_final(const char *msg,
+		    const struct scram_client *c, const char *nonce,
+		    size_t *without_proof_r, unsigned char *proof);
+
+/*
+ * auth_scram_lookup: the SCRAM secret that serves user: a
+ * {SCRAM-SHA-256} entry, or keys made from a {PLAIN} one.  For anyone
+ * else (unknown, {ARGON2ID}, PAM) a made-up secret with the same kind of
+ * salt, stable across sessions, which no proof matches: the exchange
+ * looks the same and fails the same way.  AUTH_TEMP when the secrets
+ * file cannot be used (out->why says why).
+ */
+enum auth_result auth_scram_lookup(const struct auth_config *cf,
+		    const char *user, struct scram_secret *sec,
+		    struct auth_outcome *out);
+
 /* ---- secrets.c: the secrets file (pop3d-passwd edits it) --------------- */
 
 enum secret_scheme {
 	SECRET_PLAIN,		/* {PLAIN}: APOP and everything */
-	SECRET_ARGON2ID		/* {ARGON2ID}: crypto_pwhash_str */
+	SECRET_ARGON2ID,	/* {ARGON2ID}: crypto_pwhash_str */
+	SECRET_SCRAM		/* {SCRAM-SHA-256}: salted keys */
 };
 #define SECRETS_LINE_MAX	1024
 

@@ -2,7 +2,7 @@
  * passwd.c: pop3d-passwd, the editor of the secrets file.
  * Runs as: the administrator (root, or the owner of a private file).
  *
- *   pop3d-passwd --file=FILE [--scheme=plain|argon2id] USER
+ *   pop3d-passwd --file=FILE [--scheme=plain|argon2id|scram-sha-256] USER
  *   pop3d-passwd --file=FILE --delete USER
  *   pop3d-passwd --file=FILE --list
  *
@@ -38,7 +38,8 @@ static void __attribute__((noreturn))
 usage(int status)
 {
 	(void)fprintf(status == EX_OK ? stdout : stderr,
-	    "usage: pop3d-passwd --file=FILE [--scheme=plain|argon2id] USER\n"
+	    "usage: pop3d-passwd --file=FILE "
+	    "[--scheme=plain|argon2id|scram-sha-256] USER\n"
 	    "       pop3d-passwd --file=FILE --delete USER\n"
 	    "       pop3d-passwd --file=FILE --list\n"
 	    "\n"
@@ -46,7 +47,9 @@ usage(int status)
 	    "password is read from stdin, or asked for on a terminal),\n"
 	    "deletes it, or lists the users (never their secrets).\n"
 	    "--scheme=argon2id (the default) stores a slow salted hash;\n"
-	    "--scheme=plain stores the password itself, which APOP needs.\n"
+	    "--scheme=scram-sha-256 stores salted keys for SCRAM-SHA-256\n"
+	    "(and USER/PASS); --scheme=plain stores the password itself,\n"
+	    "which APOP needs.\n"
 	    "See pop3d-passwd(8).\n");
 	exit(status);
 }
@@ -225,6 +228,8 @@ main(int argc, char *argv[])
 			scheme = SECRET_PLAIN;
 		else if (strcmp(argv[i], "--scheme=argon2id") == 0)
 			scheme = SECRET_ARGON2ID;
+		else if (strcmp(argv[i], "--scheme=scram-sha-256") == 0)
+			scheme = SECRET_SCRAM;
 		else if (strcmp(argv[i], "--delete") == 0)
 			del = true;
 		else if (strcmp(argv[i], "--list") == 0)
@@ -255,7 +260,11 @@ main(int argc, char *argv[])
 		get_password(pass, sizeof(pass));
 		if (scheme == SECRET_PLAIN)
 			(void)snprintf(value, sizeof(value), "%s", pass);
-		else if (secrets_hash(pass, strlen(pass), value) == -1)
+		else if (scheme == SECRET_SCRAM) {
+			if (scram_format(pass, strlen(pass),
+			    SCRAM_ITERS_DEFAULT, value, sizeof(value)) == -1)
+				die(EX_TEMP, "cannot make the SCRAM keys");
+		} else if (secrets_hash(pass, strlen(pass), value) == -1)
 			die(EX_TEMP, "cannot hash the password (out of "
 			    "memory?)");
 		sodium_memzero(pass, sizeof(pass));

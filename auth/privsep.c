@@ -205,52 +205,121 @@ privsep_send_request(int fd, char kind, const char *user, const char *secret)
 	return r == (ssize_t)n ? 0 : -1;
 }
 
+/* user NUL: a valid user field at p, ending before end; its length. */
+static bool
+user_field(const char *p, const char *end, size_t *len_r)
+{
+	size_t len = strnlen(p, (size_t)(end - p));
+
+	if (p + len == end || !field_ok(p, len, POP_USER_MAX))
+		return false;
+	*len_r = len;
+	return true;
+}
+
 int
 privsep_recv_request(int fd, struct privsep_request *req)
 {
-	char buf[AUTH_RECORD_MAX + 2];
-	const char *user, *secret, *end;
-	size_t ul, sl;
-	ssize_t n;
+	char buf[PRIVSEP_RECORD_MAX + 1];
+	const char *p, *end;
+	size_t ul, sl, n;
+	ssize_t r;
 	int rc = -1;
 
 	do
-		n = recv(fd, buf, sizeof(buf), MSG_TRUNC);
-	while (n == -1 && errno == EINTR);
-	if (n == 0)
+		r = recv(fd, buf, sizeof(buf), MSG_TRUNC);
+	while (r == -1 && errno == EINTR);
+	if (r == 0)
 		return 0;
-	if (n < 0)
+	if (r < 0)
 		return -1;
-	/* Exactly: kind, user, NUL, secret, NUL; nothing more. */
+	memset(req, 0, sizeof(*req));
 	errno = EPROTO;
-	if ((size_t)n > AUTH_RECORD_MAX + 1 || n < 5 || buf[n - 1] != '\0')
+	n = (size_t)r;
+	if (n > PRIVSEP_RECORD_MAX)
 		goto out;
+	req->kind = buf[0];
 	end = buf + n - 1;
-	user = buf + 1;
-	ul = strnlen(user, (size_t)(end - user));
-	if (user + ul == end)
-		goto out;
-	secret = user + ul + 1;
-	sl = (size_t)(end - secret);
-	if (strlen(secret) != sl || !field_ok(user, ul, POP_USER_MAX) ||
-	    !field_ok(secret, sl, POP_SECRET_MAX))
-		goto out;
 	switch (buf[0]) {
 	case PRIVSEP_USER:
 	case PRIVSEP_PLAIN:
 	case PRIVSEP_LOGIN:
 	case PRIVSEP_APOP:
+		/* Exactly: kind, user, NUL, secret, NUL; nothing more. */
+		if (n > AUTH_RECORD_MAX + 1 || n < 5 || *end != '\0' ||
+		    !user_field(buf + 1, end, &ul))
+			goto out;
+		p = buf + 1 + ul + 1;
+		sl = (size_t)(end - p);
+		if (strlen(p) != sl || !field_ok(p, sl, POP_SECRET_MAX))
+			goto out;
+		memcpy(req->user, buf + 1, ul + 1);
+		memcpy(req->secret, p, sl + 1);
+		break;
+	case PRIVSEP_SCRAM_START:
+		/* kind, user, NUL. */
+		if (n < 3 || *end != '\0' || !user_field(buf + 1, end + 1,
+		    &ul) || buf + 1 + ul != end)
+			goto out;
+		memcpy(req->user, buf + 1, ul + 1);
+		break;
+	case PRIVSEP_SCRAM_PROOF:
+		/* kind, AuthMessage, NUL, base64 proof, NUL. */
+		if (n < 5 || *end != '\0')
+			goto out;
+		p = buf + 1;
+		req->authmsg_len = strnlen(p, (size_t)(end - p));
+		if (p + req->authmsg_len == end || req->authmsg_len == 0 ||
+		    req->authmsg_len > PRIVSEP_AUTHMSG_MAX)
+			goto out;
+		memcpy(req->authmsg, p, req->authmsg_len + 1);
+		p += req->authmsg_len + 1;
+		if (sodium_base642bin(req->proof, sizeof(req->proof), p,
+		    (size_t)(end - p), NULL, &sl, NULL,
+		    sodium_base64_VARIANT_ORIGINAL) != 0 ||
+		    sl != sizeof(req->proof) || strlen(p) != (size_t)(end - p))
+			goto out;
+		break;
+	case PRIVSEP_ABORT:
+		if (n != 1)
+			goto out;
 		break;
 	default:
 		goto out;
 	}
-	req->kind = buf[0];
-	memcpy(req->user, user, ul + 1);
-	memcpy(req->secret, secret, sl + 1);
 	rc = 1;
 out:
+	if (rc != 1)
+		sodium_memzero(req, sizeof(*req));
 	sodium_memzero(buf, sizeof(buf));
 	return rc;
+}
+
+int
+privsep_send(int fd, const void *data, size_t len)
+{
+	ssize_t r;
+
+	do
+		r = send(fd, data, len, MSG_NOSIGNAL);
+	while (r == -1 && errno == EINTR);
+	return r == (ssize_t)len ? 0 : -1;
+}
+
+int
+privsep_recv(int fd, void *data, size_t size, size_t *len_r)
+{
+	ssize_t n;
+
+	do
+		n = recv(fd, data, size, MSG_TRUNC);
+	while (n == -1 && errno == EINTR);
+	if (n <= 0 || (size_t)n > size) {
+		errno = n == 0 ? EPIPE : EPROTO;
+		return -1;
+	}
+	*len_r = (size_t)n;
+	return 0;
 }
 
 int

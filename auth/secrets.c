@@ -2,8 +2,9 @@
  * secrets.c: the secrets file, one "user:{SCHEME}value" per line.
  * Runs as: root (when started as root) or the invoking user; pop3d-passwd.
  *
- * Schemes: {PLAIN} (the password itself: needed for APOP) and {ARGON2ID}
- * (libsodium crypto_pwhash_str).  A user name ends at the first ':'; the
+ * Schemes: {PLAIN} (the password itself: needed for APOP), {ARGON2ID}
+ * (libsodium crypto_pwhash_str) and {SCRAM-SHA-256} (salted keys, see
+ * scram.c).  A user name ends at the first ':'; the
  * value runs to the end of the line and is never empty.  '#' starts a
  * comment line.  The file must be a regular file owned by root (by the
  * running user when pop3d is not root) and unreadable to group and others;
@@ -36,6 +37,7 @@ static const struct {
 } schemes[] = {
 	{ "{PLAIN}",	SECRET_PLAIN },
 	{ "{ARGON2ID}",	SECRET_ARGON2ID },
+	{ "{SCRAM-SHA-256}", SECRET_SCRAM },
 	{ NULL,		SECRET_PLAIN }
 };
 

@@ -242,6 +242,85 @@ sasl_login_auth(struct session *s, const char *initial)
 	return c;
 }
 
+/*
+ * SCRAM-SHA-256 (RFC 5802, RFC 7677): client-first (initial response or
+ * after an empty challenge), server-first with our nonce and the salt,
+ * client-final with the proof, then the server's signature as one more
+ * challenge, answered by an empty line before +OK (RFC 5034 section 4).
+ * The exchange runs the same whether the user exists or not; only the
+ * proof fails.
+ */
+static enum cmd_result
+sasl_scram_auth(struct session *s, const char *initial)
+{
+	char line[SASL_LINE_MAX + 1], msg[SASL_DECODED_MAX + 1];
+	char first[SASL_DECODED_MAX], nonce[SCRAM_NONCE_MAX + 64];
+	char authmsg[PRIVSEP_AUTHMSG_MAX + 1], salt64[128], b64[SASL_LINE_MAX];
+	unsigned char proof[SCRAM_KEY_LEN], sig[SCRAM_KEY_LEN], rnd[18];
+	struct scram_client c;
+	struct login l;
+	enum sasl_step step;
+	enum auth_result r;
+	unsigned int iters;
+	size_t len, wp;
+	bool last;
+	int n;
+
+	if (initial == NULL) {
+		if ((step = sasl_read(s, "", line, sizeof(line))) != SASL_LINE)
+			return sasl_stop(s, step);
+		initial = line;
+	}
+	errno = 0;	/* scram_client_first sets EPERM for an authzid */
+	if (sasl_b64_decode(initial, msg, sizeof(msg), &len) == -1 ||
+	    strlen(msg) != len || scram_client_first(msg, &c) == -1)
+		return sasl_malformed(s, errno == EPERM ? "pop3d serves only "
+		    "the authenticated user, not another authorization "
+		    "identity" : "that is not a SCRAM-SHA-256 client-first "
+		    "message pop3d can take (no channel binding)");
+	if (!auth_name_valid(c.user))
+		return reply_err(s, "that is not a valid user name");
+	r = session_scram_start(s, c.user, salt64, sizeof(salt64), &iters,
+	    &last);
+	if (r != AUTH_OK)
+		return login_refused(s, r, last);
+	randombytes_buf(rnd, sizeof(rnd));
+	(void)snprintf(nonce, sizeof(nonce), "%s", c.cnonce);
+	(void)sodium_bin2base64(nonce + strlen(nonce), sizeof(nonce) -
+	    strlen(nonce), rnd, sizeof(rnd), sodium_base64_VARIANT_ORIGINAL);
+	n = snprintf(first, sizeof(first), "r=%s,s=%s,i=%u", nonce, salt64,
+	    iters);
+	if (n < 0 || (size_t)n >= sizeof(first))
+		return sasl_malformed(s, "the client nonce is too long");
+	(void)sodium_bin2base64(b64, sizeof(b64), (unsigned char *)first,
+	    (size_t)n, sodium_base64_VARIANT_ORIGINAL);
+	if ((step = sasl_read(s, b64, line, sizeof(line))) != SASL_LINE)
+		return sasl_stop(s, step);
+	if (sasl_b64_decode(line, msg, sizeof(msg), &len) == -1 ||
+	    strlen(msg) != len ||
+	    scram_client_final(msg, &c, nonce, &wp, proof) == -1)
+		return sasl_malformed(s, "that is not the SCRAM-SHA-256 "
+		    "client-final message pop3d expected");
+	n = snprintf(authmsg, sizeof(authmsg), "%s,%s,%.*s", c.bare, first,
+	    (int)wp, msg);
+	if (n < 0 || (size_t)n >= sizeof(authmsg))
+		return sasl_malformed(s, "the SCRAM messages are too long");
+	r = session_scram_proof(s, authmsg, (size_t)n, proof, sig, &l, &last);
+	if (r != AUTH_OK)
+		return login_refused(s, r, last);
+	(void)memcpy(first, "v=", 2);
+	(void)sodium_bin2base64(first + 2, sizeof(first) - 2, sig, sizeof(sig),
+	    sodium_base64_VARIANT_ORIGINAL);
+	(void)sodium_bin2base64(b64, sizeof(b64), (unsigned char *)first,
+	    strlen(first), sodium_base64_VARIANT_ORIGINAL);
+	step = sasl_read(s, b64, line, sizeof(line));
+	if (step == SASL_LINE && line[0] == '\0')
+		return session_scram_accept(s, &l);
+	/* The client did not take our signature: no login. */
+	session_scram_abort(s);
+	return sasl_stop(s, step == SASL_LINE ? SASL_CANCEL : step);
+}
+
 static enum cmd_result
 login_auth(struct session *s, char **argv)
 {
@@ -251,9 +330,13 @@ login_auth(struct session *s, char **argv)
 		(void)reply_ok(s, "SASL mechanisms follow");
 		reply_line(s, "PLAIN");
 		reply_line(s, "LOGIN");
+		if (s->apop)
+			reply_line(s, "SCRAM-SHA-256");
 		reply_end(s);
 		return CMD_OK;
 	}
+	if (strcasecmp(argv[0], "SCRAM-SHA-256") == 0 && s->apop)
+		return sasl_scram_auth(s, argv[1]);
 	if (strcasecmp(argv[0], "PLAIN") == 0)
 		return sasl_plain_auth(s, argv[1]);
 	if (strcasecmp(argv[0], "LOGIN") == 0)
@@ -281,7 +364,9 @@ any_capa(struct session *s, char **argv)
 	reply_line(s, "EXPIRE NEVER");
 	if (s->state == STATE_AUTH) {
 		reply_line(s, "USER");
-		reply_line(s, "SASL PLAIN LOGIN");
+		/* SCRAM needs the secrets file, as APOP does. */
+		reply_line(s, s->apop ? "SASL PLAIN LOGIN SCRAM-SHA-256" :
+		    "SASL PLAIN LOGIN");
 	}
 	reply_line(s, "IMPLEMENTATION pop3d");
 	reply_end(s);

@@ -21,6 +21,8 @@
  * can carry, and real names (even user@domain) are far shorter.
  */
 #define POP_USER_MAX		128
+/* A decoded SASL response (PLAIN's three fields, a SCRAM message). */
+#define SASL_DECODED_MAX	1024
 /*
  * RFC 5034 section 4: a SASL response line is not bound by the 255-octet
  * command limit; this holds the base64 of the longest response we decode

@@ -191,6 +191,13 @@ struct session {
 	char		 stamp[128];	/* APOP timestamp; "" if no APOP */
 	bool		 apop;
 	int		 privsep_fd;	/* in the pre-login child: the parent */
+	struct {			/* a SCRAM exchange, where checked */
+		bool		 pending;
+		bool		 real;	/* a secret, not made up */
+		char		 user[POP_USER_MAX + 1];
+		struct scram_secret sec;
+		struct auth_outcome out;
+	} scram;
 
 	/* TRANSACTION */
 	char		 login[POP_USER_MAX + 1];	/* authenticated */
@@ -266,6 +273,21 @@ enum cmd_result	 session_authenticate(struct session *s,
 enum auth_result login_check(struct session *s,
 		    const struct auth_request *req, struct login *l,
 		    bool *close_r);
+/*
+ * SCRAM-SHA-256, where the secrets are (the root parent, or the one
+ * process when not root): scram_lookup gives the salt (base64) and count
+ * for user, made up when there is no secret (AUTH_OK either way;
+ * AUTH_TEMP, counted, when the secrets file cannot be used).
+ * scram_check checks the proof for the AuthMessage like login_check
+ * (account, log, count, pause) and on success gives the server
+ * signature (SCRAM_KEY_LEN bytes) to sig.
+ */
+enum auth_result scram_lookup(struct session *s, const char *user,
+		    char *salt64, size_t size, unsigned int *iters_r,
+		    bool *last_r);
+enum auth_result scram_check(struct session *s, const char *authmsg,
+		    size_t len, const unsigned char *proof, unsigned char *sig,
+		    struct login *l, bool *last_r);
 /* login_refused: the -ERR for a failed check. */
 enum cmd_result	 login_refused(struct session *s, enum auth_result r,
 		    bool last);
@@ -276,6 +298,23 @@ enum cmd_result	 login_refused(struct session *s, enum auth_result r,
 enum cmd_result	 login_finish(struct session *s, const struct login *l);
 /* session_logout: the logout log line. */
 void		 session_logout(struct session *s, bool updated);
+
+/*
+ * The SCRAM steps as the AUTH command sees them, in whichever process:
+ * session_scram_start (the salt and count), session_scram_proof (the
+ * verdict and server signature), then session_scram_accept (log in, once
+ * the client took the server's signature) or session_scram_abort (it did
+ * not).
+ */
+enum auth_result session_scram_start(struct session *s, const char *user,
+		    char *salt64, size_t size, unsigned int *iters_r,
+		    bool *last_r);
+enum auth_result session_scram_proof(struct session *s, const char *authmsg,
+		    size_t len, const unsigned char *proof, unsigned char *sig,
+		    struct login *l, bool *last_r);
+enum cmd_result	 session_scram_accept(struct session *s,
+		    const struct login *l);
+void		 session_scram_abort(struct session *s);
 
 /* ---- prelogin.c: the jailed pre-login child, when started as root ------ */
 
@@ -289,6 +328,17 @@ int		 prelogin_run(struct session *s, struct login *l);
 /* prelogin_request: in the child, have the parent check req. */
 enum cmd_result	 prelogin_request(struct session *s,
 		    const struct auth_request *req);
+/* In the child: the SCRAM steps, through the parent. */
+enum auth_result prelogin_scram_start(struct session *s, const char *user,
+		    char *salt64, size_t size, unsigned int *iters_r,
+		    bool *last_r);
+enum auth_result prelogin_scram_proof(struct session *s,
+		    const char *authmsg, size_t len,
+		    const unsigned char *proof, unsigned char *sig,
+		    bool *last_r);
+/* prelogin_accept: hand the session over to the parent and exit. */
+void		 prelogin_accept(struct session *s)
+		    __attribute__((noreturn));
 
 /* Replies: printf-checked, queued; the status line fits POP_REPLY_MAX. */
 enum cmd_result	 reply_ok(struct session *s, const char *fmt, ...)

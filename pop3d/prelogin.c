@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -66,9 +67,40 @@ reap(pid_t pid)
 		    WTERMSIG(st));
 }
 
+void
+prelogin_accept(struct session *s)
+{
+	/* The parent serves the session from here on. */
+	if (privsep_send_handover(s->privsep_fd,
+	    s->conn->in + s->conn->in_start, conn_pending(s->conn)) == -1)
+		_exit(EXIT_TEMP);
+	_exit(EXIT_SESSION);
+}
+
+/* A one-byte verdict as a check's result. */
+static enum auth_result
+verdict(char v, bool *last_r)
+{
+	*last_r = v == PRIVSEP_FAIL_CLOSE || v == PRIVSEP_TEMP_CLOSE;
+	switch (v) {
+	case PRIVSEP_OK:
+		return AUTH_OK;
+	case PRIVSEP_FAIL:
+	case PRIVSEP_FAIL_CLOSE:
+		return AUTH_FAIL;
+	case PRIVSEP_TEMP:
+	case PRIVSEP_TEMP_CLOSE:
+		return AUTH_TEMP;
+	default:
+		_exit(EXIT_TEMP);	/* the parent is not itself */
+	}
+}
+
 enum cmd_result
 prelogin_request(struct session *s, const struct auth_request *req)
 {
+	enum auth_result r;
+	bool last;
 	char v;
 
 	/* Answers to earlier pipelined commands go out first, in order. */
@@ -76,25 +108,68 @@ prelogin_request(struct session *s, const struct auth_request *req)
 	if (privsep_send_request(s->privsep_fd, req->kind, req->user,
 	    req->secret) == -1 || privsep_recv_byte(s->privsep_fd, &v) == -1)
 		_exit(EXIT_TEMP);	/* the parent is gone */
-	switch (v) {
-	case PRIVSEP_OK:
-		/* The parent serves the session from here on. */
-		if (privsep_send_handover(s->privsep_fd,
-		    s->conn->in + s->conn->in_start,
-		    conn_pending(s->conn)) == -1)
-			_exit(EXIT_TEMP);
-		_exit(EXIT_SESSION);
-	case PRIVSEP_FAIL:
-		return login_refused(s, AUTH_FAIL, false);
-	case PRIVSEP_FAIL_CLOSE:
-		return login_refused(s, AUTH_FAIL, true);
-	case PRIVSEP_TEMP:
-		return login_refused(s, AUTH_TEMP, false);
-	case PRIVSEP_TEMP_CLOSE:
-		return login_refused(s, AUTH_TEMP, true);
-	default:
+	if ((r = verdict(v, &last)) == AUTH_OK)
+		prelogin_accept(s);
+	return login_refused(s, r, last);
+}
+
+enum auth_result
+prelogin_scram_start(struct session *s, const char *user, char *salt64,
+    size_t size, unsigned int *iters_r, bool *last_r)
+{
+	char rec[1 + POP_USER_MAX + 1], buf[256], *salt, *iters, *end;
+	size_t len, ul = strlen(user);
+	unsigned long it;
+
+	(void)conn_flush(s->conn);
+	rec[0] = PRIVSEP_SCRAM_START;
+	memcpy(rec + 1, user, ul + 1);
+	if (privsep_send(s->privsep_fd, rec, ul + 2) == -1 ||
+	    privsep_recv(s->privsep_fd, buf, sizeof(buf) - 1, &len) == -1)
 		_exit(EXIT_TEMP);
-	}
+	if (len == 1)
+		return verdict(buf[0], last_r);
+	/* 's', the salt in base64, NUL, the count in decimal, NUL. */
+	buf[len] = '\0';
+	salt = buf + 1;
+	iters = salt + strlen(salt) + 1;
+	if (buf[0] != PRIVSEP_SALT || buf[len - 1] != '\0' ||
+	    iters >= buf + len || strlen(salt) >= size)
+		_exit(EXIT_TEMP);
+	it = strtoul(iters, &end, 10);
+	if (*end != '\0' || it < SCRAM_ITERS_MIN || it > SCRAM_ITERS_MAX)
+		_exit(EXIT_TEMP);
+	(void)snprintf(salt64, size, "%s", salt);
+	*iters_r = (unsigned int)it;
+	*last_r = false;
+	return AUTH_OK;
+}
+
+enum auth_result
+prelogin_scram_proof(struct session *s, const char *authmsg, size_t len,
+    const unsigned char *proof, unsigned char *sig, bool *last_r)
+{
+	char rec[1 + PRIVSEP_AUTHMSG_MAX + 1 + 64], buf[1 + SCRAM_KEY_LEN];
+	size_t n;
+
+	if (len > PRIVSEP_AUTHMSG_MAX)
+		_exit(EXIT_TEMP);
+	rec[0] = PRIVSEP_SCRAM_PROOF;
+	memcpy(rec + 1, authmsg, len);
+	rec[1 + len] = '\0';
+	(void)sodium_bin2base64(rec + 2 + len, sizeof(rec) - 2 - len, proof,
+	    SCRAM_KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
+	n = 2 + len + strlen(rec + 2 + len) + 1;
+	if (privsep_send(s->privsep_fd, rec, n) == -1 ||
+	    privsep_recv(s->privsep_fd, buf, sizeof(buf), &n) == -1)
+		_exit(EXIT_TEMP);
+	if (n == 1)
+		return verdict(buf[0], last_r);
+	if (n != sizeof(buf) || buf[0] != PRIVSEP_OK)
+		_exit(EXIT_TEMP);
+	memcpy(sig, buf + 1, SCRAM_KEY_LEN);
+	*last_r = false;
+	return AUTH_OK;
 }
 
 int
@@ -102,8 +177,9 @@ prelogin_run(struct session *s, struct login *l)
 {
 	struct privsep_request req;
 	struct auth_request areq;
-	unsigned char buf[PRIVSEP_HANDOVER_MAX];
-	char why[256], v;
+	unsigned char buf[1 + PRIVSEP_HANDOVER_MAX], sig[SCRAM_KEY_LEN];
+	char why[256], salt64[128];
+	unsigned int iters;
 	enum auth_result r;
 	size_t len;
 	uid_t uid;
@@ -146,49 +222,73 @@ prelogin_run(struct session *s, struct login *l)
 			reap(pid);
 			return 1;
 		}
-		if (n == -1) {
-			log_warnx("the pre-login process sent a malformed "
-			    "record (client=%s); closing the connection",
-			    s->peer);
-			(void)kill(pid, SIGKILL);
-			(void)close(sv[0]);
-			reap(pid);
-			return 1;
-		}
-		areq.kind = req.kind;
-		areq.user = req.user;
-		areq.secret = req.secret;
-		r = login_check(s, &areq, l, &last);
-		sodium_memzero(&req, sizeof(req));
-		if (r == AUTH_OK)
-			v = PRIVSEP_OK;
-		else if (r == AUTH_TEMP)
-			v = last ? PRIVSEP_TEMP_CLOSE : PRIVSEP_TEMP;
-		else
-			v = last ? PRIVSEP_FAIL_CLOSE : PRIVSEP_FAIL;
-		if (privsep_send_byte(sv[0], v) == -1) {
-			(void)close(sv[0]);
-			reap(pid);
-			return 1;
-		}
-		if (r == AUTH_OK)
+		if (n == -1)
+			goto subverted;
+		switch (req.kind) {
+		case PRIVSEP_SCRAM_START:
+			r = scram_lookup(s, req.user, salt64, sizeof(salt64),
+			    &iters, &last);
+			if (r == AUTH_OK) {
+				len = (size_t)snprintf((char *)buf, sizeof(buf),
+				    "%c%s%c%u", PRIVSEP_SALT, salt64, '\0',
+				    iters) + 1;
+				if (privsep_send(sv[0], buf, len) == -1)
+					goto gone;
+				continue;
+			}
 			break;
-		if (last) {
-			(void)close(sv[0]);
-			reap(pid);
-			return 1;
+		case PRIVSEP_SCRAM_PROOF:
+			r = scram_check(s, req.authmsg, req.authmsg_len,
+			    req.proof, sig, l, &last);
+			break;
+		case PRIVSEP_ABORT:
+			goto subverted;		/* not after a check */
+		default:
+			areq.kind = req.kind;
+			areq.user = req.user;
+			areq.secret = req.secret;
+			r = login_check(s, &areq, l, &last);
+			break;
 		}
-	}
-	if (privsep_recv_handover(sv[0], buf, sizeof(buf), &len) == -1) {
-		log_warnx("the pre-login process did not hand over the "
-		    "session (client=%s)", s->peer);
-		(void)kill(pid, SIGKILL);
-		(void)close(sv[0]);
-		reap(pid);
-		return 1;
+		if (r == AUTH_OK && req.kind == PRIVSEP_SCRAM_PROOF) {
+			buf[0] = PRIVSEP_OK;
+			memcpy(buf + 1, sig, SCRAM_KEY_LEN);
+			n = privsep_send(sv[0], buf, 1 + SCRAM_KEY_LEN);
+		} else
+			n = privsep_send_byte(sv[0], r == AUTH_OK ? PRIVSEP_OK :
+			    r == AUTH_TEMP ? (last ? PRIVSEP_TEMP_CLOSE :
+			    PRIVSEP_TEMP) : (last ? PRIVSEP_FAIL_CLOSE :
+			    PRIVSEP_FAIL));
+		sodium_memzero(&req, sizeof(req));
+		sodium_memzero(sig, sizeof(sig));
+		if (n == -1 || (r != AUTH_OK && last))
+			goto gone;
+		if (r != AUTH_OK)
+			continue;
+		/* The child hands the session over, or (SCRAM) the client
+		 * refused our signature and the dialogue goes on. */
+		if (privsep_recv(sv[0], buf, sizeof(buf), &len) == -1)
+			goto subverted;
+		if (len == 1 && buf[0] == PRIVSEP_ABORT)
+			continue;
+		if (buf[0] != PRIVSEP_HANDOVER)
+			goto subverted;
+		memmove(buf, buf + 1, len - 1);
+		len--;
+		break;
 	}
 	(void)close(sv[0]);
 	reap(pid);
 	conn_preload(s->conn, buf, len);
+	sodium_memzero(buf, sizeof(buf));
 	return 0;
+subverted:
+	log_warnx("the pre-login process sent a malformed record (client=%s); "
+	    "closing the connection", s->peer);
+	(void)kill(pid, SIGKILL);
+gone:
+	sodium_memzero(&req, sizeof(req));
+	(void)close(sv[0]);
+	reap(pid);
+	return 1;
 }

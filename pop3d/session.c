@@ -229,30 +229,26 @@ login_account(struct session *s, const char *user, struct login *l)
 	return NULL;
 }
 
-enum auth_result
-login_check(struct session *s, const struct auth_request *req,
-    struct login *l, bool *close_r)
+/*
+ * After a check: on success, the account that serves the name; on
+ * failure, the log line (naming the user only when known), the count and
+ * the pause.  asked is the name the client gave.
+ */
+static enum auth_result
+login_conclude(struct session *s, const char *method, const char *asked,
+    enum auth_result r, struct auth_outcome *out, struct login *l,
+    bool *last_r)
 {
-	struct auth_outcome out;
-	const char *method = method_name(req->kind), *why;
-	enum auth_result r;
+	const char *why = out->why;
 
-	*close_r = false;
+	*last_r = false;
 	memset(l, 0, sizeof(*l));
-	memset(&out, 0, sizeof(out));
-	if (req->kind == PRIVSEP_APOP)
-		r = s->apop ? auth_apop(&s->auth, req->user, s->stamp,
-		    req->secret, &out) : AUTH_FAIL;
-	else
-		r = auth_password(&s->auth, req->user, req->secret,
-		    strlen(req->secret), &out);
-	why = out.why;
-	if (r == AUTH_OK && (why = login_account(s, out.user, l)) != NULL)
+	if (r == AUTH_OK && (why = login_account(s, out->user, l)) != NULL)
 		r = AUTH_FAIL;
 	if (r == AUTH_OK) {
-		(void)snprintf(l->user, sizeof(l->user), "%s", out.user);
+		(void)snprintf(l->user, sizeof(l->user), "%s", out->user);
 		l->method = method;
-		sodium_memzero(&out, sizeof(out));
+		sodium_memzero(out, sizeof(*out));
 		return AUTH_OK;
 	}
 	/*
@@ -263,18 +259,120 @@ login_check(struct session *s, const struct auth_request *req,
 	s->failures++;
 	if (r == AUTH_TEMP)
 		log_warnx("login unavailable: user=%s method=%s client=%s: %s",
-		    out.known ? log_quote(req->user) : "UNKNOWN", method,
+		    out->known ? log_quote(asked) : "UNKNOWN", method,
 		    s->peer, why);
 	else
 		log_notice("login failed: user=%s method=%s client=%s "
-		    "reason=%s", out.known ? log_quote(req->user) : "UNKNOWN",
+		    "reason=%s", out->known ? log_quote(asked) : "UNKNOWN",
 		    method, s->peer, log_quote(why));
-	sodium_memzero(&out, sizeof(out));
+	sodium_memzero(out, sizeof(*out));
 	/* The same pause after every failure, before the answer. */
 	(void)conn_flush(s->conn);
 	pause_ms(s->conf->fail_delay);
-	*close_r = s->failures >= s->conf->max_auth_failures;
+	*last_r = s->failures >= s->conf->max_auth_failures;
 	return r;
+}
+
+enum auth_result
+login_check(struct session *s, const struct auth_request *req,
+    struct login *l, bool *last_r)
+{
+	struct auth_outcome out;
+	enum auth_result r;
+
+	memset(&out, 0, sizeof(out));
+	if (req->kind == PRIVSEP_APOP)
+		r = s->apop ? auth_apop(&s->auth, req->user, s->stamp,
+		    req->secret, &out) : AUTH_FAIL;
+	else
+		r = auth_password(&s->auth, req->user, req->secret,
+		    strlen(req->secret), &out);
+	return login_conclude(s, method_name(req->kind), req->user, r, &out,
+	    l, last_r);
+}
+
+enum auth_result
+scram_lookup(struct session *s, const char *user, char *salt64,
+    size_t size, unsigned int *iters_r, bool *last_r)
+{
+	struct login l;
+	enum auth_result r;
+
+	*last_r = false;
+	sodium_memzero(&s->scram, sizeof(s->scram));
+	r = auth_scram_lookup(&s->auth, user, &s->scram.sec, &s->scram.out);
+	if (r == AUTH_TEMP)
+		return login_conclude(s, "SCRAM-SHA-256", user, r,
+		    &s->scram.out, &l, last_r);
+	(void)snprintf(s->scram.user, sizeof(s->scram.user), "%s", user);
+	s->scram.pending = true;
+	s->scram.real = r == AUTH_OK;
+	(void)sodium_bin2base64(salt64, size, s->scram.sec.salt,
+	    s->scram.sec.saltlen, sodium_base64_VARIANT_ORIGINAL);
+	*iters_r = s->scram.sec.iters;
+	return AUTH_OK;
+}
+
+enum auth_result
+scram_check(struct session *s, const char *authmsg, size_t len,
+    const unsigned char *proof, unsigned char *sig, struct login *l,
+    bool *last_r)
+{
+	enum auth_result r;
+	char user[POP_USER_MAX + 1];
+	bool ok;
+
+	if (!s->scram.pending) {
+		*last_r = false;
+		return AUTH_TEMP;
+	}
+	ok = scram_verify(&s->scram.sec, authmsg, len, proof, sig) &&
+	    s->scram.real;
+	if (!ok && s->scram.real)
+		(void)snprintf(s->scram.out.why, sizeof(s->scram.out.why),
+		    "wrong SCRAM proof (secrets file)");
+	(void)snprintf(user, sizeof(user), "%s", s->scram.user);
+	r = login_conclude(s, "SCRAM-SHA-256", user, ok ? AUTH_OK : AUTH_FAIL,
+	    &s->scram.out, l, last_r);
+	sodium_memzero(&s->scram, sizeof(s->scram));
+	return r;
+}
+
+enum auth_result
+session_scram_start(struct session *s, const char *user, char *salt64,
+    size_t size, unsigned int *iters_r, bool *last_r)
+{
+	if (s->privsep_fd != -1)
+		return prelogin_scram_start(s, user, salt64, size, iters_r,
+		    last_r);
+	return scram_lookup(s, user, salt64, size, iters_r, last_r);
+}
+
+enum auth_result
+session_scram_proof(struct session *s, const char *authmsg, size_t len,
+    const unsigned char *proof, unsigned char *sig, struct login *l,
+    bool *last_r)
+{
+	if (s->privsep_fd != -1)
+		return prelogin_scram_proof(s, authmsg, len, proof, sig,
+		    last_r);
+	return scram_check(s, authmsg, len, proof, sig, l, last_r);
+}
+
+enum cmd_result
+session_scram_accept(struct session *s, const struct login *l)
+{
+	if (s->privsep_fd != -1)
+		prelogin_accept(s);
+	return login_finish(s, l);
+}
+
+void
+session_scram_abort(struct session *s)
+{
+	if (s->privsep_fd != -1 &&
+	    privsep_send_byte(s->privsep_fd, PRIVSEP_ABORT) == -1)
+		_exit(EXIT_TEMP);	/* the parent is gone */
 }
 
 enum cmd_result

@@ -10,6 +10,7 @@ Users every environment knows:
     alice / wonderland   PAM (pam_matrix), service pop3
     bob / secret         secrets file, {PLAIN} (APOP works)
     carol / hunter2      secrets file, {ARGON2ID}
+    sue / pencil         secrets file, {SCRAM-SHA-256}
     dave / nopop         PAM, but allowed only for service "imap"
 """
 
@@ -30,7 +31,6 @@ POP3D = os.environ.get("POP3D", "pop3d")
 POP3D_PASSWD = os.environ.get("POP3D_PASSWD", "pop3d-passwd")
 WRAPPER = os.environ.get("POP3D_WRAPPER", "").split()
 
-ARGON_HUNTER2 = None  # made by pop3d-passwd on first use
 
 
 def pam_matrix():
@@ -158,6 +158,8 @@ class TestEnv:
         lines = list(self.secret_lines)
         if self.want_argon:
             lines.append("carol:" + argon_entry())
+            lines.append("sue:" + passwd_entry("sue", "pencil",
+                                               "scram-sha-256"))
         with open(self.secrets, "w") as f:
             for line in lines:
                 f.write(line + "\n")
@@ -202,21 +204,29 @@ class TestEnv:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def argon_entry():
-    """An {ARGON2ID} entry for hunter2, made with pop3d-passwd."""
-    global ARGON_HUNTER2
-    if ARGON_HUNTER2 is None:
-        d = tempfile.mkdtemp(prefix="pop3d-argon.")
+ENTRIES = {}
+
+
+def passwd_entry(user, password, scheme):
+    """A secrets-file value made by pop3d-passwd (cached per process)."""
+    key = (user, password, scheme)
+    if key not in ENTRIES:
+        d = tempfile.mkdtemp(prefix="pop3d-entry.")
         try:
             path = os.path.join(d, "s")
-            subprocess.run([POP3D_PASSWD, "--file=" + path, "carol"],
-                           input=b"hunter2\n", check=True)
+            subprocess.run([POP3D_PASSWD, "--file=" + path,
+                            "--scheme=" + scheme, user],
+                           input=password.encode() + b"\n", check=True)
             with open(path) as f:
-                line = f.read().strip()
-            ARGON_HUNTER2 = line.split(":", 1)[1]
+                ENTRIES[key] = f.read().strip().split(":", 1)[1]
         finally:
             shutil.rmtree(d, ignore_errors=True)
-    return ARGON_HUNTER2
+    return ENTRIES[key]
+
+
+def argon_entry():
+    """An {ARGON2ID} entry for hunter2, made with pop3d-passwd."""
+    return passwd_entry("carol", "hunter2", "argon2id")
 
 
 def free_port():

@@ -23,6 +23,9 @@ Each line of a .pop file is one of:
     = greeting pattern the greeting must match (as S:)
     = greeting~ regex  the greeting must match (as S~)
     = login USER PASS  USER/PASS, both answered +OK
+    = scram USER PASS  AUTH SCRAM-SHA-256, the client's side; checks the
+                       server's nonce and signature and the final +OK
+    = scram-fail USER PASS  ... which ends in -ERR [AUTH] after the proof
     = apop USER SECRET [upper]  send APOP USER md5(timestamp SECRET) in
                        lower (or upper) case hex, the timestamp taken from
                        the greeting (a test point when the greeting has
@@ -51,8 +54,10 @@ Every S:, = greeting, = login, = second, = eof, = drain, = exit, = expect,
 """
 
 import ast
+import base64
 import fcntl
 import hashlib
+import hmac
 import os
 import re
 import select
@@ -159,6 +164,50 @@ class Client:
                 self.eof = True
             extra += chunk
         return self.eof, self.buf + extra
+
+
+def scram(tap, c, where, user, password, succeed):
+    """A SCRAM-SHA-256 exchange (RFC 5802), the client's side."""
+    b64 = lambda b: base64.b64encode(b).decode()
+    cnonce = b64(os.urandom(18))
+    bare = "n=%s,r=%s" % (user.replace("=", "=3D").replace(",", "=2C"),
+                          cnonce)
+    c.send(("AUTH SCRAM-SHA-256 %s\r\n" % b64(("n,," + bare).encode()))
+           .encode())
+    line = c.readline()
+    if line is None or not line.startswith(b"+ "):
+        tap.ok(False, where + " (server-first)", "got: %r" % (line,))
+        return
+    first = base64.b64decode(line[2:].strip()).decode()
+    attrs = dict(a.split("=", 1) for a in first.split(","))
+    nonce, salt, iters = attrs["r"], base64.b64decode(attrs["s"]), \
+        int(attrs["i"])
+    tap.ok(nonce.startswith(cnonce) and len(nonce) > len(cnonce) and
+           iters >= 4096, where + " (server-first: our nonce, a count)",
+           first)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iters)
+    ckey = hmac.new(salted, b"Client Key", "sha256").digest()
+    stored = hashlib.sha256(ckey).digest()
+    final = "c=biws,r=" + nonce
+    authmsg = ",".join([bare, first, final]).encode()
+    sig = hmac.new(stored, authmsg, "sha256").digest()
+    proof = bytes(a ^ b for a, b in zip(ckey, sig))
+    c.send(b64((final + ",p=" + b64(proof)).encode()).encode() + b"\r\n")
+    line = c.readline()
+    if not succeed:
+        tap.ok(line is not None and line.startswith(b"-ERR [AUTH]"), where,
+               "got: %r" % (line,))
+        return
+    skey = hmac.new(salted, b"Server Key", "sha256").digest()
+    want = "v=" + b64(hmac.new(skey, authmsg, "sha256").digest())
+    got = base64.b64decode(line[2:].strip()).decode() \
+        if line is not None and line.startswith(b"+ ") else None
+    tap.ok(got == want, where + " (the server's signature)",
+           "got: %r" % (line,))
+    c.send(b"\r\n")
+    line = c.readline()
+    tap.ok(line is not None and line.startswith(b"+OK"), where,
+           "got: %r" % (line,))
 
 
 def main(path):
@@ -294,6 +343,9 @@ def main(path):
                     tap.ok(a is not None and a.startswith(b"+OK") and
                            b is not None and b.startswith(b"+OK"), where,
                            "got: %r %r" % (a, b))
+                elif op in ("scram", "scram-fail"):
+                    scram(tap, c, where, words[2], words[3],
+                          op == "scram")
                 elif op in ("append", "rewrite"):
                     user = words[3] if len(words) > 3 else "alice"
                     data = env.data(words[2])

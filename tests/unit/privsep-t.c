@@ -31,10 +31,10 @@ int
 main(void)
 {
 	struct privsep_request req;
-	char big[4096], c, data[64];
+	char big[PRIVSEP_RECORD_MAX + 64], c, data[64];
 	size_t len;
 
-	plan(26);
+	plan(34);
 	if (sodium_init() < 0)
 		bail("sodium_init");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == -1)
@@ -95,6 +95,29 @@ main(void)
 	memcpy(big + 1 + POP_USER_MAX + 1, "pw", 3);
 	ok(recv_raw(big, 1 + POP_USER_MAX + 1 + 3, &req) == 1,
 	    "a user of POP_USER_MAX octets is taken");
+
+	ok(recv_raw("Ssue\0", 5, &req) == 1 &&
+	    req.kind == PRIVSEP_SCRAM_START && strcmp(req.user, "sue") == 0,
+	    "a SCRAM start names a user");
+	ok(recv_raw("Ssue\0x\0", 7, &req) == -1,
+	    "a SCRAM start with more is refused");
+	ok(recv_raw("S\0", 2, &req) == -1, "a SCRAM start without a user");
+	/* 32 zero bytes in base64: 43 'A' and '='. */
+	memcpy(big, "Vn=sue,r=a,r=ab,s=c,i=4096,c=biws,r=ab\0", 39);
+	memset(big + 39, 'A', 43);
+	memcpy(big + 82, "=\0", 2);
+	ok(recv_raw(big, 84, &req) == 1 && req.kind == PRIVSEP_SCRAM_PROOF &&
+	    req.authmsg_len == 37 && strcmp(req.authmsg, big + 1) == 0,
+	    "a SCRAM proof: AuthMessage and proof");
+	big[81] = 'A';
+	big[82] = '\0';
+	ok(recv_raw(big, 83, &req) == -1, "a proof that is not base64 of 32 "
+	    "bytes is refused");
+	ok(recv_raw("V\0AAAA\0", 7, &req) == -1,
+	    "an empty AuthMessage is refused");
+	ok(recv_raw("X", 1, &req) == 1 && req.kind == PRIVSEP_ABORT,
+	    "an abort");
+	ok(recv_raw("Xx", 2, &req) == -1, "an abort with more is refused");
 
 	ok(privsep_send_byte(sv[0], PRIVSEP_FAIL) == 0 &&
 	    privsep_recv_byte(sv[1], &c) == 0 && c == PRIVSEP_FAIL,
