@@ -18,7 +18,7 @@
 #include "pop3d/pop3d.h"
 
 enum conf_type { T_STRING, T_PATH, T_SECONDS, T_DELAY, T_COUNT, T_AUTH,
-    T_LOCKING, T_FORMAT, T_LOG, T_NAME, T_HOST };
+    T_LOCKING, T_FORMAT, T_LOG, T_NAME, T_HOST, T_UIDL };
 
 struct conf_key {
 	const char	*name;
@@ -40,6 +40,7 @@ static const struct conf_key keys[] = {
 	{ "locking",		T_LOCKING,	0, 0, 0 },
 	{ "lock-wait",		T_SECONDS,	OFF(lock_wait), 0, 600 },
 	{ "mbox-format",	T_FORMAT,	0, 0, 0 },
+	{ "uidl",		T_UIDL,		0, 0, 0 },
 	{ "mail-group",		T_NAME,		OFF(mail_group), 0, 0 },
 	{ "unprivileged-user",	T_NAME,		OFF(unprivileged_user), 0, 0 },
 	{ "empty-dir",		T_PATH,		OFF(empty_dir), 0, 0 },
@@ -228,7 +229,9 @@ conf_set(struct config *cf, const char *key, const char *value, char *err,
 	static const char *const auth_words[] = { "pam", "secrets", NULL };
 	static const char *const lock_words[] = { "fcntl", "dotlock", "flock",
 	    NULL };
-	static const char *const format_words[] = { "mboxo", "mboxrd", NULL };
+	static const char *const format_words[] = { "mboxo", "mboxrd",
+	    "mboxcl2", NULL };
+	static const char *const uidl_words[] = { "default", "popa3d", NULL };
 	static const char *const log_words[] = { "auto", "syslog", "journal",
 	    "stderr", NULL };
 	unsigned int list[STORE_LOCK_METHODS], n, i;
@@ -317,6 +320,13 @@ conf_set(struct config *cf, const char *key, const char *value, char *err,
 		if (parse_list(value, format_words, 1, list, &n) == -1)
 			goto bad;
 		cf->mboxrd = list[0] == 1;
+		cf->mboxcl2 = list[0] == 2;
+		return 0;
+	case T_UIDL:
+		if (parse_list(value, uidl_words, 1, list, &n) == -1)
+			goto bad;
+		cf->uidl = list[0] == 1 ? STORE_UIDL_POPA3D :
+		    STORE_UIDL_DEFAULT;
 		return 0;
 	case T_LOG:
 		if (parse_list(value, log_words, 1, list, &n) == -1)

@@ -38,6 +38,8 @@ struct config {
 	unsigned int	 nlocking;
 	unsigned int	 lock_wait;	/* seconds */
 	bool		 mboxrd;
+	bool		 mboxcl2;	/* mbox-format = mboxcl2 */
+	enum store_uidl_mode uidl;
 	char		*mail_group;
 	char		*unprivileged_user;	/* runs the pre-login child */
 	char		*empty_dir;	/* the pre-login child's root */

@@ -46,6 +46,8 @@ session_init(struct session *s, struct conn *c, const struct config *cf,
 	s->store.nlocking = cf->nlocking;
 	s->store.lock_wait = cf->lock_wait;
 	s->store.unquote_mboxrd = cf->mboxrd;
+	s->store.content_length = cf->mboxcl2;
+	s->store.uidl = cf->uidl;
 	s->store.owner = getuid();
 	s->store.lock_gid = (gid_t)-1;
 	s->apop = auth_apop_offered(&s->auth) &&

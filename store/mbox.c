@@ -36,16 +36,69 @@ same_stat(const struct stat *a, const struct stat *b)
 	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-/* Scan [from, to) of the mailbox into s (already initialised). */
+/*
+ * The scanner's look-ahead (Content-Length): the file up to mb->size, the
+ * size it had when it was scanned at open, so that every later scan of a
+ * part of it sees what the first one saw, whatever was appended since.
+ * Served from the piece being scanned when it holds the bytes.
+ */
+struct peek_ctx {
+	const struct mbox *mb;
+	const char	*buf;		/* the piece in memory */
+	uint64_t	 buf_off;
+	size_t		 buf_len;
+};
+
+static ssize_t
+mbox_peek(void *arg, uint64_t off, void *dst, size_t len)
+{
+	const struct peek_ctx *pc = arg;
+	size_t got = 0;
+	ssize_t n;
+
+	if (off >= pc->mb->size)
+		return 0;
+	if (len > pc->mb->size - off)
+		len = (size_t)(pc->mb->size - off);
+	if (off >= pc->buf_off && off - pc->buf_off + len <= pc->buf_len) {
+		memcpy(dst, pc->buf + (off - pc->buf_off), len);
+		return (ssize_t)len;
+	}
+	while (got < len) {
+		n = pread(pc->mb->fd, (char *)dst + got, len - got,
+		    (off_t)(off + got));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			break;		/* cut short: the main read notices */
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/*
+ * Scan [from, to) of the mailbox into s (after scan_init), with the
+ * format and UIDL settings of the configuration.  mb->size must be set.
+ */
 int
 mbox_rescan(struct mbox *mb, uint64_t from, uint64_t to, struct scan *s)
 {
+	struct peek_ctx pc;
 	char *buf;
 	size_t want;
 	ssize_t n;
+	int r;
 
 	if ((buf = malloc(SCAN_BUF)) == NULL)
 		return -1;
+	scan_setup(s, mb->cf);
+	pc.mb = mb;
+	pc.buf = buf;
+	pc.buf_off = from;
+	pc.buf_len = 0;
+	scan_set_peek(s, mbox_peek, &pc);
 	s->off = s->line_off = from;
 	(void)posix_fadvise(mb->fd, (off_t)from, (off_t)(to - from),
 	    POSIX_FADV_SEQUENTIAL);
@@ -55,16 +108,21 @@ mbox_rescan(struct mbox *mb, uint64_t from, uint64_t to, struct scan *s)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
+			scan_set_peek(s, NULL, NULL);
 			free(buf);
 			if (n == 0)
 				errno = ESTALE;
 			return -1;
 		}
+		pc.buf_off = from;
+		pc.buf_len = (size_t)n;
 		scan_feed(s, buf, (size_t)n);
 		from += (uint64_t)n;
 	}
+	r = scan_finish(s);	/* may still look ahead, into buf */
+	scan_set_peek(s, NULL, NULL);
 	free(buf);
-	return scan_finish(s);
+	return r;
 }
 
 bool
@@ -158,8 +216,9 @@ store_verify(struct mbox *mb, enum store_error *why_r)
 		scan_free(&s);
 		return -1;
 	}
+	/* The checksum catches what keeps every size and UIDL. */
 	r = 0;
-	if (s.nmsgs != mb->nmsgs)
+	if (s.nmsgs != mb->nmsgs || s.sum != mb->sum)
 		r = -1;
 	for (i = 0; r == 0 && i < s.nmsgs; i++)
 		if (!mbox_same_msg(&s.msgs[i], &mb->msgs[i]))
@@ -395,7 +454,8 @@ store_open(const char *path, const struct store_config *cf,
 		goto fail;
 	}
 	scan_init(&s, cf->unquote_mboxrd);
-	if (mbox_rescan(mb, 0, (uint64_t)mb->st.st_size, &s) == -1) {
+	mb->size = (uint64_t)mb->st.st_size;
+	if (mbox_rescan(mb, 0, mb->size, &s) == -1) {
 		saved = errno;
 		lock_drop(&ls);
 		scan_free(&s);
@@ -404,8 +464,8 @@ store_open(const char *path, const struct store_config *cf,
 		goto fail;
 	}
 	lock_drop(&ls);
-	mb->size = (uint64_t)mb->st.st_size;
 	mb->msgs = s.msgs;
+	mb->sum = s.sum;
 	mb->nmsgs = s.nmsgs;
 	mb->xuidls = s.xuidls;
 	mb->first = mb->nmsgs > 0 && (mb->msgs[0].flags & MSG_HIDDEN) ? 1 : 0;

@@ -7,6 +7,7 @@
 #ifndef POP3D_STORE_MBOX_H
 #define POP3D_STORE_MBOX_H
 
+#include <md5.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -38,7 +39,9 @@ struct msg {
 	uint32_t	 xuidl;		/* 0, or 1 + offset in the X-UIDL strings */
 	uint32_t	 flags;
 };
+_Static_assert(sizeof(struct msg) == 64, "64 bytes a message: keep it so");
 #define MSG_HIDDEN	0x1	/* Pine/UW folder internal data */
+#define MSG_ID64	0x2	/* the id is hash[0..8) in hex: uidl = popa3d */
 
 /* Which header a line belongs to, for the UIDL digest. */
 enum scan_header {
@@ -47,9 +50,31 @@ enum scan_header {
 	HDR_XUIDL		/* an X-UIDL from an earlier server */
 };
 
+/* sum.c: XXH64 (seed 0) fed in pieces: the checksum of a scanned range. */
+struct sum64 {
+	uint64_t	 v[4];
+	uint64_t	 total;
+	unsigned char	 buf[32];
+	size_t		 buflen;
+};
+void		 sum64_init(struct sum64 *st);
+void		 sum64_update(struct sum64 *st, const void *data, size_t len);
+uint64_t	 sum64_final(const struct sum64 *st);
+
+/*
+ * How the scanner looks ahead, for Content-Length (mboxcl2): read up to
+ * len bytes at file offset off into buf; returns how many (fewer only at
+ * the end of the data), or -1 on error.
+ */
+typedef ssize_t	 scan_peek_fn(void *arg, uint64_t off, void *buf, size_t len);
+
 struct scan {
 	/* Settings. */
 	bool		 unquote;	/* mboxrd */
+	bool		 content_length; /* mboxcl2, needs peek */
+	enum store_uidl_mode uidl;
+	scan_peek_fn	*peek;
+	void		*peek_arg;
 
 	/* Results. */
 	struct msg	*msgs;
@@ -58,8 +83,11 @@ struct scan {
 	char		*xuidls;	/* NUL-separated X-UIDL values */
 	size_t		 xuidls_len;
 	size_t		 xuidls_cap;
+	uint64_t	 sum;		/* checksum of all bytes fed */
 	bool		 notmbox;	/* the file does not start with From_ */
 	bool		 nomem;
+	bool		 ioerr;		/* peek failed */
+	struct sum64	 sumstate;
 
 	/* The line being read. */
 	uint64_t	 off;		/* offset of the next byte fed */
@@ -85,13 +113,33 @@ struct scan {
 	bool		 imap_header;	/* X-IMAP or X-IMAPbase seen */
 	bool		 internal_subject;
 	crypto_generichash_state hstate;
+	/* Content-Length (mboxcl2), and where it was found to land. */
+	uint64_t	 cl_value;
+	unsigned int	 cl_count;	/* Content-Length headers seen */
+	bool		 cl_bad;	/* one of them is not a number */
+	bool		 cl_valid;	/* lines before cl_end are body */
+	uint64_t	 cl_end;
+	/* uidl = popa3d: its MD5 and header state. */
+	MD5_CTX		 md5;
+	bool		 p_fixed;	/* this header line is hashed */
+	bool		 p_received;	/* a Received: header was seen */
 };
 
 /* scan.c: the parser takes bytes, not files. */
 void		 scan_init(struct scan *s, bool unquote_mboxrd);
+/*
+ * scan_setup: take the format and UIDL settings of cf (after scan_init).
+ * scan_set_peek: the look-ahead Content-Length needs (without one it is
+ * not honoured); arg goes to peek.  Its offsets are those of the bytes
+ * fed, which start at s->off (0, unless the caller sets s->off and
+ * s->line_off before the first scan_feed).
+ */
+void		 scan_setup(struct scan *s, const struct store_config *cf);
+void		 scan_set_peek(struct scan *s, scan_peek_fn *peek, void *arg);
 void		 scan_feed(struct scan *s, const void *buf, size_t len);
-/* scan_finish: end of input; returns 0, or -1 (ENOMEM, or EINVAL for a
- * file that is not an mbox).  Results stay in s until scan_free(). */
+/* scan_finish: end of input; returns 0, or -1 (ENOMEM, EIO when peek
+ * failed, or EINVAL for a file that is not an mbox).  Results stay in s
+ * until scan_free(). */
 int		 scan_finish(struct scan *s);
 void		 scan_free(struct scan *s);
 /* scan_is_from: is this line (without its line end) a From_ line? */
@@ -139,6 +187,7 @@ struct mbox {
 	unsigned int	 nmsgs;
 	unsigned int	 first;		/* index of the first visible one */
 	char		*xuidls;
+	uint64_t	 sum;		/* checksum of [0, size) */
 	enum store_recovery recovery;	/* what the open found */
 };
 

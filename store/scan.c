@@ -18,20 +18,44 @@
  *    last line without a newline is sent with one.
  *  - With mboxrd unquoting, ">From ", ">>From " ... lose one '>' on the way
  *    out, and the size counts that.
+ *  - With Content-Length (mboxcl2, as Solaris mail and mutt write it), a
+ *    message's body is the header's count of octets after the empty line
+ *    that ends the header, and "From " lines inside it split nothing; but
+ *    only when the count lands where those writers put the end: at a line
+ *    start followed by the separating empty line and then a From_ line or
+ *    the end of the data.  (A count that ends at the very end of the data
+ *    is not trusted, as mutt does not: once mail is appended it would not
+ *    check out any more, and the message would change.)  To see where the
+ *    count lands before reading on, the scanner looks ahead with a peek
+ *    function (mbox.c reads the file; tests read memory).  A count that
+ *    does not check out is ignored, and the message is read as mboxo.
+ *
+ * The UIDL digest (uidl.c) is computed here as the lines go by: the
+ * default digest, or with uidl = popa3d the MD5 of the header lines that
+ * Debian's popa3d hashes.  Every byte fed also goes into a checksum of the
+ * whole range (sum.c), which store_verify compares.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "store/mbox.h"
 
 #define SCAN_MSGS_MIN		64
+/* A Content-Length beyond 10^18 octets is nonsense, and cannot overflow. */
+#define SCAN_CL_DIGITS		18
 
 static void	 msg_open(struct scan *, size_t, bool);
 static void	 msg_close(struct scan *, uint64_t, bool);
 static void	 header_decide(struct scan *);
+static void	 popa3d_decide(struct scan *);
+static void	 hash_header(struct scan *, const char *, size_t);
+static void	 cl_header(struct scan *, const char *, size_t);
+static void	 cl_check(struct scan *, uint64_t);
+static bool	 name_is(const char *, size_t, const char *);
 static void	 header_done(struct scan *, size_t);
 static void	 hash_nocr(struct scan *, const char *, size_t);
 static void	 line_piece(struct scan *, const char *, size_t);
@@ -44,6 +68,23 @@ scan_init(struct scan *s, bool unquote_mboxrd)
 {
 	memset(s, 0, sizeof(*s));
 	s->unquote = unquote_mboxrd;
+	s->uidl = STORE_UIDL_DEFAULT;
+	sum64_init(&s->sumstate);
+}
+
+void
+scan_setup(struct scan *s, const struct store_config *cf)
+{
+	s->unquote = cf->unquote_mboxrd;
+	s->content_length = cf->content_length;
+	s->uidl = cf->uidl;
+}
+
+void
+scan_set_peek(struct scan *s, scan_peek_fn *peek, void *arg)
+{
+	s->peek = peek;
+	s->peek_arg = arg;
 }
 
 void
@@ -113,6 +154,31 @@ has_word(const char *line, size_t len, const char *word)
 	return false;
 }
 
+/*
+ * Is the header line (len bytes) the field `name'?  RFC 5322 section
+ * 4.5.2 (obsolete syntax) allows blanks before the colon.
+ */
+static bool
+name_is(const char *line, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (len < n || strncasecmp(line, name, n) != 0)
+		return false;
+	while (n < len && (line[n] == ' ' || line[n] == '\t'))
+		n++;
+	return n < len && line[n] == ':';
+}
+
+/* Does the line start with s2, ignoring case (popa3d's own test)? */
+static bool
+starts_ci(const char *line, size_t len, const char *s2)
+{
+	size_t n = strlen(s2);
+
+	return len >= n && strncasecmp(line, s2, n) == 0;
+}
+
 static void
 hash_nocr(struct scan *s, const char *p, size_t n)
 {
@@ -151,10 +217,23 @@ msg_open(struct scan *s, size_t hlen, bool has_lf)
 	memset(m, 0, sizeof(*m));
 	m->from_off = s->line_off;
 	m->data_off = s->line_off + s->line_len + (has_lf ? 1 : 0);
-	crypto_generichash_init(&s->hstate, NULL, 0, UIDL_HASH_LEN);
-	crypto_generichash_update(&s->hstate, (const unsigned char *)s->head,
-	    hlen);
-	crypto_generichash_update(&s->hstate, (const unsigned char *)"\n", 1);
+	if (s->uidl == STORE_UIDL_POPA3D) {
+		/* popa3d leaves the From_ line out. */
+		MD5Init(&s->md5);
+		s->p_fixed = false;
+		s->p_received = false;
+	} else {
+		crypto_generichash_init(&s->hstate, NULL, 0, UIDL_HASH_LEN);
+		crypto_generichash_update(&s->hstate,
+		    (const unsigned char *)s->head, hlen);
+		crypto_generichash_update(&s->hstate,
+		    (const unsigned char *)"\n", 1);
+	}
+	s->cl_value = 0;
+	s->cl_count = 0;
+	s->cl_bad = false;
+	s->cl_valid = false;
+	s->cl_end = 0;
 	s->in_msg = true;
 	s->in_headers = true;
 	s->hdr = HDR_HASHED;
@@ -170,7 +249,7 @@ static void
 msg_close(struct scan *s, uint64_t end, bool strip)
 {
 	struct msg *m = &s->msgs[s->nmsgs - 1];
-	unsigned char le[8];
+	unsigned char le[8], md[MD5_DIGEST_LENGTH];
 	unsigned int i;
 
 	m->end_off = end;
@@ -179,10 +258,25 @@ msg_close(struct scan *s, uint64_t end, bool strip)
 		if (s->prev_in_body)
 			s->body_size -= 2;
 	}
-	for (i = 0; i < sizeof(le); i++)
-		le[i] = (unsigned char)(s->body_size >> (8 * i));
-	crypto_generichash_update(&s->hstate, le, sizeof(le));
-	crypto_generichash_final(&s->hstate, m->hash, sizeof(m->hash));
+	if (s->uidl == STORE_UIDL_POPA3D) {
+		/*
+		 * popa3d shows the first 8 bytes of the MD5 as two 32-bit
+		 * words in little-endian order: bytes 3 2 1 0 7 6 5 4.
+		 */
+		MD5Final(md, &s->md5);
+		memset(m->hash, 0, sizeof(m->hash));
+		for (i = 0; i < 4; i++) {
+			m->hash[i] = md[3 - i];
+			m->hash[4 + i] = md[7 - i];
+		}
+		m->flags |= MSG_ID64;
+	} else {
+		for (i = 0; i < sizeof(le); i++)
+			le[i] = (unsigned char)(s->body_size >> (8 * i));
+		crypto_generichash_update(&s->hstate, le, sizeof(le));
+		crypto_generichash_final(&s->hstate, m->hash,
+		    sizeof(m->hash));
+	}
 	if (s->nmsgs == 1 && s->imap_header && s->internal_subject)
 		m->flags |= MSG_HIDDEN;
 	s->in_msg = false;
@@ -196,10 +290,144 @@ header_decide(struct scan *s)
 		/* RFC 5322 section 2.2.3: a folded continuation. */
 	} else
 		s->hdr = uidl_header_kind(s->head, s->head_len);
-	s->hashing = s->hdr == HDR_HASHED;
+	if (s->uidl == STORE_UIDL_POPA3D) {
+		popa3d_decide(s);
+		s->hashing = s->p_fixed;
+	} else
+		s->hashing = s->hdr == HDR_HASHED;
 	if (s->hashing)
-		hash_nocr(s, s->head, s->head_len);
+		hash_header(s, s->head, s->head_len);
 	s->decided = true;
+}
+
+/*
+ * The header lines popa3d hashes, as it decides them: the first
+ * Received:; every Delivered-To:; Date: and Message-ID: only before any
+ * Received:; X-Delivery-ID: (with a capital X only, as popa3d looks at
+ * the first letter that way); and the continuation lines of those.
+ * Names compare ignoring case, by prefix, colon included.
+ */
+static void
+popa3d_decide(struct scan *s)
+{
+	const char *h = s->head;
+	size_t n = s->head_len;
+
+	switch (h[0]) {
+	case ' ':
+	case '\t':
+		break;		/* a continuation keeps the decision */
+	case 'R':
+	case 'r':
+		if (s->p_received)
+			s->p_fixed = false;
+		else
+			s->p_fixed = s->p_received = starts_ci(h, n,
+			    "Received:");
+		break;
+	case 'D':
+	case 'd':
+		s->p_fixed = starts_ci(h, n, "Delivered-To:") ||
+		    (!s->p_received && starts_ci(h, n, "Date:"));
+		break;
+	case 'M':
+	case 'm':
+		s->p_fixed = !s->p_received && starts_ci(h, n, "Message-ID:");
+		break;
+	case 'X':
+		s->p_fixed = starts_ci(h, n, "X-Delivery-ID:");
+		break;
+	default:
+		s->p_fixed = false;
+		break;
+	}
+}
+
+/*
+ * Header bytes into the UIDL digest: without CRs for the default digest,
+ * raw for popa3d's, which hashes the bytes of the file as they are.
+ */
+static void
+hash_header(struct scan *s, const char *p, size_t n)
+{
+	if (s->uidl == STORE_UIDL_POPA3D)
+		MD5Update(&s->md5, (const unsigned char *)p, n);
+	else
+		hash_nocr(s, p, n);
+}
+
+/* The value of a Content-Length header of this message. */
+static void
+cl_header(struct scan *s, const char *v, size_t vlen)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	s->cl_count++;
+	if (vlen == 0 || vlen > SCAN_CL_DIGITS) {
+		s->cl_bad = true;
+		return;
+	}
+	for (i = 0; i < vlen; i++) {
+		if (!is_digit(v[i])) {
+			s->cl_bad = true;
+			return;
+		}
+		n = n * 10 + (uint64_t)(v[i] - '0');
+	}
+	s->cl_value = n;
+}
+
+/*
+ * The header ended; the body starts at `body'.  Does the message's one
+ * Content-Length land where a writer of mboxcl2 puts the end of a body:
+ * at a line start followed by the separating empty line and then a From_
+ * line (judged as line_end judges one) or the end of the data?  Then the
+ * lines before it are body lines.
+ */
+static void
+cl_check(struct scan *s, uint64_t body)
+{
+	char buf[1 + 2 + SCAN_HEAD_MAX + 1];
+	const char *r, *line, *nl;
+	size_t rn, sep, len, hlen;
+	uint64_t land;
+	ssize_t n;
+
+	if (!s->content_length || s->peek == NULL || s->cl_count != 1 ||
+	    s->cl_bad || s->cl_value > UINT64_MAX - body)
+		return;
+	land = body + s->cl_value;
+	/* From the byte before: the line end that makes land a line start. */
+	if ((n = s->peek(s->peek_arg, land - 1, buf, sizeof(buf))) == -1) {
+		s->ioerr = true;
+		return;
+	}
+	if (n < 2 || buf[0] != '\n')
+		return;		/* at or past the end, or inside a line */
+	r = buf + 1;
+	rn = (size_t)n - 1;
+	if (r[0] == '\n')
+		sep = 1;
+	else if (rn >= 2 && r[0] == '\r' && r[1] == '\n')
+		sep = 2;
+	else
+		return;
+	if (rn > sep) {		/* else the empty line ends the data */
+		line = r + sep;
+		len = rn - sep;
+		if ((nl = memchr(line, '\n', len)) != NULL) {
+			len = (size_t)(nl - line);
+			hlen = len > 0 && line[len - 1] == '\r' ? len - 1 : len;
+		} else if ((size_t)n < sizeof(buf))
+			hlen = len;	/* a last line without newline */
+		else
+			return;		/* longer than any From_ line */
+		if (len > SCAN_HEAD_MAX || !scan_is_from(line, hlen))
+			return;
+	}
+	s->cl_valid = true;
+	s->cl_end = land;
 }
 
 /* A whole header line (hlen bytes in head, line end excluded) was read. */
@@ -219,11 +447,15 @@ header_done(struct scan *s, size_t hlen)
 		v++, vlen--;
 	while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
 		vlen--;
+	if (s->content_length && name_is(s->head, hlen, "Content-Length"))
+		cl_header(s, v, vlen);
 	/*
 	 * m->xuidl is a 32-bit offset into xuidls: once 4 GiB of X-UIDL
 	 * values are stored, later messages fall back to the digest.
+	 * popa3d never looked at X-UIDL, so neither do its ids.
 	 */
-	if (s->hdr == HDR_XUIDL && m->xuidl == 0 && uidl_valid(v, vlen) &&
+	if (s->hdr == HDR_XUIDL && s->uidl != STORE_UIDL_POPA3D &&
+	    m->xuidl == 0 && uidl_valid(v, vlen) &&
 	    s->xuidls_len + vlen + 1 <= UINT32_MAX) {
 		if (s->xuidls_len + vlen + 1 > s->xuidls_cap) {
 			size_t ncap = s->xuidls_cap * 2 + vlen + 256;
@@ -280,7 +512,7 @@ line_piece(struct scan *s, const char *p, size_t n)
 			header_decide(s);
 	}
 	if (n > 0 && s->hashing)
-		hash_nocr(s, p, n);
+		hash_header(s, p, n);
 }
 
 /* The current line ended (has_lf false: at the end of the input). */
@@ -306,7 +538,9 @@ line_end(struct scan *s, bool has_lf)
 		msg_open(s, hlen, has_lf);
 		return;
 	}
-	if (s->prev_empty && whole && scan_is_from(s->head, hlen)) {
+	/* Under a Content-Length that checked out, no From_ line splits. */
+	if (s->prev_empty && whole && !(s->cl_valid &&
+	    s->line_off < s->cl_end) && scan_is_from(s->head, hlen)) {
 		msg_close(s, s->prev_off, true);
 		msg_open(s, hlen, has_lf);
 		return;
@@ -318,12 +552,18 @@ line_end(struct scan *s, bool has_lf)
 	m->size += sz;
 	s->prev_in_body = !s->in_headers;
 	if (s->in_headers) {
-		if (content == 0)
+		if (content == 0) {
 			s->in_headers = false;
-		else {
+			if (has_lf)
+				cl_check(s, s->line_off + s->line_len + 1);
+		} else {
 			if (!s->decided)
 				header_decide(s);
-			if (s->hashing)
+			if (s->hashing && s->uidl == STORE_UIDL_POPA3D) {
+				if (has_lf)
+					MD5Update(&s->md5,
+					    (const unsigned char *)"\n", 1);
+			} else if (s->hashing)
 				crypto_generichash_update(&s->hstate,
 				    (const unsigned char *)"\n", 1);
 			if (whole)
@@ -340,7 +580,8 @@ scan_feed(struct scan *s, const void *buf, size_t len)
 {
 	const char *p = buf, *end = p + len, *nl;
 
-	if (s->notmbox || s->nomem) {
+	sum64_update(&s->sumstate, buf, len);
+	if (s->notmbox || s->nomem || s->ioerr) {
 		s->off += len;
 		return;
 	}
@@ -350,7 +591,7 @@ scan_feed(struct scan *s, const void *buf, size_t len)
 		if (nl == NULL)
 			break;
 		line_end(s, true);
-		if (s->notmbox || s->nomem)
+		if (s->notmbox || s->nomem || s->ioerr)
 			break;
 		s->line_off += s->line_len + 1;
 		s->line_len = 0;
@@ -367,12 +608,17 @@ scan_feed(struct scan *s, const void *buf, size_t len)
 int
 scan_finish(struct scan *s)
 {
-	if (!s->notmbox && !s->nomem && s->line_len > 0) {
+	if (!s->notmbox && !s->nomem && !s->ioerr && s->line_len > 0) {
 		line_end(s, false);
 		s->line_len = 0;
 	}
+	s->sum = sum64_final(&s->sumstate);
 	if (s->nomem) {
 		errno = ENOMEM;
+		return -1;
+	}
+	if (s->ioerr) {
+		errno = EIO;
 		return -1;
 	}
 	if (s->notmbox) {

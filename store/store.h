@@ -31,7 +31,8 @@ enum store_lock {
 
 /* How UIDLs are derived (see store/uidl.c). */
 enum store_uidl_mode {
-	STORE_UIDL_DEFAULT
+	STORE_UIDL_DEFAULT,
+	STORE_UIDL_POPA3D	/* Debian's popa3d's ids, for a migration */
 };
 
 struct store_config {
@@ -39,6 +40,9 @@ struct store_config {
 	unsigned int	 nlocking;		/* 0: no locks at all */
 	unsigned int	 lock_wait;		/* seconds, in total */
 	bool		 unquote_mboxrd;	/* ">>From " reads as ">From " */
+	bool		 content_length;	/* mboxcl2: trust Content-Length
+						   where it checks out */
+	enum store_uidl_mode uidl;
 	uid_t		 owner;			/* the mailbox must be this uid's */
 	/*
 	 * The group whose privilege creates dot-lock and journal files in a
@@ -93,7 +97,9 @@ void		 store_uidl(const struct mbox *mb, unsigned int i, char *buf);
 
 /*
  * store_verify: check that the messages scanned at open are still in the
- * file as they were.  Mail appended since is fine.  Returns 0, or -1 with
+ * file as they were, byte for byte (a checksum of the part scanned, as
+ * well as each message's place, size and UIDL digest).  Mail appended
+ * since is fine.  Returns 0, or -1 with
  * *why_r STORE_ERR_CHANGED (someone rewrote the file) or STORE_ERR_TEMP.
  */
 int		 store_verify(struct mbox *mb, enum store_error *why_r);

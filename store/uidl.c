@@ -15,6 +15,14 @@
  * order.  This algorithm is frozen: tests/unit/uidl-t.c holds golden values,
  * and changing it makes every client that leaves mail on the server fetch
  * everything again.
+ *
+ * With uidl = popa3d, for sites that move from Debian's popa3d, the id is
+ * what popa3d gives (scan.c computes it; tests/system/popa3d-uidl.py
+ * compares with the real program): 16 hex digits of an MD5 of a few
+ * header lines, and X-UIDL headers are not looked at, as popa3d does not.
+ * popa3d gives equal messages equal ids, which RFC 1939 section 7 forbids;
+ * here they get the same "-2", "-3" suffixes, so a client fetches such a
+ * copy once more after the move, and nothing else.
  */
 #include "config.h"
 
@@ -87,6 +95,8 @@ uidl_format(const struct msg *m, const char *xuidls, char *buf)
 
 	if (m->xuidl != 0)
 		(void)snprintf(base, sizeof(base), "%s", xuidls + m->xuidl - 1);
+	else if (m->flags & MSG_ID64)
+		hex(m->hash, 8, base);	/* the rest of hash[] is zero */
 	else
 		hex(m->hash, sizeof(m->hash), base);
 	if (m->dup == 0)

@@ -245,8 +245,17 @@ test_lists(void)
 	ok(refused("locking", ""), "locking: empty refused");
 
 	ok(set("mbox-format", "mboxrd") && cf.mboxrd, "mbox-format: mboxrd");
-	ok(set("mbox-format", "mboxo") && !cf.mboxrd, "mbox-format: mboxo");
-	ok(refused("mbox-format", "mboxcl2"), "mbox-format: unknown refused");
+	ok(set("mbox-format", "mboxcl2") && cf.mboxcl2 && !cf.mboxrd,
+	    "mbox-format: mboxcl2");
+	ok(set("mbox-format", "mboxo") && !cf.mboxrd && !cf.mboxcl2,
+	    "mbox-format: mboxo");
+	ok(refused("mbox-format", "mboxcl"), "mbox-format: unknown refused");
+	ok(cf.uidl == STORE_UIDL_DEFAULT, "uidl: default by default");
+	ok(set("uidl", "popa3d") && cf.uidl == STORE_UIDL_POPA3D,
+	    "uidl: popa3d");
+	ok(set("uidl", "default") && cf.uidl == STORE_UIDL_DEFAULT,
+	    "uidl: default");
+	ok(refused("uidl", "qpopper"), "uidl: unknown refused");
 	ok(refused("mbox-format", "mboxo,mboxrd"),
 	    "mbox-format: two refused");
 
@@ -267,7 +276,7 @@ test_keys(void)
 {
 	static const char *const want[] = { "mailbox", "pam-service",
 	    "pam-confdir", "secrets", "auth", "timeout", "locking",
-	    "lock-wait", "mbox-format", "mail-group", "fail-delay",
+	    "lock-wait", "mbox-format", "uidl", "mail-group", "fail-delay",
 	    "max-auth-failures", "log", "hostname" };
 	const char *const *k = conf_keys();
 	unsigned int i, j, n, missing = 0;
@@ -520,7 +529,7 @@ test_mailbox_path(void)
 int
 main(void)
 {
-	plan(135);
+	plan(135 + 5);
 	test_defaults();
 	test_strings();
 	test_numbers();

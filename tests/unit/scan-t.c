@@ -592,12 +592,406 @@ test_pieces(void)
 	text_free(&t);
 }
 
+/* ---- the checksum of the scanned range (store/sum.c) ---------------- */
+
+/* Known answers of the reference XXH64, seed 0, for prefixes of kat[]. */
+static const struct {
+	size_t		 len;
+	uint64_t	 sum;
+} sum_kat[] = {
+	{ 0, 0xef46db3751d8e999ULL },
+	{ 1, 0x1f25c8d0bc1f4bb6ULL },
+	{ 3, 0x31d2363f52e564c9ULL },
+	{ 4, 0x9bb64b7d66ee9fdaULL },
+	{ 7, 0x9a7b149959ce60d8ULL },
+	{ 8, 0xdab99d95c6f90092ULL },
+	{ 31, 0xa2aa5f33cc4a6119ULL },
+	{ 32, 0x23c3c17ef790fd97ULL },
+	{ 33, 0x50a7cfc7ba588784ULL },
+	{ 63, 0x5e3e54b431c7493cULL },
+	{ 64, 0x0eb64b3ef6eeb01fULL },
+	{ 100, 0xa61f8d4c170fe531ULL },
+	{ 1000, 0x5f235fa033f1a3fbULL }
+};
+#define SUM_KAT		(sizeof(sum_kat) / sizeof(sum_kat[0]))
+
+static uint64_t
+sum_of(const void *p, size_t len)
+{
+	struct sum64 st;
+
+	sum64_init(&st);
+	sum64_update(&st, p, len);
+	return sum64_final(&st);
+}
+
+static void
+test_sum(void)
+{
+	unsigned char kat[1000];
+	struct text t = { NULL, 0, 0 };
+	struct sum64 st;
+	struct scan s, s2;
+	size_t i, step, off, n;
+	bool all;
+	int r;
+
+	for (i = 0; i < sizeof(kat); i++)
+		kat[i] = (unsigned char)((i * 7 + 3) & 0xff);
+	for (all = true, i = 0; i < SUM_KAT; i++)
+		if (sum_of(kat, sum_kat[i].len) != sum_kat[i].sum) {
+			diag("XXH64 of %zu octets: %016llx", sum_kat[i].len,
+			    (unsigned long long)sum_of(kat, sum_kat[i].len));
+			all = false;
+		}
+	ok(all, "XXH64 known answers, 0 to 1000 octets");
+	for (all = true, step = 1; step <= 2 * PIECES_MAX + 33; step++) {
+		sum64_init(&st);
+		for (off = 0; off < sizeof(kat); off += n) {
+			n = sizeof(kat) - off < step ? sizeof(kat) - off : step;
+			sum64_update(&st, kat + off, n);
+		}
+		if (sum64_final(&st) != sum_kat[SUM_KAT - 1].sum)
+			all = false;
+	}
+	ok(all, "the checksum does not depend on how the input is cut");
+
+	corpus(&t);
+	r = scan_buf(&s, t.p, t.len, 0, false);
+	ok(r == 0 && s.sum == sum_of(t.p, t.len),
+	    "the scanner's checksum covers every octet fed");
+	/* One octet of a body, changed: same messages, another checksum. */
+	t.p[t.len - 3] ^= 1;
+	r = scan_buf(&s2, t.p, t.len, 7, false);
+	ok(r == 0 && same_scan(&s, &s2) && s.sum != s2.sum,
+	    "a same-size change of a body changes only the checksum");
+	scan_free(&s);
+	scan_free(&s2);
+	text_free(&t);
+}
+
+/* ---- Content-Length (mboxcl2) --------------------------------------- */
+
+/* The scanner's look-ahead, served from memory. */
+struct mem {
+	const char	*p;
+	size_t		 len;
+};
+
+static ssize_t
+mem_peek(void *arg, uint64_t off, void *buf, size_t len)
+{
+	const struct mem *m = arg;
+
+	if (off >= m->len)
+		return 0;
+	if (len > m->len - off)
+		len = (size_t)(m->len - off);
+	memcpy(buf, m->p + off, len);
+	return (ssize_t)len;
+}
+
+static ssize_t
+fail_peek(void *arg, uint64_t off, void *buf, size_t len)
+{
+	errno = EIO;
+	return -1;
+}
+
+/* Scan with Content-Length honoured, in pieces of step (0: one piece). */
+static int
+scan_cl(struct scan *s, const struct text *t, size_t step, scan_peek_fn *peek)
+{
+	static struct mem m;
+	struct store_config cf;
+	size_t off, n;
+
+	scan_init(s, false);
+	memset(&cf, 0, sizeof(cf));
+	cf.content_length = true;
+	scan_setup(s, &cf);
+	m.p = t->p;
+	m.len = t->len;
+	if (peek != NULL)
+		scan_set_peek(s, peek, &m);
+	if (step == 0)
+		step = t->len > 0 ? t->len : 1;
+	for (off = 0; off < t->len; off += n) {
+		n = t->len - off < step ? t->len - off : step;
+		scan_feed(s, t->p + off, n);
+	}
+	return scan_finish(s);
+}
+
+/* The octets a client gets of LF text: each LF sent as CRLF. */
+static uint64_t
+crlf_size(const char *p)
+{
+	uint64_t n = 0;
+
+	for (; *p != '\0'; p++)
+		n += *p == '\n' ? 2 : 1;
+	return n;
+}
+
+/* A body mboxcl2 keeps whole: an unquoted From_ line after an empty line. */
+#define CLB	"hello\n\n" F2 "\nmore\n"
+#define CLBCR	"hello\r\n\r\n" F2 "\r\nmore\r\n"
+#define CLH	"Subject: cl\n\n"
+
+/* A message with "Content-Length: cl" before CLH, then body; returns the
+ * offset of the body. */
+static uint64_t
+cl_msg(struct text *t, const char *from, long long cl, const char *body,
+    const char *nl)
+{
+	char h[64];
+	uint64_t off;
+
+	(void)text_add(t, from);
+	(void)text_add(t, nl);
+	(void)snprintf(h, sizeof(h), "Content-Length: %lld%s", cl, nl);
+	(void)text_add(t, h);
+	(void)text_add(t, "Subject: cl");
+	(void)text_add(t, nl);
+	(void)text_add(t, nl);
+	off = t->len;
+	(void)text_add(t, body);
+	return off;
+}
+
+/* The octets sent of the header cl_msg wrote, for a count of cl. */
+static uint64_t
+cl_head_size(long long cl)
+{
+	char h[64];
+
+	(void)snprintf(h, sizeof(h), "Content-Length: %lld\n" CLH, cl);
+	return crlf_size(h);
+}
+
+static void
+test_content_length(void)
+{
+	struct text t = { NULL, 0, 0 };
+	struct scan s, ref;
+	long long cl = (long long)strlen(CLB);
+	char h[128];
+	uint64_t body, from1;
+	size_t step;
+	bool all;
+	int r;
+
+	/* The count lands on the empty line before a From_ line. */
+	body = cl_msg(&t, F1, cl, CLB, "\n");
+	(void)text_add(&t, "\n");
+	from1 = text_add(&t, F3 "\n" B2);
+	r = scan_cl(&s, &t, 0, mem_peek);
+	ok(r == 0 && s.nmsgs == 2 && msg_is(&s, 0, 0, L(F1 "\n"),
+	    body + L(CLB), cl_head_size(cl) + crlf_size(CLB)),
+	    "mboxcl2: a From_ line inside the counted body splits nothing");
+	ok(msg_is(&s, 1, from1, from1 + L(F3 "\n"), t.len, B2_SIZE),
+	    "mboxcl2: the next message starts where the count said");
+	scan_free(&s);
+	r = scan_buf(&s, t.p, t.len, 0, false);
+	ok(r == 0 && s.nmsgs == 3, "mboxo reads the same file as three");
+	scan_free(&s);
+	r = scan_cl(&s, &t, 0, NULL);
+	ok(r == 0 && s.nmsgs == 3, "without a way to look ahead: as mboxo");
+	scan_free(&s);
+	r = scan_cl(&ref, &t, 0, mem_peek);
+	for (all = r == 0, step = 1; step <= PIECES_MAX; step++) {
+		r = scan_cl(&s, &t, step, mem_peek);
+		all = all && r == 0 && same_scan(&ref, &s);
+		scan_free(&s);
+	}
+	ok(all, "mboxcl2: the same messages whatever the pieces");
+	scan_free(&ref);
+	errno = 0;
+	r = scan_cl(&s, &t, 0, fail_peek);
+	ok(r == -1 && errno == EIO, "a failing look-ahead is an I/O error");
+	scan_free(&s);
+	text_free(&t);
+
+	/* Counts that do not land on a message boundary are ignored. */
+	(void)cl_msg(&t, F1, cl + 1, CLB, "\n");
+	(void)text_add(&t, "\n" F3 "\n" B2);
+	r = scan_cl(&s, &t, 0, mem_peek);
+	ok(r == 0 && s.nmsgs == 3, "a count one too long: read as mboxo");
+	scan_free(&s);
+	text_free(&t);
+	(void)cl_msg(&t, F1, cl - 1, CLB, "\n");
+	(void)text_add(&t, "\n" F3 "\n" B2);
+	r = scan_cl(&s, &t, 0, mem_peek);
+	ok(r == 0 && s.nmsgs == 3, "a count ending inside a line: as mboxo");
+	scan_free(&s);
+	text_free(&t);
+	(void)cl_msg(&t, F1, cl + 100, CLB, "\n");
+	r = scan_cl(&s, &t, 0, mem_peek);
+	ok(r == 0 && s.nmsgs == 2, "a count past the end: as mboxo");
+	scan_free(&s);
+	text_free(&t);
+	(void)cl_msg(&t, F1, cl, CLB, "\n");
+	(void)text_add(&t, "\nFrom nobody\n\n" F3 "\n" B2);
+	r = scan_cl(&s, &t, 0, mem_peek);
+	ok(r == 0 && s.nmsgs == 3,
+	    "a count landing before an implausible From line: as mboxo");
+	scan_free(&s);
+	text_free(&t);
+	(void)snprintf(h, sizeof(h), F1 "\nContent-Length: %lld\n"
+	    "Content-Length: %lld\n\n", cl, cl);
+	(void)text_add(&t, h);
+	(void)text_add(&t, CLB "\n" F3 "\n" B2);
+	r = scan_cl(&s, &t, 0, mem_peek);
+	ok(r == 0 && s.nmsgs == 3,
+	    "two Content-Length headers are not trusted");
+	scan_free(&s);
+	text_free(&t);
+	(void)snprintf(h, sizeof(h), F1 "\nContent-Length: %lld.0\n\n", cl);
+	(void)text_add(&t, h);
+	(void)text_add(&t, CLB "\n" F3 "\n" B2);
+	r = scan_cl(&s, &t, 0, mem_peek);
+	ok(r == 0 && s.nmsgs == 3, "nor one that is not a number");
+	scan_free(&s);
+	text_free(&t);
+
+	/* The end of the data: the empty line must come first (as mutt). */
+	(void)cl_msg(&t, F1, cl + 1, CLB "\n", "\n");
+	r = scan_cl(&s, &t, 0, mem_peek);
+	ok(r == 0 && s.nmsgs == 2,
+	    "a count ending on the end of the file itself: as mboxo");
+	scan_free(&s);
+	text_free(&t);
+	body = cl_msg(&t, F1, cl, CLB, "\n");
+	(void)text_add(&t, "\n");
+	r = scan_cl(&s, &t, 0, mem_peek);
+	ok(r == 0 && s.nmsgs == 1 && msg_is(&s, 0, 0, L(F1 "\n"),
+	    body + L(CLB), cl_head_size(cl) + crlf_size(CLB)),
+	    "a count before a last empty line: that line is the separator");
+	scan_free(&s);
+	text_free(&t);
+
+	/* Zero, and CRLF line ends (the count counts the CRs). */
+	(void)text_add(&t, F1 "\nContent-Length: 0\n\n\n" F2 "\n" B2);
+	r = scan_cl(&s, &t, 0, mem_peek);
+	ok(r == 0 && s.nmsgs == 2 && msg_is(&s, 0, 0, L(F1 "\n"),
+	    L(F1 "\nContent-Length: 0\n\n"), 19 + 2),
+	    "a count of zero: an empty body");
+	scan_free(&s);
+	text_free(&t);
+	cl = (long long)strlen(CLBCR);
+	body = cl_msg(&t, F1, cl, CLBCR, "\r\n");
+	(void)text_add(&t, "\r\n" F3 "\r\n" B2CR);
+	r = scan_cl(&s, &t, 0, mem_peek);
+	ok(r == 0 && s.nmsgs == 2 && msg_is(&s, 0, 0, L(F1 "\r\n"),
+	    body + L(CLBCR), cl_head_size(cl) + crlf_size(CLB)),
+	    "mboxcl2 with CRLF line ends");
+	scan_free(&s);
+	text_free(&t);
+}
+
+/* ---- uidl = popa3d --------------------------------------------------- */
+
+/*
+ * Golden ids from Debian's popa3d 1.0.3 (tests/system/popa3d-uidl.py
+ * compares the whole of tests/data/popa3d.mbox with the real program).
+ */
+#define P3_RECEIVED \
+	"Received: from a by b; Mon, 16 Nov 2026 09:12:01 +0000\n" \
+	"Received: from c by d; Mon, 16 Nov 2026 09:12:00 +0000\n" \
+	"Date: Mon, 16 Nov 2026 09:11:00 +0000\n" \
+	"Message-ID: <a@example.org>\n"
+#define P3_RECEIVED_ID	"d5bc251c78f66494"
+#define P3_NONE_ID	"d98c1dd404b2008f"	/* MD5 of nothing */
+
+static int
+scan_popa3d(struct scan *s, const char *str, size_t step)
+{
+	struct store_config cf;
+	size_t off, n, len = strlen(str);
+
+	scan_init(s, false);
+	memset(&cf, 0, sizeof(cf));
+	cf.uidl = STORE_UIDL_POPA3D;
+	scan_setup(s, &cf);
+	if (step == 0)
+		step = len > 0 ? len : 1;
+	for (off = 0; off < len; off += n) {
+		n = len - off < step ? len - off : step;
+		scan_feed(s, str + off, n);
+	}
+	return scan_finish(s);
+}
+
+/* Are the ids of s the n strings of want? */
+static bool
+ids_are(const struct scan *s, const char *const *want, unsigned int n)
+{
+	char id[STORE_UIDL_MAX + 1];
+	unsigned int i;
+	bool all = true;
+
+	if (s->nmsgs != n) {
+		diag("%u messages, want %u", s->nmsgs, n);
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		uidl_format(&s->msgs[i], s->xuidls, id);
+		if (strcmp(id, want[i]) != 0) {
+			diag("message %u: id '%s', want '%s'", i, id, want[i]);
+			all = false;
+		}
+	}
+	return all;
+}
+
+static void
+test_popa3d(void)
+{
+	static const char box[] = F1 "\n" P3_RECEIVED "Subject: one\n\n"
+	    "hello\n\n" F2 "\nSubject: two\nX-UIDL: kept-by-others\n\nbye\n\n"
+	    F1 "\n" P3_RECEIVED "Subject: one\n\nhello\n\n"
+	    F3 "\nSubject: three\n\nagain\n";
+	/* The same after a mail reader marked everything read. */
+	static const char read[] = F1 "\n" P3_RECEIVED "Subject: one\n"
+	    "Status: RO\nX-Status: A\n\nhello\n\n" F2 "\nSubject: two\n"
+	    "X-UIDL: kept-by-others\nStatus: RO\n\nbye\n\n"
+	    F1 "\n" P3_RECEIVED "Subject: one\nStatus: O\n\nhello\n\n"
+	    F3 "\nSubject: three\nStatus: RO\n\nagain\n";
+	static const char *const want[] = { P3_RECEIVED_ID, P3_NONE_ID,
+	    P3_RECEIVED_ID "-2", P3_NONE_ID "-2" };
+	struct scan s, ref;
+	size_t step;
+	bool all;
+	int r;
+
+	r = scan_popa3d(&s, box, 0);
+	ok(r == 0 && ids_are(&s, want, 4),
+	    "popa3d's ids; X-UIDL ignored; equal ones made unique");
+	ok(s.msgs[0].size == crlf_size(P3_RECEIVED "Subject: one\n\nhello\n") &&
+	    s.msgs[0].xuidl == 0 &&
+	    s.msgs[1].xuidl == 0, "popa3d mode keeps sizes, takes no X-UIDL");
+	scan_free(&s);
+	r = scan_popa3d(&s, read, 0);
+	ok(r == 0 && ids_are(&s, want, 4),
+	    "Status and X-Status changes keep popa3d's ids");
+	scan_free(&s);
+	r = scan_popa3d(&ref, box, 0);
+	for (all = r == 0, step = 1; step <= PIECES_MAX; step++) {
+		r = scan_popa3d(&s, box, step);
+		all = all && r == 0 && same_scan(&ref, &s);
+		scan_free(&s);
+	}
+	ok(all, "popa3d's ids whatever the pieces");
+	scan_free(&ref);
+}
+
 int
 main(void)
 {
 	if (sodium_init() == -1)
 		bail("sodium_init failed");
-	plan(5 + 7 + 19 + 4 + 4 + 7 + 4 + 2 + PIECES_MAX + 1);
+	plan(5 + 7 + 19 + 4 + 4 + 7 + 4 + 2 + PIECES_MAX + 1 + 4 + 16 + 4);
 	test_from_lines();
 	test_quoted();
 	test_basic();
@@ -606,5 +1000,8 @@ main(void)
 	test_long_lines();
 	test_pine();
 	test_pieces();
+	test_sum();
+	test_content_length();
+	test_popa3d();
 	return done();
 }

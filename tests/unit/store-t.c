@@ -1051,6 +1051,147 @@ test_journal(void)
 	    "and what it points to is untouched");
 }
 
+/*
+ * Rewrites in place that keep every message's place, size and UIDL:
+ * only the checksum of the whole scanned range (store/sum.c) sees them.
+ */
+static void
+test_checksum(void)
+{
+	static const bool middle[] = { false, true, false };
+	/* MA MB MC with one letter of a body changed, or a Status flag. */
+	static const char body[] = FA "Subject: one\n\njello\n.\n"
+	    "..dots stay\n\n" MB MC;
+	static const char status[] = MA FB "Subject: two\nStatus: OR\n\n"
+	    "line 1\n\nline 3\n\n" MC;
+	struct mbox *mb;
+	enum store_error why;
+	const char *path;
+
+	if (sizeof(body) != sizeof(MA MB MC) ||
+	    sizeof(status) != sizeof(MA MB MC))
+		bail("the rewrites must keep the size");
+	path = box_write("samesize", MA MB MC, strlen(MA MB MC));
+	mb = open_or_bail(path);
+	age(path, 100);		/* a new mtime for the rewrite, surely */
+	tap_write_file(path, body, strlen(body));
+	why = STORE_OK;
+	ok(store_verify(mb, &why) == -1 && why == STORE_ERR_CHANGED,
+	    "a same-size change inside a body is noticed");
+	why = STORE_OK;
+	ok(store_update(mb, middle, &why) == -1 && why == STORE_ERR_CHANGED &&
+	    file_is(path, body, strlen(body)),
+	    "and nothing is deleted from that file");
+	store_close(mb);
+
+	path = box_write("samesize", MA MB MC, strlen(MA MB MC));
+	mb = open_or_bail(path);
+	age(path, 100);
+	tap_write_file(path, status, strlen(status));
+	why = STORE_OK;
+	ok(store_verify(mb, &why) == -1 && why == STORE_ERR_CHANGED,
+	    "a same-size Status change (UIDL unchanged) is noticed too");
+	store_close(mb);
+
+	path = box_write("samesize", MA MB MC, strlen(MA MB MC));
+	mb = open_or_bail(path);
+	box_append(path, MD);
+	why = STORE_OK;
+	ok(store_verify(mb, &why) == 0 && store_update(mb, middle, &why) == 0 &&
+	    file_is(path, MA MC MD, strlen(MA MC MD)),
+	    "mail appended leaves the checksum of the scanned part alone");
+	store_close(mb);
+}
+
+/* mboxcl2: a body with an unquoted From_ line, counted. */
+#define CLBODY	"hello\n\n" FC "not a new message\n"
+#define CLOUT	"Subject: cl\r\nContent-Length: 73\r\n\r\nhello\r\n\r\n" \
+	"From carol@example.com Wed Nov 18 23:59:59 2026\r\n" \
+	"not a new message\r\n"
+#define MCL	FB "Subject: cl\nContent-Length: 73\n\n" CLBODY "\n"
+
+static void
+test_mboxcl2(void)
+{
+	static const char *const three[] = { BA_OUT, CLOUT, BC_OUT };
+	static const size_t three_len[] = {
+		sizeof(BA_OUT) - 1, sizeof(CLOUT) - 1, sizeof(BC_OUT) - 1
+	};
+	static const bool first[] = { true, false, false };
+	static const bool middle[] = { false, true, false };
+	static const bool last[] = { false, false, true };
+	/* The count one short: it ends inside a line, and is not used. */
+#define WRONG	FB "Subject: cl\nContent-Length: 72\n\n" CLBODY "\n"
+	struct mbox *mb;
+	enum store_error why = STORE_OK;
+	const char *path;
+	size_t len;
+	char *got;
+
+	if (strlen(CLBODY) != 73)
+		bail("CLBODY is %zu octets", strlen(CLBODY));
+	config_init(false);
+	cf.content_length = true;
+	path = box_write("cl", MA MCL MC, strlen(MA MCL MC));
+	mb = open_or_bail(path);
+	ok(msgs_are(mb, three, three_len, 3, false) &&
+	    msgs_are(mb, three, three_len, 3, true),
+	    "mboxcl2: the counted body is one message, sent as stored");
+	box_append(path, MD);
+	ok(msgs_are(mb, three, three_len, 3, false),
+	    "mboxcl2: each message still reads after new mail");
+	ok(store_verify(mb, &why) == 0, "and the file still verifies");
+	store_close(mb);
+
+	ok(update_is("cl1", MA MCL MC, first, MCL MC),
+	    "mboxcl2: deleting the message before a counted one");
+	ok(update_is("cl2", MA MCL MC, middle, MA MC),
+	    "mboxcl2: deleting the counted message");
+	ok(update_is("cl3", MA MCL MC, last, MA MCL),
+	    "mboxcl2: deleting the message after it");
+	ok(update_is("cl4", MA MCL, first, MCL),
+	    "mboxcl2: a counted last message is kept whole");
+
+	path = box_write("clwrong", MA WRONG MC, strlen(MA WRONG MC));
+	mb = open_or_bail(path);
+	ok(store_count(mb) == 4, "a count that does not check out: mboxo");
+	got = read_msg(mb, 2, &len);
+	ok(got != NULL && len == sizeof("not a new message\r\n") - 1,
+	    "and the From_ line in the body starts a message");
+	free(got);
+	store_close(mb);
+
+	config_init(false);
+	path = box_write("clmboxo", MA MCL MC, strlen(MA MCL MC));
+	mb = open_or_bail(path);
+	ok(store_count(mb) == 4, "mboxo ignores Content-Length");
+	store_close(mb);
+#undef WRONG
+}
+
+/* uidl = popa3d on a file: see also scan-t.c and tests/system/. */
+static void
+test_popa3d_ids(void)
+{
+	static const char box[] = FA "Received: from a by b; Mon, 16 Nov "
+	    "2026 09:12:01 +0000\nSubject: one\nX-UIDL: abc\n\nhello\n\n" MB;
+	char id0[STORE_UIDL_MAX + 1], id1[STORE_UIDL_MAX + 1];
+	struct mbox *mb;
+	const char *path;
+
+	config_init(false);
+	cf.uidl = STORE_UIDL_POPA3D;
+	path = box_write("popa3d", box, strlen(box));
+	mb = open_or_bail(path);
+	store_uidl(mb, 0, id0);
+	store_uidl(mb, 1, id1);
+	store_close(mb);
+	config_init(false);
+	ok(strcmp(id0, "d5bc251c78f66494") == 0 &&
+	    strcmp(id1, "d98c1dd404b2008f") == 0,
+	    "uidl = popa3d: popa3d's ids (%s %s)", id0, id1);
+}
+
 int
 main(void)
 {
@@ -1058,7 +1199,7 @@ main(void)
 		bail("sodium_init failed");
 	(void)alarm(TEST_SECONDS);
 	config_init(false);
-	plan(13 + 11 + 2 + 20 + 12 + 10 + 5);
+	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 4 + 10 + 1);
 	test_refused();
 	test_read();
 	test_long();
@@ -1066,5 +1207,8 @@ main(void)
 	test_changed();
 	test_locks();
 	test_journal();
+	test_checksum();
+	test_mboxcl2();
+	test_popa3d_ids();
 	return done();
 }

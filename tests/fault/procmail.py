@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""procmail: mail delivered by a real MDA while POP3 sessions delete it.
+
+procmail (Debian's, with its own dot-lock and fcntl locking) delivers
+DELIVERIES numbered messages into the maildrop through a private rcfile
+with a `:0:' recipe, from DELIVERERS processes at once, as the test user
+(procmail -m, so no system configuration is read).  Meanwhile pop3d
+sessions, one after the other, list the maildrop, RETR every message
+(each must be exactly the message delivered under its number), DELE
+about half of them (never those numbered by a multiple of 3, so that
+mail is left at the end) and QUIT.  At the end, and after one more session
+that only looks, the mailbox file must hold each delivered message that
+no session deleted, exactly once and intact, and nothing else: delivered
+minus deleted equals present.  A QUIT that failed leaves its deletions
+undecided (the next open may finish them), so those messages may be
+present or not, but at most once.
+
+Bounded: DELIVERIES deliveries and at most DEADLINE seconds in all.
+SESSIONS sessions are spread over the deliveries, one each time another
+tenth of them is done, rather than run back to back: after a reader
+touched the mailbox (its access time), procmail waits a second with the
+mailbox locked before it writes, so that new mail looks new to biff and
+shells, and back-to-back sessions would hold up every delivery so.
+POP3D_PROCMAIL_DELIVERIES sets the number of deliveries.
+"""
+
+import os
+import random
+import re
+import select
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+import popenv  # noqa: E402
+
+DELIVERIES = int(os.environ.get("POP3D_PROCMAIL_DELIVERIES", "300"))
+DELIVERERS = 2
+DEADLINE = 60.0         # seconds for the whole test
+READ_TIMEOUT = 20.0     # one reply line
+SESSIONS = 10           # during the deliveries, spread over them
+
+
+def message(n):
+    """Delivery n as procmail gets it (no line starts with "From " or a
+    dot, so what RETR sends is this, from the second line, with CRLF)."""
+    lines = ["From procmail-test@example.org Mon Nov 16 %02d:%02d:%02d 2026"
+             % (n // 3600 % 24, n // 60 % 60, n % 60),
+             "Message-ID: <%d@procmail.test>" % n,
+             "Subject: delivery %d" % n, ""]
+    for j in range(1 + n * 7919 % 40):
+        lines.append("message %d line %d %s" % (n, j, "x" * (n * j % 90)))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def as_sent(n):
+    """The octets RETR sends of delivery n, before dot-stuffing."""
+    body = message(n).split(b"\n", 1)[1]
+    return body.replace(b"\n", b"\r\n")
+
+
+def number_of(msg):
+    m = re.search(rb"^Message-ID: <(\d+)@procmail\.test>\r?$", msg, re.M)
+    return int(m.group(1)) if m else None
+
+
+class Session:
+    """A pop3d session on pipes, a line at a time."""
+
+    def __init__(self, env):
+        self.proc = env.start()
+        self.buf = b""
+
+    def line(self):
+        end = time.time() + READ_TIMEOUT
+        fd = self.proc.stdout.fileno()
+        while b"\r\n" not in self.buf:
+            left = end - time.time()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError("no reply from pop3d")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise EOFError("pop3d closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def command(self, text):
+        self.proc.stdin.write(text + b"\r\n")
+        self.proc.stdin.flush()
+        return self.line()
+
+    def multiline(self):
+        out = []
+        while True:
+            line = self.line()
+            if line == b".":
+                return b"".join(l + b"\r\n" for l in out)
+            out.append(line[1:] if line.startswith(b".") else line)
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=READ_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+
+
+class Deliveries:
+    """DELIVERERS threads running procmail for numbers 1..DELIVERIES."""
+
+    def __init__(self, env, rcfile):
+        self.env = env
+        self.rcfile = rcfile
+        self.next = 1
+        self.lock = threading.Lock()
+        self.delivered = set()
+        self.failures = []
+        self.threads = [threading.Thread(target=self.run)
+                        for _ in range(DELIVERERS)]
+
+    def run(self):
+        procmail = shutil.which("procmail")
+        environ = {"PATH": "/usr/bin:/bin", "HOME": self.env.dir}
+        while True:
+            with self.lock:
+                n = self.next
+                self.next += 1
+            if n > DELIVERIES:
+                return
+            try:
+                r = subprocess.run([procmail, "-m", self.rcfile],
+                                   input=message(n), capture_output=True,
+                                   env=environ, cwd=self.env.dir,
+                                   timeout=DEADLINE, **self.env.preexec())
+                ok = r.returncode == 0
+                why = r.stderr[-300:]
+            except subprocess.TimeoutExpired:
+                ok, why = False, b"timed out"
+            with self.lock:
+                if ok:
+                    self.delivered.add(n)
+                else:
+                    self.failures.append((n, why))
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+
+    def alive(self):
+        return any(t.is_alive() for t in self.threads)
+
+    def done(self):
+        with self.lock:
+            return len(self.delivered) + len(self.failures)
+
+    def join(self, timeout):
+        end = time.time() + timeout
+        for t in self.threads:
+            t.join(max(0.0, end - time.time()))
+
+
+def pop_round(env, rng, stats):
+    """One session: RETR all, DELE about half, QUIT.  Returns (deleted,
+    undecided) message numbers."""
+    s = Session(env)
+    dele = []
+    try:
+        if not s.line().startswith(b"+OK") or \
+                not s.command(b"USER alice").startswith(b"+OK"):
+            stats["refused"] += 1
+            return set(), set()
+        resp = s.command(b"PASS wonderland")
+        if not resp.startswith(b"+OK"):
+            stats["refused"] += 1    # [IN-USE] while a delivery locks
+            return set(), set()
+        count = int(s.command(b"STAT").split()[1])
+        for i in range(1, count + 1):
+            if not s.command(b"RETR %d" % i).startswith(b"+OK"):
+                stats["bad"].append("RETR %d refused" % i)
+                continue
+            msg = s.multiline()
+            n = number_of(msg)
+            stats["retrieved"] += 1
+            if n is None or msg != as_sent(n):
+                stats["bad"].append("message %d of a session (delivery "
+                                    "%r) is not what was delivered" %
+                                    (i, n))
+                continue
+            if n % 3 != 0 and rng.random() < 0.5:
+                if s.command(b"DELE %d" % i).startswith(b"+OK"):
+                    dele.append(n)
+        resp = s.command(b"QUIT")
+        stats["sessions"] += 1
+        if resp.startswith(b"+OK"):
+            return set(dele), set()
+        stats["quit_failed"] += 1
+        return set(), set(dele)
+    except (TimeoutError, EOFError, BrokenPipeError) as e:
+        stats["bad"].append("session: %s" % e)
+        return set(), set(dele)
+    finally:
+        s.close()
+
+
+def main():
+    tap = popenv.Tap()
+    popenv.require_programs(tap, [("procmail", "procmail")])
+    env = popenv.TestEnv()
+    rng = random.Random(int(os.environ.get("POP3D_SEED", "1939")))
+    start = time.time()
+    try:
+        env.options.append("--lock-wait=30")
+        mailbox = env.mailbox()
+        rcfile = os.path.join(env.dir, "procmailrc")
+        with open(rcfile, "w") as f:
+            f.write("SHELL=/bin/sh\nMAILDIR=%s\nLOCKSLEEP=1\n"
+                    "LOCKTIMEOUT=300\n:0:\n%s\n" % (env.dir, mailbox))
+        os.chmod(rcfile, 0o600)
+        env.write_config()    # makes the whole directory the test user's
+
+        d = Deliveries(env, rcfile)
+        d.start()
+        stats = {"sessions": 0, "retrieved": 0, "refused": 0,
+                 "quit_failed": 0, "bad": []}
+        deleted, undecided = set(), set()
+        during = 0
+        for k in range(1, SESSIONS + 2):
+            # Session k once k tenths are delivered; the last one after.
+            want = min(DELIVERIES, k * DELIVERIES // SESSIONS)
+            while d.done() < want and d.alive() and \
+                    time.time() - start < DEADLINE:
+                time.sleep(0.01)
+            if time.time() - start >= DEADLINE:
+                break
+            running = d.alive()
+            sure, maybe = pop_round(env, rng, stats)
+            deleted |= sure
+            undecided |= maybe
+            if running:
+                during += 1
+        d.join(max(1.0, DEADLINE - (time.time() - start)))
+        # A last session, after the last delivery: it only looks.
+        s = Session(env)
+        try:
+            s.line()
+            s.command(b"USER alice")
+            final = s.command(b"PASS wonderland")
+            s.command(b"QUIT")
+        finally:
+            s.close()
+        elapsed = time.time() - start
+
+        tap.diag("%d deliveries, %d sessions (%d during delivery), %d "
+                 "refused logins, %d messages retrieved, %d deleted, %d "
+                 "undecided, %.1f s" % (len(d.delivered), stats["sessions"],
+                                        during, stats["refused"],
+                                        stats["retrieved"], len(deleted),
+                                        len(undecided), elapsed))
+        tap.ok(not d.alive() and elapsed < DEADLINE + 5,
+               "bounded: done in %.1f s" % elapsed)
+        tap.ok(len(d.delivered) == DELIVERIES and not d.failures,
+               "procmail delivered all %d messages" % DELIVERIES,
+               d.failures[:5])
+        tap.ok(during >= 3 and len(deleted) > 0,
+               "sessions deleted mail while procmail delivered")
+        tap.ok(not stats["bad"], "every message retrieved is the one "
+               "delivered", "\n".join(stats["bad"][:10]) + "\n" +
+               env.read_log()[-2000:])
+        tap.ok(final.startswith(b"+OK"), "the maildrop still opens",
+               final + b"\n" + env.read_log()[-2000:].encode())
+
+        with open(mailbox, "rb") as f:
+            data = f.read()
+        present = []
+        broken = []
+        for msg in popenv.split_messages(data):
+            n = number_of(msg)
+            if n is None or msg != as_sent(n):
+                broken.append(msg[:200])
+            else:
+                present.append(n)
+        tap.ok(not broken, "every message in the file is intact",
+               broken[:3])
+        dups = sorted(n for n in set(present) if present.count(n) > 1)
+        tap.ok(not dups, "no message is there twice", dups[:10])
+        missing = sorted(d.delivered - deleted - undecided - set(present))
+        resurrected = sorted(set(present) & deleted)
+        unknown = sorted(set(present) - d.delivered)
+        tap.ok(not missing and not resurrected and not unknown,
+               "present = delivered - deleted (%d = %d - %d, %d "
+               "undecided)" % (len(present), len(d.delivered),
+                               len(deleted), len(undecided)),
+               "missing %r, deleted but present %r, never delivered %r" %
+               (missing[:10], resurrected[:10], unknown[:10]))
+        if tap.failed:
+            tap.diag("pop3d log:\n" + env.read_log()[-4000:])
+    finally:
+        env.cleanup()
+    return tap.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
