@@ -161,20 +161,29 @@ secret_equal(const char *a, size_t alen, const char *b, size_t blen)
 	return eq;
 }
 
-/* USER/PASS against a {SCRAM-SHA-256} entry: derive and compare. */
+/*
+ * USER/PASS against a {SCRAM-SHA-256} entry: derive the keys with the
+ * entry's salt and count and compare.  Every other check derives keys
+ * from a dummy salt instead (sec NULL), so that all take as long.
+ */
 static bool
 scram_password(const char *value, const char *pass, size_t passlen)
 {
+	static const unsigned char dummy_salt[SCRAM_SALT_LEN];
 	struct scram_secret sec;
 	unsigned char stored[SCRAM_KEY_LEN], server[SCRAM_KEY_LEN];
-	bool ok;
+	bool ok = false, real;
 
-	if (scram_parse(value, &sec) == -1)
-		return false;
-	scram_keys(pass, passlen, sec.salt, sec.saltlen, sec.iters, stored,
-	    server);
-	ok = sodium_memcmp(stored, sec.stored, sizeof(stored)) == 0 &&
-	    sodium_memcmp(server, sec.server, sizeof(server)) == 0;
+	real = value != NULL && scram_parse(value, &sec) == 0;
+	if (real)
+		scram_keys(pass, passlen, sec.salt, sec.saltlen, sec.iters,
+		    stored, server);
+	else
+		scram_keys(pass, passlen, dummy_salt, sizeof(dummy_salt),
+		    SCRAM_ITERS_DEFAULT, stored, server);
+	if (real)
+		ok = sodium_memcmp(stored, sec.stored, sizeof(stored)) == 0 &&
+		    sodium_memcmp(server, sec.server, sizeof(server)) == 0;
 	sodium_memzero(&sec, sizeof(sec));
 	sodium_memzero(stored, sizeof(stored));
 	sodium_memzero(server, sizeof(server));
@@ -187,7 +196,7 @@ secrets_password(const struct auth_config *cf, const char *user,
 {
 	enum secret_scheme scheme = SECRET_PLAIN;
 	char *value = NULL;
-	bool argon_ok, ok;
+	bool argon_ok, scram_ok, ok;
 	int r;
 
 	r = secrets_find(cf, user, &scheme, &value, NULL, out->why,
@@ -197,12 +206,14 @@ secrets_password(const struct auth_config *cf, const char *user,
 	argon_ok = crypto_pwhash_str_verify(r == 1 &&
 	    scheme == SECRET_ARGON2ID ? value : dummy_hash, pass,
 	    passlen) == 0;
+	scram_ok = scram_password(r == 1 && scheme == SECRET_SCRAM ? value :
+	    NULL, pass, passlen);
 	if (r == 0)
 		ok = false;
 	else if (scheme == SECRET_ARGON2ID)
 		ok = argon_ok;
 	else if (scheme == SECRET_SCRAM)
-		ok = scram_password(value, pass, passlen);
+		ok = scram_ok;
 	else
 		ok = secret_equal(value, strlen(value), pass, passlen);
 	if (value != NULL) {
@@ -299,11 +310,12 @@ auth_apop(const struct auth_config *cf, const char *user, const char *stamp,
 	got[i] = '\0';
 	secret = r == 1 && scheme == SECRET_PLAIN ? value : "";
 	apop_digest(stamp, secret, strlen(secret), want);
-	/* The same Argon2id work as every other check. */
-	if (crypto_pwhash_str_verify(dummy_hash, digest, strlen(digest)) == 0)
-		secret = "";	/* cannot happen: nobody knows its password */
 	ok = r == 1 && scheme == SECRET_PLAIN && strlen(digest) == 32 &&
 	    sodium_memcmp(want, got, 32) == 0;
+	/* The same Argon2id work as every other check (nobody knows the
+	 * dummy's password: it never succeeds). */
+	if (crypto_pwhash_str_verify(dummy_hash, digest, strlen(digest)) == 0)
+		ok = false;
 	sodium_memzero(want, sizeof(want));
 	if (value != NULL) {
 		sodium_memzero(value, strlen(value));
@@ -327,6 +339,7 @@ auth_scram_lookup(const struct auth_config *cf, const char *user,
 {
 	enum secret_scheme scheme = SECRET_PLAIN;
 	unsigned char filekey[SCRAM_KEY_LEN], mac[crypto_auth_hmacsha256_BYTES];
+	unsigned char stored[SCRAM_KEY_LEN], server[SCRAM_KEY_LEN];
 	char *value = NULL;
 	bool made_up = true;
 	int r = 0;
@@ -344,12 +357,15 @@ auth_scram_lookup(const struct auth_config *cf, const char *user,
 		out->known = true;
 		(void)snprintf(out->user, sizeof(out->user), "%s", user);
 	}
-	if (r == 1 && scheme == SECRET_SCRAM && scram_parse(value, sec) == 0)
+	/* The made-up salt: a MAC of the name, the same every time. */
+	crypto_auth_hmacsha256(mac, (const unsigned char *)user, strlen(user),
+	    filekey);
+	if (r == 1 && scheme == SECRET_SCRAM && scram_parse(value, sec) == 0) {
 		made_up = false;
-	else {
-		/* The made-up salt: a MAC of the name, the same every time. */
-		crypto_auth_hmacsha256(mac, (const unsigned char *)user,
-		    strlen(user), filekey);
+		/* The same key derivation as every other path, for time. */
+		scram_keys((const char *)mac, sizeof(mac), mac, SCRAM_SALT_LEN,
+		    SCRAM_ITERS_DEFAULT, stored, server);
+	} else {
 		memcpy(sec->salt, mac, SCRAM_SALT_LEN);
 		sec->saltlen = SCRAM_SALT_LEN;
 		sec->iters = SCRAM_ITERS_DEFAULT;
@@ -359,14 +375,20 @@ auth_scram_lookup(const struct auth_config *cf, const char *user,
 			    sec->server);
 			made_up = false;
 		} else {
-			/* Keys nobody has a password for. */
+			/* Keys nobody has a password for, made as long. */
+			scram_keys((const char *)mac, sizeof(mac), sec->salt,
+			    sec->saltlen, sec->iters, stored, server);
 			randombytes_buf(sec->stored, sizeof(sec->stored));
 			randombytes_buf(sec->server, sizeof(sec->server));
 			(void)snprintf(out->why, sizeof(out->why), "%s",
 			    r == 0 ? "no such user in the secrets file" :
+			    scheme == SECRET_SCRAM ? "malformed "
+			    "{SCRAM-SHA-256} entry in the secrets file" :
 			    "SCRAM needs a {SCRAM-SHA-256} or {PLAIN} secret");
 		}
 	}
+	sodium_memzero(stored, sizeof(stored));
+	sodium_memzero(server, sizeof(server));
 	if (value != NULL) {
 		sodium_memzero(value, strlen(value));
 		sodium_free(value);

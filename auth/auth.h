@@ -107,12 +107,15 @@ void		 privsep_become(const char *user, uid_t uid, gid_t gid,
 
 /*
  * privsep_empty_dir: make sure dir exists (making it, as root, if not),
- * is owned by root, writable by root only and empty.  0, or -1 with why.
+ * is owned by root, writable by root only, as is every directory above
+ * it, and is empty.  0 with its resolved path in real (PATH_MAX bytes),
+ * or -1 with why.
  */
-int		 privsep_empty_dir(const char *dir, char *why, size_t whylen);
+int		 privsep_empty_dir(const char *dir, char *real, char *why,
+		    size_t whylen);
 /*
  * privsep_jail: chroot to dir, become uid/gid for good, and forbid new
- * privileges, files, processes and ptrace.  Exits (EXIT_TEMP) on failure.
+ * privileges, files, processes and ptrace.  Exits (EXIT_JAIL) on failure.
  */
 void		 privsep_jail(const char *dir, uid_t uid, gid_t gid);
 
@@ -174,6 +177,12 @@ int		 privsep_recv_handover(int fd, void *data, size_t size,
 
 
 /*
+ * sasl_b64_bin: strict base64 (the RFC 4648 alphabet only, padded) into
+ * at most max octets; 0 and *len_r, or -1 (EINVAL) with out wiped.
+ */
+int		 sasl_b64_bin(const char *b64, unsigned char *out, size_t max,
+		    size_t *len_r);
+/*
  * sasl_b64_decode: strict base64 into out (size bytes, NUL-terminated);
  * 0 and *len_r, or -1 (EINVAL: not base64, or too long).
  */
@@ -219,6 +228,10 @@ struct scram_client {
 	char		 bare[SASL_DECODED_MAX + 1];
 };
 
+/* scram_hi: Hi() of RFC 5802 2.2 (PBKDF2-HMAC-SHA-256) into out. */
+void		 scram_hi(const char *pass, size_t passlen,
+		    const unsigned char *salt, size_t saltlen,
+		    unsigned int iters, unsigned char *out);
 /* scram_keys: StoredKey and ServerKey of a password (RFC 5802 3). */
 void		 scram_keys(const char *pass, size_t passlen,
 		    const unsigned char *salt, size_t saltlen,

@@ -244,7 +244,8 @@ main(int argc, char *argv[])
 		usage(EX_USAGE);
 	if (user != NULL && !auth_name_valid(user))
 		die(EX_USAGE, "not a valid user name (no spaces, '/', ':', "
-		    "'%', control characters, or a leading '.' or '-')");
+		    "'%', '\\', '..', control characters, a leading '.' or "
+		    "'-', or more than one '@' or one at either end)");
 	if (sodium_init() < 0)
 		die(EX_TEMP, "cannot initialise libsodium");
 	umask(077);

@@ -45,11 +45,14 @@
 #include "auth/auth.h"
 #include "pop3d/pop3d.h"
 
+/* How privsep_fatal exits: EXIT_JAIL in a pre-login child being jailed. */
+static int fatal_status = EXIT_TEMP;
+
 static void __attribute__((noreturn))
 privsep_fatal(const char *what)
 {
 	log_errx("%s: %s; closing the session", what, strerror(errno));
-	_exit(EXIT_TEMP);
+	_exit(fatal_status);
 }
 
 void
@@ -82,7 +85,7 @@ privsep_become(const char *user, uid_t uid, gid_t gid, gid_t keep_gid)
 }
 
 int
-privsep_empty_dir(const char *path, char *why, size_t whylen)
+privsep_empty_dir(const char *path, char *real, char *why, size_t whylen)
 {
 	char buf[CONF_PATH_MAX], *p;
 	struct dirent *de;
@@ -94,11 +97,7 @@ privsep_empty_dir(const char *path, char *why, size_t whylen)
 		(void)snprintf(why, whylen, "%s is not an absolute path", path);
 		return -1;
 	}
-	/*
-	 * Make it (and its parents) when missing, as root.  Every one of
-	 * them must be a real directory that only root can change, or the
-	 * directory could be swapped between this check and the chroot.
-	 */
+	/* Make it (and its parents) when missing, as root. */
 	(void)snprintf(buf, sizeof(buf), "%s", path);
 	for (p = buf + 1;; p++) {
 		char c = *p;
@@ -111,16 +110,37 @@ privsep_empty_dir(const char *path, char *why, size_t whylen)
 			    strerror(errno));
 			return -1;
 		}
-		if (lstat(buf, &st) == -1 || !S_ISDIR(st.st_mode) ||
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	/*
+	 * Every directory on the way, symbolic links resolved (as /var/run
+	 * to /run), must be one that only root can change, or the directory
+	 * could be swapped between this check and the chroot.
+	 */
+	if (realpath(path, real) == NULL) {
+		(void)snprintf(why, whylen, "cannot resolve %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	for (p = real + 1;; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		if (lstat(real, &st) == -1 || !S_ISDIR(st.st_mode) ||
 		    st.st_uid != 0 || (st.st_mode & 022) != 0) {
 			(void)snprintf(why, whylen, "%s must be a directory "
-			    "owned by root and writable by root only", buf);
+			    "owned by root and writable by root only", real);
 			return -1;
 		}
 		*p = c;
 		if (c == '\0')
 			break;
 	}
+	path = real;
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
 		(void)snprintf(why, whylen, "cannot open %s: %s", path,
@@ -156,6 +176,7 @@ privsep_jail(const char *dir, uid_t uid, gid_t gid)
 {
 	struct rlimit none = { 0, 0 }, one = { 1, 1 };
 
+	fatal_status = EXIT_JAIL;
 	if (chroot(dir) == -1 || chdir("/") == -1)
 		privsep_fatal("cannot chroot to the empty directory");
 	privsep_become(NULL, uid, gid, (gid_t)-1);
@@ -205,13 +226,14 @@ privsep_send_request(int fd, char kind, const char *user, const char *secret)
 	return r == (ssize_t)n ? 0 : -1;
 }
 
-/* user NUL: a valid user field at p, ending before end; its length. */
+/* user NUL: a valid user name at p, ending before end; its length. */
 static bool
 user_field(const char *p, const char *end, size_t *len_r)
 {
 	size_t len = strnlen(p, (size_t)(end - p));
 
-	if (p + len == end || !field_ok(p, len, POP_USER_MAX))
+	if (p + len == end || !field_ok(p, len, POP_USER_MAX) ||
+	    !auth_name_valid(p))
 		return false;
 	*len_r = len;
 	return true;
@@ -274,10 +296,9 @@ privsep_recv_request(int fd, struct privsep_request *req)
 			goto out;
 		memcpy(req->authmsg, p, req->authmsg_len + 1);
 		p += req->authmsg_len + 1;
-		if (sodium_base642bin(req->proof, sizeof(req->proof), p,
-		    (size_t)(end - p), NULL, &sl, NULL,
-		    sodium_base64_VARIANT_ORIGINAL) != 0 ||
-		    sl != sizeof(req->proof) || strlen(p) != (size_t)(end - p))
+		if (strlen(p) != (size_t)(end - p) ||
+		    sasl_b64_bin(p, req->proof, sizeof(req->proof), &sl) == -1 ||
+		    sl != sizeof(req->proof))
 			goto out;
 		break;
 	case PRIVSEP_ABORT:

@@ -17,14 +17,38 @@
 
 #include "auth/auth.h"
 
+/* RFC 4648 section 4: the alphabet, and the padding. */
+#define B64_CHARS	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
+			"0123456789+/="
+
+int
+sasl_b64_bin(const char *b64, unsigned char *out, size_t max, size_t *len_r)
+{
+	/*
+	 * libsodium 1.0.18 decodes any octet 0x80-0xFF as '/'; refuse what
+	 * is not in the alphabet before it looks.
+	 */
+	if (b64[strspn(b64, B64_CHARS)] != '\0' ||
+	    sodium_base642bin(out, max, b64, strlen(b64), NULL, len_r, NULL,
+	    sodium_base64_VARIANT_ORIGINAL) != 0) {
+		/* libsodium may have decoded part of a secret before it
+		 * failed: leave none of it behind. */
+		sodium_memzero(out, max);
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
 int
 sasl_b64_decode(const char *b64, char *out, size_t size, size_t *len_r)
 {
 	size_t len;
 
-	if (size == 0 || sodium_base642bin((unsigned char *)out, size - 1,
-	    b64, strlen(b64), NULL, &len, NULL,
-	    sodium_base64_VARIANT_ORIGINAL) != 0) {
+	if (size == 0 ||
+	    sasl_b64_bin(b64, (unsigned char *)out, size - 1, &len) == -1) {
+		if (size > 0)
+			out[0] = '\0';
 		errno = EINVAL;
 		return -1;
 	}
@@ -78,8 +102,8 @@ sasl_plain(const char *b64, char *user, size_t usize, char *pass,
 		goto bad;
 	pw = authc + cl + 1;
 	pl = (size_t)(end - pw);
-	if (cl == 0 || pl == 0 || !field_ok(pw, pl) || cl >= usize ||
-	    pl >= psize)
+	if (cl == 0 || pl == 0 || !field_ok(authc, cl) || !field_ok(pw, pl) ||
+	    cl >= usize || pl >= psize)
 		goto bad;
 	/* RFC 4616 section 2: we serve the authenticated identity only. */
 	if (zl != 0 && (zl != cl || memcmp(authz, authc, cl) != 0)) {

@@ -39,35 +39,6 @@ hmac(const unsigned char *key, size_t keylen, const void *msg, size_t len,
 	sodium_memzero(&st, sizeof(st));
 }
 
-/* Hi(str, salt, i) of RFC 5802 section 2.2: PBKDF2-HMAC-SHA-256. */
-static void
-hi(const char *pass, size_t passlen, const unsigned char *salt,
-    size_t saltlen, unsigned int iters, unsigned char *out)
-{
-	crypto_auth_hmacsha256_state st, init;
-	unsigned char u[SCRAM_KEY_LEN];
-	unsigned int i, j;
-
-	crypto_auth_hmacsha256_init(&init, (const unsigned char *)pass,
-	    passlen);
-	st = init;
-	crypto_auth_hmacsha256_update(&st, salt, saltlen);
-	crypto_auth_hmacsha256_update(&st, (const unsigned char *)"\0\0\0\1",
-	    4);
-	crypto_auth_hmacsha256_final(&st, u);
-	memcpy(out, u, sizeof(u));
-	for (i = 1; i < iters; i++) {
-		st = init;
-		crypto_auth_hmacsha256_update(&st, u, sizeof(u));
-		crypto_auth_hmacsha256_final(&st, u);
-		for (j = 0; j < sizeof(u); j++)
-			out[j] ^= u[j];
-	}
-	sodium_memzero(&st, sizeof(st));
-	sodium_memzero(&init, sizeof(init));
-	sodium_memzero(u, sizeof(u));
-}
-
 void
 scram_keys(const char *pass, size_t passlen, const unsigned char *salt,
     size_t saltlen, unsigned int iters, unsigned char *stored,
@@ -75,7 +46,7 @@ scram_keys(const char *pass, size_t passlen, const unsigned char *salt,
 {
 	unsigned char salted[SCRAM_KEY_LEN], client[SCRAM_KEY_LEN];
 
-	hi(pass, passlen, salt, saltlen, iters, salted);
+	scram_hi(pass, passlen, salt, saltlen, iters, salted);
 	hmac(salted, sizeof(salted), "Client Key", 10, client);
 	crypto_hash_sha256(stored, client, sizeof(client));
 	hmac(salted, sizeof(salted), "Server Key", 10, server);
@@ -92,7 +63,7 @@ scram_client_proof(const char *pass, size_t passlen,
 	    stored[SCRAM_KEY_LEN], sig[SCRAM_KEY_LEN];
 	unsigned int i;
 
-	hi(pass, passlen, salt, saltlen, iters, salted);
+	scram_hi(pass, passlen, salt, saltlen, iters, salted);
 	hmac(salted, sizeof(salted), "Client Key", 10, client);
 	crypto_hash_sha256(stored, client, sizeof(client));
 	hmac(stored, sizeof(stored), authmsg, len, sig);
@@ -157,16 +128,13 @@ scram_parse(const char *value, struct scram_secret *sec)
 	    it < SCRAM_ITERS_MIN || it > SCRAM_ITERS_MAX)
 		goto out;
 	sec->iters = (unsigned int)it;
-	if (sodium_base642bin(sec->salt, sizeof(sec->salt), f[1], strlen(f[1]),
-	    NULL, &len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	if (sasl_b64_bin(f[1], sec->salt, sizeof(sec->salt), &len) == -1 ||
 	    len < 8)
 		goto out;
 	sec->saltlen = len;
-	if (sodium_base642bin(sec->stored, sizeof(sec->stored), f[2],
-	    strlen(f[2]), NULL, &n, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	if (sasl_b64_bin(f[2], sec->stored, sizeof(sec->stored), &n) == -1 ||
 	    n != SCRAM_KEY_LEN ||
-	    sodium_base642bin(sec->server, sizeof(sec->server), f[3],
-	    strlen(f[3]), NULL, &n, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    sasl_b64_bin(f[3], sec->server, sizeof(sec->server), &n) == -1 ||
 	    n != SCRAM_KEY_LEN)
 		goto out;
 	rc = 0;
@@ -305,7 +273,7 @@ scram_client_final(const char *msg, const struct scram_client *c,
 {
 	char cb[sizeof(c->gs2) * 2];
 	const char *p, *end;
-	size_t n, len;
+	size_t n;
 
 	/* c=base64(gs2-header),r=nonce[,extensions],p=proof */
 	if (sodium_bin2base64(cb, sizeof(cb), (const unsigned char *)c->gs2,
@@ -324,9 +292,8 @@ scram_client_final(const char *msg, const struct scram_client *c,
 	if (strncmp(p, "p=", 2) != 0)
 		return -1;
 	*without_proof_r = (size_t)(p - 1 - msg);
-	len = strlen(p + 2);
-	if (sodium_base642bin(proof, SCRAM_KEY_LEN, p + 2, len, NULL, &n,
-	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || n != SCRAM_KEY_LEN)
+	if (sasl_b64_bin(p + 2, proof, SCRAM_KEY_LEN, &n) == -1 ||
+	    n != SCRAM_KEY_LEN)
 		return -1;
 	return 0;
 }

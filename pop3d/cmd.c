@@ -150,8 +150,12 @@ sasl_stop(struct session *s, enum sasl_step step)
 {
 	if (step == SASL_GONE)
 		return CMD_CLOSE;
-	if (step == SASL_CANCEL)
-		return reply_err(s, "authentication cancelled");
+	if (step == SASL_CANCEL) {
+		/* Counted like a bad command, so that starting and
+		 * cancelling exchanges cannot go on for ever. */
+		(void)reply_err(s, "authentication cancelled");
+		return CMD_BAD;
+	}
 	(void)reply_err(s, "the SASL response was too long or held a NUL or "
 	    "CR; authentication ended");
 	return CMD_BAD;
@@ -308,7 +312,7 @@ sasl_scram_auth(struct session *s, const char *initial)
 	r = session_scram_proof(s, authmsg, (size_t)n, proof, sig, &l, &last);
 	if (r != AUTH_OK)
 		return login_refused(s, r, last);
-	(void)memcpy(first, "v=", 2);
+	(void)snprintf(first, sizeof(first), "v=");
 	(void)sodium_bin2base64(first + 2, sizeof(first) - 2, sig, sizeof(sig),
 	    sodium_base64_VARIANT_ORIGINAL);
 	(void)sodium_bin2base64(b64, sizeof(b64), (unsigned char *)first,

@@ -49,6 +49,7 @@ peer_of(int fd, char *buf, size_t size)
 	const struct sockaddr_in6 *s6;
 	struct in_addr v4;
 
+	memset(&ss, 0, sizeof(ss));
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
 		return false;
 	if (ss.ss_family == AF_INET)
@@ -97,12 +98,13 @@ launch_setup(struct launch *l, char *err, size_t errlen)
 		l->inet = true;
 		(void)setsockopt(l->in_fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
-	} else if ((env = getenv("REMOTE_ADDR")) != NULL && addr_like(env))
-		(void)snprintf(l->peer, sizeof(l->peer), "%s", env);
-	else if ((env = getenv("REMOTE_HOST")) != NULL && addr_like(env))
-		(void)snprintf(l->peer, sizeof(l->peer), "%s", env);
-	else
-		(void)snprintf(l->peer, sizeof(l->peer), "local");
+	} else {
+		/* What inetd-like launchers say, when it looks like one. */
+		if ((env = getenv("REMOTE_ADDR")) == NULL || !addr_like(env))
+			env = getenv("REMOTE_HOST");
+		(void)snprintf(l->peer, sizeof(l->peer), "%s",
+		    env != NULL && addr_like(env) ? env : "local");
+	}
 	/*
 	 * Writes must not block past the idle timeout when the client stops
 	 * reading; conn.c polls instead.  A terminal is left alone, as its

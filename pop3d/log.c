@@ -36,9 +36,17 @@ journal_stream(void)
 	const char *e = getenv("JOURNAL_STREAM");
 	unsigned long long dev, ino;
 	struct stat st;
+	char *end;
 
-	if (e == NULL || sscanf(e, "%llu:%llu", &dev, &ino) != 2 ||
-	    fstat(STDERR_FILENO, &st) == -1)
+	/* "DEVICE:INODE" of the journal's stream, in decimal. */
+	if (e == NULL || *e < '0' || *e > '9')
+		return false;
+	errno = 0;
+	dev = strtoull(e, &end, 10);
+	if (errno != 0 || *end != ':' || end[1] < '0' || end[1] > '9')
+		return false;
+	ino = strtoull(end + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || fstat(STDERR_FILENO, &st) == -1)
 		return false;
 	return (unsigned long long)st.st_dev == dev &&
 	    (unsigned long long)st.st_ino == ino;
@@ -100,7 +108,7 @@ log_emit(int prio, const char *const *fields, const char *msg)
 	}
 }
 
-static void
+static void PRINTFLIKE(4, 0)
 log_vemit(int prio, const char *const *fields, bool errnum, const char *fmt,
     va_list ap)
 {

@@ -21,6 +21,8 @@
 #define EXIT_SESSION	0	/* a session ended, even after a failed login */
 #define EXIT_TEMP	111	/* temporary trouble: try again */
 #define EXIT_USAGE	100	/* bad options or configuration */
+#define EXIT_JAIL	112	/* only from the pre-login child to its parent:
+				   it could not jail itself */
 
 /* ---- conf.c: /etc/pop3d.conf and --key=value ---------------------------- */
 

@@ -18,6 +18,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,10 +37,10 @@ static int
 jail_account(const struct config *cf, uid_t *uid_r, gid_t *gid_r)
 {
 	struct auth_account acct;
+	bool fallback = strcmp(cf->unprivileged_user, "pop3d") == 0;
 
 	if (auth_account(cf->unprivileged_user, &acct) == 0 ||
-	    (strcmp(cf->unprivileged_user, "pop3d") == 0 &&
-	    auth_account("nobody", &acct) == 0)) {
+	    (fallback && auth_account("nobody", &acct) == 0)) {
 		if (acct.uid == 0 || acct.gid == 0) {
 			log_errx("unprivileged-user %s has uid or gid 0",
 			    cf->unprivileged_user);
@@ -49,22 +50,27 @@ jail_account(const struct config *cf, uid_t *uid_r, gid_t *gid_r)
 		*gid_r = acct.gid;
 		return 0;
 	}
-	log_errx("unprivileged-user %s does not exist (nor does nobody)",
-	    cf->unprivileged_user);
+	log_errx("unprivileged-user %s does not exist%s",
+	    cf->unprivileged_user, fallback ? " (nor does nobody)" : "");
 	return -1;
 }
 
-/* Reap the child; say so when it did not end by itself. */
-static void
+/*
+ * Reap the child; say so when it did not end by itself.  Returns whether
+ * it could not even jail itself (it exits EXIT_JAIL then, before saying a
+ * word to the client, and may not be able to log from where it is).
+ */
+static bool
 reap(pid_t pid)
 {
-	int st;
+	int st = 0;
 
 	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
 		;
 	if (WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL)
 		log_warnx("the pre-login process died of signal %d",
 		    WTERMSIG(st));
+	return WIFEXITED(st) && WEXITSTATUS(st) == EXIT_JAIL;
 }
 
 void
@@ -172,13 +178,28 @@ prelogin_scram_proof(struct session *s, const char *authmsg, size_t len,
 	return AUTH_OK;
 }
 
+/* A check's result as the one-byte verdict the child reads. */
+static char
+verdict_byte(enum auth_result r, bool last)
+{
+	switch (r) {
+	case AUTH_OK:
+		return PRIVSEP_OK;
+	case AUTH_TEMP:
+		return last ? PRIVSEP_TEMP_CLOSE : PRIVSEP_TEMP;
+	case AUTH_FAIL:
+	default:
+		return last ? PRIVSEP_FAIL_CLOSE : PRIVSEP_FAIL;
+	}
+}
+
 int
 prelogin_run(struct session *s, struct login *l)
 {
 	struct privsep_request req;
 	struct auth_request areq;
 	unsigned char buf[1 + PRIVSEP_HANDOVER_MAX], sig[SCRAM_KEY_LEN];
-	char why[256], salt64[128];
+	char why[256], salt64[128], empty[PATH_MAX];
 	unsigned int iters;
 	enum auth_result r;
 	size_t len;
@@ -190,7 +211,8 @@ prelogin_run(struct session *s, struct login *l)
 
 	if (jail_account(s->conf, &uid, &gid) == -1)
 		return -1;
-	if (privsep_empty_dir(s->conf->empty_dir, why, sizeof(why)) == -1) {
+	if (privsep_empty_dir(s->conf->empty_dir, empty, why,
+	    sizeof(why)) == -1) {
 		log_errx("empty-dir: %s", why);
 		return -1;
 	}
@@ -209,7 +231,7 @@ prelogin_run(struct session *s, struct login *l)
 		(void)close(sv[0]);
 		closelog();
 		s->privsep_fd = sv[1];
-		privsep_jail(s->conf->empty_dir, uid, gid);
+		privsep_jail(empty, uid, gid);
 		_exit(session_run(s));
 	}
 	(void)close(sv[1]);
@@ -217,9 +239,15 @@ prelogin_run(struct session *s, struct login *l)
 		n = privsep_recv_request(sv[0], &req);
 		if (n == 0) {
 			/* The session ended before a login: QUIT, a timeout,
-			 * too many bad commands, or the client left. */
+			 * too many bad commands, or the client left; or the
+			 * child could not jail itself. */
 			(void)close(sv[0]);
-			reap(pid);
+			if (reap(pid)) {
+				log_errx("the pre-login process could not "
+				    "chroot to %s or become %s", empty,
+				    s->conf->unprivileged_user);
+				return -1;
+			}
 			return 1;
 		}
 		if (n == -1)
@@ -255,10 +283,7 @@ prelogin_run(struct session *s, struct login *l)
 			memcpy(buf + 1, sig, SCRAM_KEY_LEN);
 			n = privsep_send(sv[0], buf, 1 + SCRAM_KEY_LEN);
 		} else
-			n = privsep_send_byte(sv[0], r == AUTH_OK ? PRIVSEP_OK :
-			    r == AUTH_TEMP ? (last ? PRIVSEP_TEMP_CLOSE :
-			    PRIVSEP_TEMP) : (last ? PRIVSEP_FAIL_CLOSE :
-			    PRIVSEP_FAIL));
+			n = privsep_send_byte(sv[0], verdict_byte(r, last));
 		sodium_memzero(&req, sizeof(req));
 		sodium_memzero(sig, sizeof(sig));
 		if (n == -1 || (r != AUTH_OK && last))

@@ -14,7 +14,7 @@
 
 #include "pop3d/pop3d.h"
 
-static void
+static void PRINTFLIKE(3, 0)
 reply_vline(struct session *s, const char *prefix, const char *fmt,
     va_list ap)
 {

@@ -147,7 +147,6 @@ session_dispatch(struct session *s, char *line)
 			goto usage;
 		break;
 	case ARGS_OPT2:
-		break;
 	case ARGS_REST:
 		break;
 	}
@@ -199,8 +198,9 @@ mail_gid(const struct config *cf)
 
 /*
  * Which account serves an authenticated name: its system account; else,
- * with mail-user set, that account (a virtual user of the secrets file);
- * else, started as root, none.  Started as another user, pop3d serves as
+ * with mail-user set, that account (a virtual user: of the secrets file,
+ * or of a PAM module with its own user list); else, started as root,
+ * none.  Started as another user, pop3d serves as
  * itself whatever the name.  Returns NULL, or why not.
  */
 static const char *
@@ -241,12 +241,15 @@ login_conclude(struct session *s, const char *method, const char *asked,
     enum auth_result r, struct auth_outcome *out, struct login *l,
     bool *last_r)
 {
-	const char *why = out->why;
+	const char *why;
 
 	*last_r = false;
 	memset(l, 0, sizeof(*l));
-	if (r == AUTH_OK && (why = login_account(s, out->user, l)) != NULL)
+	why = r == AUTH_OK ? login_account(s, out->user, l) : NULL;
+	if (why != NULL)
 		r = AUTH_FAIL;
+	else
+		why = out->why;
 	if (r == AUTH_OK) {
 		(void)snprintf(l->user, sizeof(l->user), "%s", out->user);
 		l->method = method;

@@ -532,7 +532,7 @@ newmail_skip(struct mbox *mb, uint64_t size)
 		return 0;	/* keep it all; the move reports the error */
 	while (i < NEWMAIL_SKIP_MAX && i < n && (b[i] == '\n' || b[i] == '\r'))
 		i++;
-	return n - i >= 5 && memcmp(b + i, "From ", 5) == 0 ? i : 0;
+	return i + 5 <= n && memcmp(b + i, "From ", 5) == 0 ? i : 0;
 }
 
 /* Step 2: write the plan for the deletions in del[] (visible numbering). */

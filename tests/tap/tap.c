@@ -28,7 +28,7 @@ plan(unsigned int n)
 	(void)fflush(stdout);
 }
 
-static bool
+static bool __attribute__((format(printf, 2, 0)))
 vok(bool cond, const char *fmt, va_list ap)
 {
 	run++;

@@ -1,13 +1,20 @@
 /*
  * privsep-t.c: the records between the pre-login child and the root
  * parent: the parent takes exactly the layout it expects and nothing
- * else (oversized, truncated, extra fields, unknown kinds, CR or LF).
+ * else (oversized, truncated, extra fields, unknown kinds, CR or LF, user
+ * names pop3d refuses); and the checks of the empty directory the child
+ * is jailed in (as root: made when missing, symbolic links resolved, any
+ * directory on the way that others can write to refused).
  */
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -27,6 +34,76 @@ recv_raw(const void *buf, size_t len, struct privsep_request *req)
 	return privsep_recv_request(sv[0], req);
 }
 
+/* The empty directory's checks; how many test points it makes. */
+static unsigned int
+test_empty_dir(bool run)
+{
+	char base[64], path[PATH_MAX], link[PATH_MAX], want[PATH_MAX],
+	    real[PATH_MAX], why[256], file[PATH_MAX + 16];
+
+	if (!run)
+		return geteuid() == 0 ? 8 : 2;
+	ok(privsep_empty_dir("run/pop3d/empty", real, why, sizeof(why)) == -1,
+	    "empty-dir: a relative path is refused");
+	if (geteuid() != 0) {
+		/* Not root: nothing is root's to make; /tmp is everyone's. */
+		(void)snprintf(path, sizeof(path), "%s/empty", tap_tmpdir());
+		ok(privsep_empty_dir(path, real, why, sizeof(why)) == -1,
+		    "empty-dir: a directory that is not root's is refused");
+		return 0;
+	}
+	/* Below /run, which is root's alone; /tmp is writable by all. */
+	(void)snprintf(base, sizeof(base), "/run/pop3d-t.XXXXXX");
+	if (mkdtemp(base) == NULL)
+		bail("mkdtemp %s: %s", base, strerror(errno));
+	(void)snprintf(path, sizeof(path), "%s/a/b/empty", base);
+	ok(privsep_empty_dir(path, real, why, sizeof(why)) == 0 &&
+	    strcmp(real, path) == 0, "empty-dir: made with its parents (%s)",
+	    why);
+	(void)snprintf(link, sizeof(link), "%s/link", base);
+	(void)snprintf(want, sizeof(want), "%s/a", base);
+	if (symlink(want, link) == -1)
+		bail("symlink: %s", strerror(errno));
+	(void)snprintf(link, sizeof(link), "%s/link/b/empty", base);
+	ok(privsep_empty_dir(link, real, why, sizeof(why)) == 0 &&
+	    strcmp(real, path) == 0,
+	    "empty-dir: a symbolic link on the way is resolved");
+	(void)snprintf(file, sizeof(file), "%s/x", path);
+	tap_write_file(file, "x", 1);
+	ok(privsep_empty_dir(path, real, why, sizeof(why)) == -1 &&
+	    strstr(why, "must be empty") != NULL,
+	    "empty-dir: a directory with a file in it is refused");
+	(void)unlink(file);
+	if (chmod(want, 0775) == -1)
+		bail("chmod: %s", strerror(errno));
+	ok(privsep_empty_dir(path, real, why, sizeof(why)) == -1 &&
+	    strstr(why, "writable by root only") != NULL,
+	    "empty-dir: a group-writable directory on the way is refused");
+	ok(privsep_empty_dir(link, real, why, sizeof(why)) == -1,
+	    "empty-dir: also when reached through a symbolic link");
+	(void)chmod(want, 0755);
+	if (chmod(path, 0777) == -1)
+		bail("chmod: %s", strerror(errno));
+	ok(privsep_empty_dir(path, real, why, sizeof(why)) == -1,
+	    "empty-dir: a world-writable empty directory is refused");
+	(void)chmod(path, 0755);
+	(void)rmdir(path);
+	(void)snprintf(file, sizeof(file), "%s/a/b", base);
+	if (chown(file, 65534, 0) == -1)
+		bail("chown: %s", strerror(errno));
+	ok(privsep_empty_dir(path, real, why, sizeof(why)) == -1,
+	    "empty-dir: a directory on the way that is not root's is "
+	    "refused");
+	(void)rmdir(path);	/* made again by that check */
+	(void)rmdir(file);
+	(void)snprintf(file, sizeof(file), "%s/a", base);
+	(void)rmdir(file);
+	(void)snprintf(file, sizeof(file), "%s/link", base);
+	(void)unlink(file);
+	(void)rmdir(base);
+	return 0;
+}
+
 int
 main(void)
 {
@@ -34,7 +111,7 @@ main(void)
 	char big[PRIVSEP_RECORD_MAX + 64], c, data[64];
 	size_t len;
 
-	plan(34);
+	plan(37 + test_empty_dir(false));
 	if (sodium_init() < 0)
 		bail("sodium_init");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == -1)
@@ -115,6 +192,14 @@ main(void)
 	    "bytes is refused");
 	ok(recv_raw("V\0AAAA\0", 7, &req) == -1,
 	    "an empty AuthMessage is refused");
+	big[81] = '\xff';
+	memcpy(big + 82, "=\0", 2);
+	ok(recv_raw(big, 84, &req) == -1, "a proof with an octet 0xFF in its "
+	    "base64 is refused");
+	ok(recv_raw("U../etc\0pw\0", 12, &req) == -1,
+	    "a user name pop3d refuses ('..', '/') is refused");
+	ok(recv_raw("Sa\x01b\0", 5, &req) == -1,
+	    "a control character in a SCRAM user is refused");
 	ok(recv_raw("X", 1, &req) == 1 && req.kind == PRIVSEP_ABORT,
 	    "an abort");
 	ok(recv_raw("Xx", 2, &req) == -1, "an abort with more is refused");
@@ -137,5 +222,6 @@ main(void)
 	(void)close(sv[1]);
 	ok(privsep_recv_request(sv[0], &req) == 0,
 	    "the child's end closing is EOF, not a request");
+	(void)test_empty_dir(true);
 	return done();
 }

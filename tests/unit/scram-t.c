@@ -113,6 +113,10 @@ test_parsers(void)
 	    proof) == -1, "a proof of the wrong length");
 	ok(scram_client_final("c=biws,r=" NONCE ",p=***", &cl, NONCE, &wp,
 	    proof) == -1, "a proof that is not base64");
+	/* libsodium 1.0.18 alone reads an octet 0x80-0xFF as '/'. */
+	ok(scram_client_final("c=biws,r=" NONCE ",p=dHzbZapWIk4jUhN\xffUte9ytag9"
+	    "zjfMHgsqmmiz7AndVQ=", &cl, NONCE, &wp, proof) == -1,
+	    "a proof with an octet 0xFF in its base64 is refused");
 }
 
 static void
@@ -212,7 +216,7 @@ test_lookup(void)
 int
 main(void)
 {
-	plan(50);
+	plan(51);
 	if (sodium_init() < 0)
 		bail("sodium_init");
 	test_vector();
