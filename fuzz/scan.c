@@ -1,0 +1,202 @@
+/*
+ * scan.c: fuzz store/scan.c, the mbox scanner, against the model in
+ * fuzz/model.c.
+ * Runs as: the fuzz target.
+ *
+ * Input: byte 0 chooses the settings (bit 0: mboxrd; bit 1: a From_ line
+ * goes first, so that most inputs are mailboxes; bits 2-4: feed pieces of
+ * 1 up to 1, 2, 4 ... 64 octets, or 7: all at once; bit 5: mboxcl2, with
+ * Content-Length; bit 6: uidl = popa3d), byte 1 seeds the piece sizes,
+ * and the rest is the file.  It is scanned whole and in pieces; both
+ * scans must find exactly what the model finds (where each message
+ * starts and ends, the octets it sends, whether it is hidden; the model
+ * knows no Content-Length, so with mboxcl2 this is not checked), their
+ * results must not depend on the pieces, and every UIDL must be 1 to 70
+ * characters 0x21..0x7E, unique in the mailbox.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz/fuzz.h"
+#include "fuzz/model.h"
+#include "store/mbox.h"
+
+#define FIRST_FROM	"From fuzz@example.org Mon Nov 16 09:12:01 2026\n"
+
+struct peek_mem {
+	const unsigned char *data;
+	size_t		 len;
+};
+
+/* The scanner's look-ahead (Content-Length) into the whole file. */
+static ssize_t
+peek_mem(void *arg, uint64_t off, void *buf, size_t len)
+{
+	const struct peek_mem *pm = arg;
+
+	if (off >= pm->len)
+		return 0;
+	if (len > pm->len - off)
+		len = (size_t)(pm->len - off);
+	memcpy(buf, pm->data + off, len);
+	return (ssize_t)len;
+}
+
+/* Scan data in pieces of 1..max octets (max 0: at once); 0 or -1. */
+static int
+scan(const unsigned char *data, size_t len, const struct store_config *cf,
+    size_t max, uint32_t seed, struct scan *s)
+{
+	struct peek_mem pm = { data, len };
+	size_t off = 0, n;
+	int r;
+
+	scan_init(s, cf->unquote_mboxrd);
+	scan_setup(s, cf);
+	scan_set_peek(s, peek_mem, &pm);
+	while (off < len) {
+		n = len - off;
+		if (max > 0) {
+			/* xorshift32: any sequence will do, but a fixed one. */
+			seed ^= seed << 13;
+			seed ^= seed >> 17;
+			seed ^= seed << 5;
+			if (n > 1 + seed % max)
+				n = 1 + seed % max;
+		}
+		scan_feed(s, data + off, n);
+		off += n;
+	}
+	r = scan_finish(s);
+	scan_set_peek(s, NULL, NULL);
+	return r;
+}
+
+static int
+uidl_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Each message as the model says (m NULL: not known), and sound UIDLs. */
+static void
+check(const struct scan *s, int r, const struct model *m)
+{
+	char (*ids)[STORE_UIDL_MAX + 1];
+	const struct msg *g;
+	const struct model_msg *w;
+	unsigned int i;
+	size_t n, k;
+
+	if (r == -1 && errno == ENOMEM)
+		return;
+	if (m == NULL) {
+		FUZZ_CHECK(r == 0 || errno == EINVAL);
+		if (r == -1)
+			return;
+	}
+	FUZZ_CHECK(m == NULL || (r == -1) == m->notmbox);
+	if (m != NULL && m->notmbox) {
+		FUZZ_CHECK(errno == EINVAL);
+		return;
+	}
+	if (m != NULL && s->nmsgs != m->nmsgs)
+		fuzz_fail("scanner found %u messages, the model %u", s->nmsgs,
+		    m->nmsgs);
+	for (i = 0; m != NULL && i < s->nmsgs; i++) {
+		g = &s->msgs[i];
+		w = &m->msgs[i];
+		if (g->from_off != w->from_off || g->data_off != w->data_off ||
+		    g->end_off != w->end_off || g->size != w->text_len ||
+		    ((g->flags & MSG_HIDDEN) != 0) != w->hidden)
+			fuzz_fail("message %u: scanner from %llu data %llu "
+			    "end %llu size %llu hidden %d; model %llu %llu "
+			    "%llu %zu %d", i,
+			    (unsigned long long)g->from_off,
+			    (unsigned long long)g->data_off,
+			    (unsigned long long)g->end_off,
+			    (unsigned long long)g->size,
+			    (g->flags & MSG_HIDDEN) != 0,
+			    (unsigned long long)w->from_off,
+			    (unsigned long long)w->data_off,
+			    (unsigned long long)w->end_off, w->text_len,
+			    w->hidden);
+	}
+	if (s->nmsgs == 0)
+		return;
+	if ((ids = calloc(s->nmsgs, sizeof(*ids))) == NULL)
+		fuzz_fail("out of memory");
+	for (i = 0; i < s->nmsgs; i++) {
+		uidl_format(&s->msgs[i], s->xuidls, ids[i]);
+		n = strlen(ids[i]);
+		FUZZ_CHECK(n >= 1 && n <= STORE_UIDL_MAX);
+		for (k = 0; k < n; k++)
+			FUZZ_CHECK((unsigned char)ids[i][k] >= 0x21 &&
+			    (unsigned char)ids[i][k] <= 0x7e);
+	}
+	qsort(ids, s->nmsgs, sizeof(*ids), uidl_cmp);
+	for (i = 1; i < s->nmsgs; i++)
+		if (strcmp(ids[i - 1], ids[i]) == 0)
+			fuzz_fail("UIDL %s given twice", ids[i]);
+	free(ids);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const size_t maxes[8] = { 1, 2, 4, 8, 16, 32, 64, 0 };
+	unsigned char *file;
+	struct scan whole, pieces;
+	struct store_config cf;
+	struct model m;
+	bool mboxrd;
+	size_t len, pre;
+	int r1, r2;
+	unsigned int i;
+
+	fuzz_setup();
+	if (size < 2)
+		return 0;
+	mboxrd = (data[0] & 1) != 0;
+	memset(&cf, 0, sizeof(cf));
+	cf.unquote_mboxrd = mboxrd;
+	cf.content_length = (data[0] & 0x20) != 0;
+	cf.uidl = (data[0] & 0x40) != 0 ? STORE_UIDL_POPA3D :
+	    STORE_UIDL_DEFAULT;
+	pre = (data[0] & 2) != 0 ? strlen(FIRST_FROM) : 0;
+	len = pre + size - 2;
+	if ((file = malloc(len + 1)) == NULL)
+		fuzz_fail("out of memory");
+	memcpy(file, FIRST_FROM, pre);
+	memcpy(file + pre, data + 2, size - 2);
+
+	model_scan(file, len, mboxrd, &m);
+	r1 = scan(file, len, &cf, 0, 0, &whole);
+	check(&whole, r1, cf.content_length ? NULL : &m);
+	r2 = scan(file, len, &cf, maxes[(data[0] >> 2) & 7],
+	    (uint32_t)data[1] | 0x100, &pieces);
+	check(&pieces, r2, cf.content_length ? NULL : &m);
+	FUZZ_CHECK(r1 == r2 || errno == ENOMEM);
+	/* Digests and X-UIDLs too: pieces must change nothing. */
+	if (r1 == 0 && r2 == 0) {
+		FUZZ_CHECK(whole.nmsgs == pieces.nmsgs);
+		for (i = 0; i < whole.nmsgs; i++) {
+			char a[STORE_UIDL_MAX + 1], b[STORE_UIDL_MAX + 1];
+
+			FUZZ_CHECK(mbox_same_msg(&whole.msgs[i],
+			    &pieces.msgs[i]));
+			FUZZ_CHECK(whole.msgs[i].flags == pieces.msgs[i].flags);
+			uidl_format(&whole.msgs[i], whole.xuidls, a);
+			uidl_format(&pieces.msgs[i], pieces.xuidls, b);
+			FUZZ_CHECK(strcmp(a, b) == 0);
+		}
+	}
+	scan_free(&whole);
+	scan_free(&pieces);
+	model_free(&m);
+	free(file);
+	return 0;
+}
