@@ -106,6 +106,12 @@ void		 privsep_become(const char *user, uid_t uid, gid_t gid,
 /* ---- privsep.c: the pre-login jail and its records --------------------- */
 
 /*
+ * privsep_drop_saved_gid: at the end of a session, give up the saved
+ * group ID (the mail group kept for dot-locks), if any.  Exits
+ * (EXIT_TEMP) on failure.
+ */
+void		 privsep_drop_saved_gid(void);
+/*
  * privsep_empty_dir: make sure dir exists (making it, as root, if not),
  * is owned by root, writable by root only, as is every directory above
  * it, and is empty.  0 with its resolved path in real (PATH_MAX bytes),

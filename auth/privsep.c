@@ -84,6 +84,28 @@ privsep_become(const char *user, uid_t uid, gid_t gid, gid_t keep_gid)
 		privsep_fatal("cannot set no_new_privs");
 }
 
+void
+privsep_drop_saved_gid(void)
+{
+	gid_t r, e, saved;
+
+	if (getresgid(&r, &e, &saved) == -1 || (r == e && e == saved))
+		return;
+	if (setresgid(r, r, r) == -1)
+		privsep_fatal("cannot drop the saved group ID");
+#if defined(__SANITIZE_ADDRESS__)
+	/*
+	 * Only in the --enable-sanitizers build: the changes of user made
+	 * the process non-dumpable, and LeakSanitizer, which attaches to it
+	 * with ptrace at exit, would fail ("Could not attach to thread").
+	 * A real build stays non-dumpable.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) == -1)
+		privsep_fatal("cannot make the process dumpable for "
+		    "LeakSanitizer");
+#endif
+}
+
 int
 privsep_empty_dir(const char *path, char *real, char *why, size_t whylen)
 {

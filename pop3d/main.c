@@ -183,5 +183,7 @@ main(int argc, char *argv[])
 	}
 	session_free(&s);
 	conf_free(&cf);
+	/* The mailbox is closed: the mail group is not needed any more. */
+	privsep_drop_saved_gid();
 	return status;
 }
