@@ -278,6 +278,14 @@ main(int argc, char *argv[])
 	if ((lockfd = open(lockpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1 || flock(lockfd, LOCK_EX) == -1)
 		die_errno("cannot lock", lockpath);
+	/*
+	 * The file is replaced by rename(): never a device (as root,
+	 * --file=/dev/null would become a regular file), a FIFO or a
+	 * symbolic link, whose target would be left behind.
+	 */
+	if (lstat(file, &st) == 0 && !S_ISREG(st.st_mode))
+		die(EX_USAGE, "the file exists and is not a regular file; "
+		    "it was left as it was");
 	if ((in = fopen(file, "re")) == NULL && errno != ENOENT)
 		die_errno("cannot open", file);
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)

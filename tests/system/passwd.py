@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""passwd: pop3d-passwd, the editor of the secrets file, from outside.
+
+Adds users with each scheme, replaces and deletes entries, lists users
+(never secrets), and checks what the file looks like after each step:
+mode 0600, its owner kept, the other lines (comments, malformed ones)
+kept as they were, the old file replaced by rename (a new inode, no
+temporary file left behind), and bad input (names, passwords, a user
+that is not there, a file that is not a regular file) refused with
+status 100 and the file untouched.  pop3d itself reading what is written
+here is what the protocol tests do (tests/lib/popenv.py makes their
+secrets file with pop3d-passwd).
+"""
+
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+import popenv  # noqa: E402
+
+EX_USAGE = 100
+
+
+def run(path, *args, password=None):
+    """Run pop3d-passwd --file=path args...; (status, stdout, stderr)."""
+    try:
+        p = subprocess.run([popenv.POP3D_PASSWD, "--file=" + path] +
+                           list(args),
+                           input=(password.encode() + b"\n")
+                           if password is not None else b"",
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=30)
+    except subprocess.TimeoutExpired:
+        return -1, "", "timed out after 30 s"
+    return p.returncode, p.stdout.decode(errors="replace"), \
+        p.stderr.decode(errors="replace")
+
+
+def lines(path):
+    with open(path) as f:
+        return f.read().splitlines()
+
+
+def entry(path, user):
+    found = [l for l in lines(path) if l.startswith(user + ":")]
+    return found[0] if len(found) == 1 else found
+
+
+def main():
+    tap = popenv.Tap()
+    with tempfile.TemporaryDirectory(prefix="pop3d-passwd.") as d:
+        path = os.path.join(d, "secrets")
+        with open(path, "w") as f:
+            f.write("# pop3d secrets\n\nthis line is malformed\n")
+
+        r = run(path, "--scheme=plain", "alice", password="wonderland")
+        tap.ok(r[0] == 0 and entry(path, "alice") == "alice:{PLAIN}wonderland",
+               "--scheme=plain stores the password itself", r)
+        st = os.stat(path)
+        tap.ok(stat.S_IMODE(st.st_mode) == 0o600, "the file is mode 0600",
+               oct(st.st_mode))
+        tap.ok(lines(path)[:3] == ["# pop3d secrets", "",
+                                   "this line is malformed"],
+               "comments, blank and malformed lines are kept as they are",
+               lines(path))
+        tap.ok("line 3 is malformed" in r[2],
+               "and the malformed one is pointed out", r[2])
+
+        r = run(path, "bob", password="secret")
+        e = entry(path, "bob")
+        tap.ok(r[0] == 0 and isinstance(e, str) and
+               e.startswith("bob:{ARGON2ID}$argon2id$") and "secret" not in e,
+               "the default scheme is Argon2id, and the password is not "
+               "in the file", e)
+
+        r = run(path, "--scheme=scram-sha-256", "sue", password="pencil")
+        e = entry(path, "sue")
+        fields = e.split("}", 1)[1].split(":") if isinstance(e, str) else []
+        tap.ok(r[0] == 0 and e.startswith("sue:{SCRAM-SHA-256}") and
+               len(fields) == 4 and fields[0] == "10000" and
+               "pencil" not in e,
+               "--scheme=scram-sha-256 stores count, salt and two keys", e)
+
+        before = os.stat(path).st_ino
+        r = run(path, "--scheme=plain", "alice", password="looking-glass")
+        tap.ok(r[0] == 0 and
+               entry(path, "alice") == "alice:{PLAIN}looking-glass",
+               "a user's entry is replaced, not added twice",
+               lines(path))
+        tap.ok(os.stat(path).st_ino != before,
+               "the file is replaced by a new one (rename), not rewritten "
+               "in place")
+        tap.ok(sorted(os.listdir(d)) == ["secrets"],
+               "no temporary file is left behind", os.listdir(d))
+
+        r = run(path, "--list")
+        tap.ok(r[0] == 0 and sorted(r[1].split("\n")[:-1]) ==
+               ["alice {PLAIN}", "bob {ARGON2ID}", "sue {SCRAM-SHA-256}"],
+               "--list names the users and their schemes", r)
+        tap.ok("looking-glass" not in r[1] and "$argon2id$" not in r[1] and
+               "10000:" not in r[1], "--list shows no secret", r[1])
+
+        r = run(path, "--delete", "bob")
+        tap.ok(r[0] == 0 and entry(path, "bob") == [] and
+               isinstance(entry(path, "alice"), str) and
+               isinstance(entry(path, "sue"), str),
+               "--delete removes that user only", lines(path))
+        saved = lines(path)
+        r = run(path, "--delete", "bob")
+        tap.ok(r[0] == EX_USAGE and "no such user" in r[2] and
+               lines(path) == saved,
+               "deleting a user who is not there: status 100, file as it "
+               "was", r)
+
+        for name in ("../etc", "a b", "a/b", ".hidden", "-x", "x@", "a:b",
+                     "u" * 200):
+            r = run(path, "--scheme=plain", name, password="pw")
+            tap.ok(r[0] == EX_USAGE and lines(path) == saved,
+                   "user name %r refused, file as it was" % name[:20], r)
+        r = run(path, "--scheme=plain", "erin@example.org", password="pw")
+        tap.ok(r[0] == 0 and isinstance(entry(path, "erin@example.org"), str),
+               "a name like erin@example.org is fine", r)
+        saved = lines(path)
+        for pw, why in (("", "an empty password"),
+                        ("x" * 249, "a password longer than 248 octets"),
+                        ("a\rb", "a password with a CR")):
+            r = run(path, "--scheme=plain", "carol", password=pw)
+            tap.ok(r[0] == EX_USAGE and lines(path) == saved,
+                   "%s is refused, file as it was" % why, r)
+        r = run(path, "--scheme=plain", "carol", password="x" * 248)
+        tap.ok(r[0] == 0 and entry(path, "carol") ==
+               "carol:{PLAIN}" + "x" * 248,
+               "a password of 248 octets is taken", r[2])
+        r = run(path, "--scheme=md5", "carol", password="x")
+        tap.ok(r[0] == EX_USAGE, "an unknown scheme is refused", r)
+
+        # Not a regular file: left alone (as root, --file=/dev/null
+        # would otherwise become a regular file).
+        fifo = os.path.join(d, "fifo")
+        os.mkfifo(fifo, 0o600)
+        r = run(fifo, "--scheme=plain", "alice", password="pw")
+        tap.ok(r[0] == EX_USAGE and stat.S_ISFIFO(os.lstat(fifo).st_mode),
+               "a FIFO is refused and left as it is", r)
+        link = os.path.join(d, "link")
+        os.symlink(path, link)
+        saved = lines(path)
+        r = run(link, "--scheme=plain", "alice", password="pw")
+        tap.ok(r[0] == EX_USAGE and os.path.islink(link) and
+               lines(path) == saved,
+               "a symbolic link is refused; it and its target are left as "
+               "they are", r)
+
+        if popenv.is_root():
+            os.chown(path, 65534, 65534)
+            r = run(path, "--scheme=plain", "alice", password="pw2")
+            st = os.stat(path)
+            tap.ok(r[0] == 0 and st.st_uid == 65534 and
+                   st.st_gid == 65534,
+                   "as root, the file keeps its owner and group",
+                   (r, st.st_uid, st.st_gid))
+    tap.done()
+    return 0 if tap.failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
