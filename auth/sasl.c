@@ -2,7 +2,8 @@
  * sasl.c: decoding the client's side of the SASL mechanisms PLAIN
  * (RFC 4616) and LOGIN (the draft that older Outlook and Thunderbird
  * speak).
- * Runs as: root (when started as root) or the invoking user.
+ * Runs as: the jailed pre-login child (started as root) or the invoking
+ * user; root, to check a SCRAM value of the secrets file.
  *
  * Base64 is libsodium's, strict: no whitespace, padding required.  The
  * decoded names and passwords must hold no NUL (except as PLAIN's field

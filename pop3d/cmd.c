@@ -1,6 +1,7 @@
 /*
  * cmd.c: the POP3 commands of each state (RFC 1939, RFC 2449 CAPA).
- * Runs as: root (AUTHORIZATION, when started as root), then the mail user.
+ * Runs as: the jailed pre-login child (started as root) or the invoking
+ * user before login; the mail user after it.
  *
  * Message numbers are checked by parse_msgno(); a deleted message is "no
  * such message" like one that never was (RFC 1939 section 5).  Replies

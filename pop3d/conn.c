@@ -1,7 +1,9 @@
 /*
  * conn.c: the client connection: input read in large blocks, output
  * queued and written in as few write() calls as possible.
- * Runs as: root until login, then the mail user.
+ * Runs as: the jailed pre-login child (started as root) or the invoking
+ * user before login; the mail user after it.  (The root parent only
+ * writes an -ERR when it cannot start the child.)
  *
  * Queued output is flushed only when pop3d needs more input, i.e. when no
  * complete command is left in the input buffer (RFC 2449 section 6.6,

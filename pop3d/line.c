@@ -1,6 +1,7 @@
 /*
  * line.c: the one function that reads a command line from the client.
- * Runs as: root until login, then the mail user.
+ * Runs as: the jailed pre-login child (started as root) or the invoking
+ * user before login; the mail user after it.
  *
  * It cannot overrun buf and never cuts a line into two commands: a line
  * too long is read to its end and reported as such (RFC 2449 section 4:

@@ -14,6 +14,24 @@
  * the login) and exits; the parent, now the only process, becomes the
  * user and serves the session.  A malformed record means the child was
  * subverted: the parent kills it and ends the connection.
+ *
+ * Everything that runs as root, started as root (keep this list and the
+ * code in it small):
+ *   main.c, conf.c, launch.c  options and configuration, the launch
+ *                     context; no client byte has been read yet
+ *   prelogin_run      (here) forks the child, reads its records, answers
+ *   auth/privsep.c    the bounded records, checked field by field
+ *                     (privsep_recv_request); the jail; dropping to the
+ *                     user (privsep_become)
+ *   session.c         login_check, login_conclude and login_finish: the
+ *                     account, the log line, the failure pause, then
+ *                     privsep_become before the mailbox is opened
+ *   auth/auth.c, pam.c, secrets.c, apop.c, scram.c, scram-hi.c
+ *                     the checks themselves, on the record's fields
+ *   log.c             the log lines
+ * The child, not root, reads and parses every byte the client sends
+ * before a login: conn.c, line.c, parse.c, cmd.c, reply.c, auth/sasl.c and
+ * the parsers of the client's SCRAM messages.
  */
 #include "config.h"
 

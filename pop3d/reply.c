@@ -1,6 +1,7 @@
 /*
  * reply.c: every octet pop3d sends goes through here.
- * Runs as: root until login, then the mail user.
+ * Runs as: the jailed pre-login child (started as root) or the invoking
+ * user before login; the mail user after it.
  *
  * Status lines are formatted by us (client bytes are never a format
  * string) and cut to fit POP_REPLY_MAX with their CRLF (RFC 2449 section

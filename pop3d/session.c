@@ -1,8 +1,10 @@
 /*
  * session.c: one POP3 session, from the greeting to the close; the command
  * dispatcher; and the step from AUTHORIZATION to TRANSACTION.
- * Runs as: root until session_login() drops privileges (when started as
- * root), then the mail user.
+ * Runs as, started as root: the jailed pre-login child (the greeting and
+ * AUTHORIZATION), root (login_check to login_finish, which drops
+ * privileges before the mailbox is opened), then the mail user.  Started
+ * as another user: that user throughout.
  */
 #include "config.h"
 
