@@ -105,6 +105,12 @@ class TestEnv:
         self.passdb = os.path.join(self.dir, "passdb")
         self.secrets = os.path.join(self.dir, "secrets")
         self.log = os.path.join(self.dir, "pop3d.log")
+        # Started as root, pop3d jails its pre-login child here: a
+        # directory of root's alone (/run), never below TMPDIR, which
+        # others can write to (pop3d refuses that), nor the configured
+        # default, which a test build may put below a temporary prefix.
+        self.empty_dir = "/run/pop3d-test.%s/empty" % \
+            os.path.basename(self.dir).split(".", 1)[1]
         os.mkdir(self.spool)
         os.mkdir(self.pamdir)
         self.pam_users = [("alice", "wonderland", "pop3"),
@@ -178,6 +184,8 @@ class TestEnv:
             args.append("--secrets=" + self.secrets)
         if self.privsep:
             args.append("--mail-user=nobody")
+        if self.privsep or self.root_mode:
+            args.append("--empty-dir=" + self.empty_dir)
         return WRAPPER + args + list(self.options) + list(extra)
 
     def preexec(self):
@@ -202,6 +210,7 @@ class TestEnv:
 
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.rmtree(os.path.dirname(self.empty_dir), ignore_errors=True)
 
 
 ENTRIES = {}

@@ -192,7 +192,8 @@ def root_flow(tap, env, users):
     argv = popenv.WRAPPER + [
         popenv.POP3D, "--config=/dev/null", "--mailbox=%s/%%u" % SPOOL,
         "--pam-confdir=" + env.pamdir, "--pam-service=pop3", "--auth=pam",
-        "--log=stderr", "--fail-delay=0", "--lock-wait=3"]
+        "--log=stderr", "--fail-delay=0", "--lock-wait=3",
+        "--empty-dir=" + env.empty_dir]
     mark = popenv.log_size(env.log)
     try:
         proc, port = popenv.socket_activate(argv, env.log, cwd=env.dir)
