@@ -54,14 +54,6 @@ def message(head, body, i):
     return head % (i, i) + body + b"\n"
 
 
-def vm(pid, field):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    return None
-
-
 class Reader:
     def __init__(self, proc):
         self.f = proc.stdout
@@ -97,8 +89,8 @@ def session(env, last):
         res["uidl"] = r.multiline()
         res["retr"] = r.line()
         res["msg"] = r.multiline()
-        res["hwm"] = vm(proc.pid, "VmHWM")
-        res["rss"] = vm(proc.pid, "VmRSS")
+        res["hwm"] = popenv.vm_bytes(proc.pid, "VmHWM")
+        res["rss"] = popenv.vm_bytes(proc.pid, "VmRSS")
         proc.stdin.write(b"QUIT\r\n")
         proc.stdin.close()
         res["quit"] = r.line()

@@ -38,14 +38,6 @@ TIMEOUT = 300
 SANITIZED = "ASAN_OPTIONS" in os.environ
 
 
-def vm_hwm(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 class Session:
     """pop3d on pipes, logged in as alice; commands and their answers."""
 
@@ -85,7 +77,7 @@ class Session:
             total += len(line) - (1 if line.startswith(b".") else 0)
 
     def hwm(self):
-        return vm_hwm(self.proc.pid)
+        return popenv.vm_bytes(self.proc.pid, "VmHWM")
 
     def quit(self):
         answer = self.cmd(b"QUIT")

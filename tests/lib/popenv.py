@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 TESTS_DIR = os.environ.get(
     "TESTS_DIR", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -426,3 +427,36 @@ def require_programs(tap, programs):
         tap.bail("%s not found: apt-get install %s" %
                  (", ".join(p for p, _ in missing),
                   " ".join(sorted(set(pkg for _, pkg in missing)))))
+
+
+def client_main(run, programs):
+    """The main() of a test that drives a real client: check for its
+    programs (name, Debian package), run(tap, env, clients) in a fresh
+    TestEnv, report an unexpected error as a failed point, show pop3d's
+    log when anything failed, and clean up the clients (each has a
+    cleanup()) and the environment.  Returns tap.done()."""
+    tap = Tap()
+    require_programs(tap, [("systemd-socket-activate", "systemd")] +
+                     list(programs))
+    env = TestEnv()
+    clients = []
+    try:
+        run(tap, env, clients)
+    except Exception:
+        tap.ok(False, "no unexpected error", traceback.format_exc())
+    finally:
+        if tap.failed:
+            tap.diag("log:\n" + env.read_log())
+        for c in clients:
+            c.cleanup()
+        env.cleanup()
+    return tap.done()
+
+
+def vm_bytes(pid, field):
+    """A memory field of /proc/PID/status (VmHWM, VmRSS...) in bytes."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    return None

@@ -29,7 +29,6 @@ import re
 import shutil
 import subprocess
 import sys
-import traceback
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -218,22 +217,7 @@ def run(tap, env, fm_holder):
 
 
 def main():
-    tap = popenv.Tap()
-    popenv.require_programs(tap, [("systemd-socket-activate", "systemd"),
-                                  ("fetchmail", "fetchmail")])
-    env = popenv.TestEnv()
-    fm = []
-    try:
-        run(tap, env, fm)
-    except Exception:
-        tap.ok(False, "no unexpected error", traceback.format_exc())
-    finally:
-        if tap.failed:
-            tap.diag("log:\n" + env.read_log())
-        for f in fm:
-            f.cleanup()
-        env.cleanup()
-    return tap.done()
+    return popenv.client_main(run, [("fetchmail", "fetchmail")])
 
 
 if __name__ == "__main__":

@@ -48,7 +48,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
@@ -368,22 +367,7 @@ def run(tap, env, holder):
 
 
 def main():
-    tap = popenv.Tap()
-    popenv.require_programs(tap, [("systemd-socket-activate", "systemd"),
-                                  ("getmail", "getmail6")])
-    env = popenv.TestEnv()
-    gm = []
-    try:
-        run(tap, env, gm)
-    except Exception:
-        tap.ok(False, "no unexpected error", traceback.format_exc())
-    finally:
-        if tap.failed:
-            tap.diag("log:\n" + env.read_log())
-        for g in gm:
-            g.cleanup()
-        env.cleanup()
-    return tap.done()
+    return popenv.client_main(run, [("getmail", "getmail6")])
 
 
 if __name__ == "__main__":

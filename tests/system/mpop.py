@@ -43,7 +43,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
@@ -330,22 +329,7 @@ def run(tap, env, holder):
 
 
 def main():
-    tap = popenv.Tap()
-    popenv.require_programs(tap, [("systemd-socket-activate", "systemd"),
-                                  ("mpop", "mpop")])
-    env = popenv.TestEnv()
-    mp = []
-    try:
-        run(tap, env, mp)
-    except Exception:
-        tap.ok(False, "no unexpected error", traceback.format_exc())
-    finally:
-        if tap.failed:
-            tap.diag("log:\n" + env.read_log())
-        for m in mp:
-            m.cleanup()
-        env.cleanup()
-    return tap.done()
+    return popenv.client_main(run, [("mpop", "mpop")])
 
 
 if __name__ == "__main__":
