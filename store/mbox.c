@@ -87,11 +87,13 @@ mbox_rescan(struct mbox *mb, uint64_t from, uint64_t to, struct scan *s)
 {
 	struct peek_ctx pc;
 	char *buf;
-	size_t want;
+	size_t want, bufsize;
 	ssize_t n;
 	int r;
 
-	if ((buf = malloc(SCAN_BUF)) == NULL)
+	/* No larger than the part to scan: a small mailbox, a small buffer. */
+	bufsize = to - from < SCAN_BUF ? (size_t)(to - from) + 1 : SCAN_BUF;
+	if ((buf = malloc(bufsize)) == NULL)
 		return -1;
 	scan_setup(s, mb->cf);
 	pc.mb = mb;
