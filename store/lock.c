@@ -188,8 +188,10 @@ try_dotlock(struct lockset *ls, const char *path,
 		errno = saved;
 		goto out;
 	}
+	/* link() says so, or (over NFS, where its answer may be lost) the
+	 * unique file has gained the link. */
 	saved = link(tmp, lockpath) == -1 ? errno : 0;
-	if (stat(tmp, &st) == 0 && st.st_nlink == 2)
+	if (saved == 0 || (stat(tmp, &st) == 0 && st.st_nlink == 2))
 		r = TRY_OK;
 	(void)unlink(tmp);
 	lock_priv_lower(cf);

@@ -150,9 +150,14 @@ mbox_changed(struct mbox *mb, bool *gone)
 		return -1;
 	if (same_stat(&st, &mb->st))
 		return 0;
+	if (lstat(mb->path, &pst) == -1) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			return -1;	/* cannot tell: an I/O error */
+		*gone = true;		/* removed */
+		return 1;
+	}
 	if (st.st_nlink == 0 || (uint64_t)st.st_size < mb->size ||
-	    lstat(mb->path, &pst) == -1 || pst.st_dev != st.st_dev ||
-	    pst.st_ino != st.st_ino)
+	    pst.st_dev != st.st_dev || pst.st_ino != st.st_ino)
 		*gone = true;
 	return 1;
 }
@@ -213,8 +218,10 @@ store_verify(struct mbox *mb, enum store_error *why_r)
 	}
 	scan_init(&s, mb->cf->unquote_mboxrd);
 	if (mbox_rescan(mb, 0, mb->size, &s) == -1) {
-		*why_r = errno == ENOMEM || errno == EIO ? STORE_ERR_TEMP :
-		    STORE_ERR_CHANGED;
+		/* Cut short, or no longer an mbox: rewritten.  Anything
+		 * else is trouble reading it. */
+		*why_r = errno == ESTALE || errno == EINVAL ?
+		    STORE_ERR_CHANGED : STORE_ERR_TEMP;
 		scan_free(&s);
 		return -1;
 	}
@@ -304,8 +311,15 @@ state_open(struct mbox *mb, enum store_error *why_r)
 		*why_r = saved == ELOOP ? STORE_ERR_PERM : STORE_ERR_TEMP;
 		return -1;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_nlink != 1 || st.st_uid != geteuid()) {
+	if (fstat(fd, &st) == -1) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		*why_r = STORE_ERR_TEMP;
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    st.st_uid != geteuid()) {
 		(void)close(fd);
 		errno = EPERM;
 		*why_r = STORE_ERR_PERM;

@@ -124,7 +124,7 @@ pread_all(int fd, void *buf, size_t len, uint64_t off)
 			continue;
 		if (n <= 0) {
 			if (n == 0)
-				errno = EIO;	/* shorter than planned */
+				errno = ENODATA;  /* shorter than planned */
 			return -1;
 		}
 		p += n;
@@ -192,7 +192,12 @@ slot_write(struct upd *u, struct jslot *sl, const void *data)
 	return fdatasync(u->mb->statefd);
 }
 
-/* Read slot i; returns 1 if valid (data, if any, in u->buf), 0 if not. */
+/*
+ * Read slot i; returns 1 if valid (data, if any, in u->buf), 0 if not, -1
+ * if it cannot be read.  Only a slot past the end of the file is absent: a
+ * read error is not, or a chunk already written in place would be moved
+ * again from a source it overwrote.
+ */
 static int
 slot_read(struct upd *u, unsigned int i, struct jslot *sl)
 {
@@ -200,14 +205,14 @@ slot_read(struct upd *u, unsigned int i, struct jslot *sl)
 	unsigned char sum[crypto_generichash_BYTES];
 
 	if (pread_all(u->mb->statefd, sl, sizeof(*sl), off) == -1)
-		return errno == EIO ? 0 : -1;
+		return errno == ENODATA ? 0 : -1;
 	if (memcmp(sl->magic, slot_magic, sizeof(sl->magic)) != 0 ||
 	    (sl->kind != SLOT_CHUNK && sl->kind != SLOT_FINISH) ||
 	    sl->len > u->h.chunk || sl->has_data > 1)
 		return 0;
 	if (sl->has_data && pread_all(u->mb->statefd, u->buf, (size_t)sl->len,
 	    off + sizeof(*sl)) == -1)
-		return errno == EIO ? 0 : -1;
+		return errno == ENODATA ? 0 : -1;
 	slot_sum(sl, u->buf, sum);
 	return sodium_memcmp(sum, sl->sum, sizeof(sum)) == 0;
 }

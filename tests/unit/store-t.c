@@ -4,7 +4,9 @@
  * exactly the octets store_size announces, that store_update removes
  * exactly the deleted messages in place and keeps new mail, that a
  * foreign rewrite is noticed and left alone, the session and mailbox
- * locks, and that a garbage journal is ignored.  Runs as any user.
+ * locks, that a garbage journal is ignored, and (tests/fakes/faults.c)
+ * that a failure of any one system call, or of all from one on, while
+ * the mailbox is opened, read or updated loses nothing.  Runs as any user.
  */
 #include "config.h"
 
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include "store/mbox.h"
+#include "tests/fakes/faults.h"
 #include "tests/tap/tap.h"
 
 #define LOCK_WAIT	1		/* seconds */
@@ -31,6 +34,8 @@
 #define MSGS_MAX	8		/* in update_append_is() */
 /* 100-octet lines in a message larger than update.c's 4 MiB chunks. */
 #define BIG_LINES	(10 * 1024 * 1024 / 100)
+/* No store operation makes this many system calls: a bound on a loop. */
+#define FAULT_CALLS_MAX	10000
 
 #define FA	"From alice@example.org Mon Nov 16 09:12:01 2026\n"
 #define FB	"From bob@example.net Tue Nov 17 14:30:45 2026\n"
@@ -1192,6 +1197,204 @@ test_popa3d_ids(void)
 	    "uidl = popa3d: popa3d's ids (%s %s)", id0, id1);
 }
 
+/* ---- Failing system calls (tests/fakes/faults.c) ------------------------ */
+
+/* Does the file hold exactly these bytes?  (Quietly.) */
+static bool
+file_equals(const char *path, const char *want, size_t wlen)
+{
+	char *got;
+	size_t glen;
+	bool same;
+
+	got = tap_read_file(path, &glen);
+	same = glen == wlen && memcmp(got, want, wlen) == 0;
+	free(got);
+	return same;
+}
+
+/*
+ * Update `before' (plus `mail' appended during the session, if not NULL)
+ * deleting del[], with call n of the update failing (sticky: and all
+ * after it), for n = 1, 2, ... until the update ends before call n.
+ * Each time, the update must succeed with `after' in the file, or fail
+ * saying [SYS/TEMP]; then the next open (itself failing once at call n
+ * first) finishes or drops the journal, and the file must be exactly as
+ * before the update or exactly as after it: all or nothing, never a
+ * message lost, doubled or torn.  Returns the calls an update makes, 0 on
+ * a failure.
+ */
+static unsigned long
+update_faults(const char *name, const char *before, size_t blen,
+    const char *mail, const bool *del, const char *after, size_t alen,
+    bool sticky)
+{
+	struct text all = { NULL, 0, 0 };
+	char path[512];
+	struct mbox *mb;
+	enum store_error why;
+	unsigned long n, ret = 0;
+	bool fired;
+	int r;
+
+	text_addn(&all, before, blen);
+	if (mail != NULL)
+		text_add(&all, mail);
+	for (n = 1; n <= FAULT_CALLS_MAX; n++) {
+		/* A copy: box_path's buffers are reused. */
+		(void)snprintf(path, sizeof(path), "%s",
+		    box_write(name, before, blen));
+		(void)unlink(state_path(name));
+		mb = open_or_bail(path);
+		if (mail != NULL)
+			box_append(path, mail);
+		why = STORE_OK;
+		faults_arm(n, sticky);
+		r = store_update(mb, del, &why);
+		fired = faults_disarm();
+		store_close(mb);
+		/* A dot-lock whose unlink failed stays, with the PID of this
+		 * process: it would wait for it to go stale.  (A session's
+		 * process ends, and its lock goes stale.) */
+		(void)unlink(lock_path(name));
+		if (!fired) {
+			if (r == 0 && file_equals(path, after, alen))
+				ret = n - 1;
+			else
+				diag("%s: no call failed, the update did not "
+				    "succeed (%d, %s)", name, r,
+				    strerror(errno));
+			break;
+		}
+		if (r == 0 ? !file_equals(path, after, alen) :
+		    why != STORE_ERR_TEMP) {
+			diag("%s: call %lu failed: the update says %d (reason "
+			    "%d); the file is not as it should be", name, n,
+			    r, why);
+			break;
+		}
+		faults_arm(n, false);
+		if (store_open(path, &cf, &mb, &why) == 0)
+			store_close(mb);
+		(void)faults_disarm();
+		(void)unlink(lock_path(name));
+		if (store_open(path, &cf, &mb, &why) == -1) {
+			diag("%s: call %lu failed: the next open fails: %s "
+			    "(reason %d)", name, n, strerror(errno), why);
+			break;
+		}
+		store_close(mb);
+		if (!file_equals(path, after, alen) &&
+		    !file_equals(path, all.p, all.len)) {
+			diag("%s: call %lu failed: after the next open the "
+			    "file is neither as before nor as after", name, n);
+			break;
+		}
+		if (file_size(state_path(name)) != 0) {
+			diag("%s: call %lu failed: the journal stays", name, n);
+			break;
+		}
+	}
+	text_free(&all);
+	return ret;
+}
+
+/*
+ * Open `data' and read every message with call n failing, for n = 1,
+ * 2, ... until all is read before call n.  A failure must refuse the
+ * open with [SYS/TEMP], never call a good mailbox broken ([SYS/PERM],
+ * not an mbox), or fail the read of a message; whatever is read must be
+ * want[].  Returns the calls made, 0 on a failure.
+ */
+static unsigned long
+read_faults(const char *name, const char *data, size_t len,
+    const char *const *want, const size_t *wlen, unsigned int nmsgs)
+{
+	struct mbox *mb;
+	enum store_error why;
+	unsigned long n;
+	unsigned int i, count;
+	size_t glen;
+	char path[512], *got;
+	bool fired, good;
+	int r;
+
+	/* A copy: box_path's buffers are reused. */
+	(void)snprintf(path, sizeof(path), "%s", box_write(name, data, len));
+	for (n = 1; n <= FAULT_CALLS_MAX; n++) {
+		why = STORE_OK;
+		faults_arm(n, false);
+		r = store_open(path, &cf, &mb, &why);
+		count = r == 0 ? store_count(mb) : 0;
+		good = r == 0 ? count == nmsgs : why == STORE_ERR_TEMP;
+		for (i = 0; r == 0 && good && i < nmsgs; i++) {
+			if ((got = read_msg(mb, i, &glen)) == NULL)
+				continue;
+			good = glen == wlen[i] && memcmp(got, want[i],
+			    glen) == 0;
+			free(got);
+		}
+		fired = faults_disarm();
+		if (r == 0)
+			store_close(mb);
+		(void)unlink(lock_path(name));
+		if (!good) {
+			diag("%s: call %lu failed: open %d (reason %d, %s), "
+			    "%u messages, or one read wrong", name, n, r, why,
+			    strerror(errno), count);
+			return 0;
+		}
+		if (!fired)
+			return n - 1;
+	}
+	diag("%s: more than %d calls", name, FAULT_CALLS_MAX);
+	return 0;
+}
+
+static void
+test_faults(void)
+{
+	static const bool middle[] = { false, true, false, false };
+	static const bool first[] = { true, false, false };
+	static const char *const want[] = { BA_OUT, BB_OUT, BC_OUT };
+	static const size_t wlen[] = { sizeof(BA_OUT) - 1, sizeof(BB_OUT) - 1,
+	    sizeof(BC_OUT) - 1 };
+	struct text big = { NULL, 0, 0 }, kept = { NULL, 0, 0 };
+	unsigned long n;
+	unsigned int i;
+
+	n = read_faults("fread", MA MB MC, strlen(MA MB MC), want, wlen, 3);
+	ok(n > 0, "every call of an open and a read fails in turn: "
+	    "[SYS/TEMP] or the right bytes (%lu calls)", n);
+
+	n = update_faults("fupd", MA MB MC MD, strlen(MA MB MC MD), ME,
+	    middle, MA MC MD ME, strlen(MA MC MD ME), false);
+	ok(n > 0, "every call of an update fails in turn: all or nothing, "
+	    "new mail kept (%lu calls)", n);
+	n = update_faults("fupds", MA MB MC MD, strlen(MA MB MC MD), ME,
+	    middle, MA MC MD ME, strlen(MA MC MD ME), true);
+	ok(n > 0, "every call of an update fails from one on, as on a full "
+	    "disk: all or nothing (%lu calls)", n);
+
+	/* Moved in three chunks that overlap their sources. */
+	text_add(&big, MA FB "Subject: big\n\n");
+	for (i = 0; i < BIG_LINES; i++)
+		text_add(&big, "0123456789abcdef0123456789abcdef"
+		    "0123456789abcdef0123456789abcdef0123456789abcdef"
+		    "0123456789abcdef012\n");
+	text_add(&big, "\n" MC);
+	text_add(&kept, big.p + strlen(MA));
+	n = update_faults("fbig", big.p, big.len, NULL, first, kept.p,
+	    kept.len, false);
+	ok(n > 0, "the same for a move through the journal in several "
+	    "chunks (%lu calls)", n);
+	n = update_faults("fbigs", big.p, big.len, NULL, first, kept.p,
+	    kept.len, true);
+	ok(n > 0, "and from one call on (%lu calls)", n);
+	text_free(&big);
+	text_free(&kept);
+}
+
 int
 main(void)
 {
@@ -1199,7 +1402,7 @@ main(void)
 		bail("sodium_init failed");
 	(void)alarm(TEST_SECONDS);
 	config_init(false);
-	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 4 + 10 + 1);
+	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 4 + 10 + 1 + 5);
 	test_refused();
 	test_read();
 	test_long();
@@ -1210,5 +1413,6 @@ main(void)
 	test_checksum();
 	test_mboxcl2();
 	test_popa3d_ids();
+	test_faults();
 	return done();
 }

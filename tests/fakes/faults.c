@@ -1,0 +1,164 @@
+/*
+ * faults.c: the system calls of the store, failing on demand (see
+ * faults.h).  A test arms a fault at call n, runs a store operation, and
+ * repeats with n + 1 until the operation ends before call n: so every
+ * call the operation makes fails once, in every test run.
+ * Runs as: the test.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+#include "tests/fakes/faults.h"
+
+/* The real functions, as the linker names them under --wrap. */
+int	__real_open(const char *path, int flags, ...);
+ssize_t	__real_read(int fd, void *buf, size_t len);
+ssize_t	__real_write(int fd, const void *buf, size_t len);
+ssize_t	__real_pread(int fd, void *buf, size_t len, off_t off);
+ssize_t	__real_pwrite(int fd, const void *buf, size_t len, off_t off);
+int	__real_fstat(int fd, struct stat *st);
+int	__real_stat(const char *path, struct stat *st);
+int	__real_lstat(const char *path, struct stat *st);
+int	__real_fsync(int fd);
+int	__real_fdatasync(int fd);
+int	__real_ftruncate(int fd, off_t len);
+int	__real_posix_fallocate(int fd, off_t off, off_t len);
+int	__real_link(const char *from, const char *to);
+int	__real_unlink(const char *path);
+
+static unsigned long calls, fail_at;	/* fail_at 0: disarmed */
+static bool sticky, fired;
+
+void
+faults_arm(unsigned long n, bool st)
+{
+	calls = 0;
+	fail_at = n;
+	sticky = st;
+	fired = false;
+}
+
+bool
+faults_disarm(void)
+{
+	fail_at = 0;
+	return fired;
+}
+
+unsigned long
+faults_calls(void)
+{
+	return calls;
+}
+
+/* Is this call to fail?  Then errno is set to e. */
+static bool
+fault(int e)
+{
+	if (fail_at == 0)
+		return false;
+	calls++;
+	if (calls == fail_at || (sticky && calls > fail_at)) {
+		fired = true;
+		errno = e;
+		return true;
+	}
+	return false;
+}
+
+int
+__wrap_open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	va_list ap;
+
+	if ((flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE) {
+		va_start(ap, flags);
+		mode = (mode_t)va_arg(ap, int);
+		va_end(ap);
+	}
+	return fault(EIO) ? -1 : __real_open(path, flags, mode);
+}
+
+ssize_t
+__wrap_read(int fd, void *buf, size_t len)
+{
+	return fault(EIO) ? -1 : __real_read(fd, buf, len);
+}
+
+ssize_t
+__wrap_write(int fd, const void *buf, size_t len)
+{
+	return fault(ENOSPC) ? -1 : __real_write(fd, buf, len);
+}
+
+ssize_t
+__wrap_pread(int fd, void *buf, size_t len, off_t off)
+{
+	return fault(EIO) ? -1 : __real_pread(fd, buf, len, off);
+}
+
+ssize_t
+__wrap_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	return fault(ENOSPC) ? -1 : __real_pwrite(fd, buf, len, off);
+}
+
+int
+__wrap_fstat(int fd, struct stat *st)
+{
+	return fault(EIO) ? -1 : __real_fstat(fd, st);
+}
+
+int
+__wrap_stat(const char *path, struct stat *st)
+{
+	return fault(EIO) ? -1 : __real_stat(path, st);
+}
+
+int
+__wrap_lstat(const char *path, struct stat *st)
+{
+	return fault(EIO) ? -1 : __real_lstat(path, st);
+}
+
+int
+__wrap_fsync(int fd)
+{
+	return fault(EIO) ? -1 : __real_fsync(fd);
+}
+
+int
+__wrap_fdatasync(int fd)
+{
+	return fault(EIO) ? -1 : __real_fdatasync(fd);
+}
+
+int
+__wrap_ftruncate(int fd, off_t len)
+{
+	return fault(EIO) ? -1 : __real_ftruncate(fd, len);
+}
+
+int
+__wrap_posix_fallocate(int fd, off_t off, off_t len)
+{
+	/* It returns the error number and leaves errno alone. */
+	return fault(ENOSPC) ? ENOSPC : __real_posix_fallocate(fd, off, len);
+}
+
+int
+__wrap_link(const char *from, const char *to)
+{
+	return fault(EIO) ? -1 : __real_link(from, to);
+}
+
+int
+__wrap_unlink(const char *path)
+{
+	return fault(EIO) ? -1 : __real_unlink(path);
+}

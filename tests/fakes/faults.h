@@ -1,0 +1,43 @@
+/*
+ * faults.h: make the store's system calls fail on demand, for the tests
+ * linked with FAULT_WRAPS (Makefile.am): the linker's --wrap sends each
+ * call of these functions in the test and in libpop3d.a through
+ * tests/fakes/faults.c, which passes it on to the real one unless a fault
+ * is due.
+ * Runs as: the test.
+ */
+#ifndef POP3D_FAULTS_H
+#define POP3D_FAULTS_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/*
+ * faults_arm: from now on, count the wrapped calls and make call number n
+ * (1 for the first) fail: writes and posix_fallocate with ENOSPC, the
+ * others with EIO.  sticky: every call after it fails too, as on a disk
+ * that went bad or full.  faults_disarm: stop; were any calls made to
+ * fail?  faults_calls: how many calls were counted since faults_arm.
+ */
+void		 faults_arm(unsigned long n, bool sticky);
+bool		 faults_disarm(void);
+unsigned long	 faults_calls(void);
+
+/* The wrappers; only the linker calls them by these names. */
+int	__wrap_open(const char *path, int flags, ...);
+ssize_t	__wrap_read(int fd, void *buf, size_t len);
+ssize_t	__wrap_write(int fd, const void *buf, size_t len);
+ssize_t	__wrap_pread(int fd, void *buf, size_t len, off_t off);
+ssize_t	__wrap_pwrite(int fd, const void *buf, size_t len, off_t off);
+int	__wrap_fstat(int fd, struct stat *st);
+int	__wrap_stat(const char *path, struct stat *st);
+int	__wrap_lstat(const char *path, struct stat *st);
+int	__wrap_fsync(int fd);
+int	__wrap_fdatasync(int fd);
+int	__wrap_ftruncate(int fd, off_t len);
+int	__wrap_posix_fallocate(int fd, off_t off, off_t len);
+int	__wrap_link(const char *from, const char *to);
+int	__wrap_unlink(const char *path);
+
+#endif /* POP3D_FAULTS_H */
