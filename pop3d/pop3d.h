@@ -329,6 +329,14 @@ void		 session_scram_abort(struct session *s);
  * session ended in the child, -1 on trouble (logged).
  */
 int		 prelogin_run(struct session *s, struct login *l);
+/*
+ * prelogin_serve: the parent's part of prelogin_run, once the child pid
+ * runs with the other end of fd: answer its records until a login
+ * succeeds.  Closes fd and reaps pid; returns as prelogin_run (-1 when
+ * the child exited EXIT_JAIL).
+ */
+int		 prelogin_serve(struct session *s, struct login *l, int fd,
+		    pid_t pid);
 /* prelogin_request: in the child, have the parent check req. */
 enum cmd_result	 prelogin_request(struct session *s,
 		    const struct auth_request *req);

@@ -19,7 +19,8 @@
  * code in it small):
  *   main.c, conf.c, launch.c  options and configuration, the launch
  *                     context; no client byte has been read yet
- *   prelogin_run      (here) forks the child, reads its records, answers
+ *   prelogin_run, prelogin_serve
+ *                     (here) fork the child, read its records, answer
  *   auth/privsep.c    the bounded records, checked field by field
  *                     (privsep_recv_request); the jail; dropping to the
  *                     user (privsep_become)
@@ -214,18 +215,11 @@ verdict_byte(enum auth_result r, bool last)
 int
 prelogin_run(struct session *s, struct login *l)
 {
-	struct privsep_request req;
-	struct auth_request areq;
-	unsigned char buf[1 + PRIVSEP_HANDOVER_MAX], sig[SCRAM_KEY_LEN];
-	char why[256], salt64[128], empty[PATH_MAX];
-	unsigned int iters;
-	enum auth_result r;
-	size_t len;
+	char why[256], empty[PATH_MAX];
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
-	bool last;
-	int sv[2], n;
+	int sv[2], r;
 
 	if (jail_account(s->conf, &uid, &gid) == -1)
 		return -1;
@@ -253,20 +247,34 @@ prelogin_run(struct session *s, struct login *l)
 		_exit(session_run(s));
 	}
 	(void)close(sv[1]);
+	r = prelogin_serve(s, l, sv[0], pid);
+	if (r == -1)
+		log_errx("the pre-login process could not chroot to %s or "
+		    "become %s", empty, s->conf->unprivileged_user);
+	return r;
+}
+
+int
+prelogin_serve(struct session *s, struct login *l, int fd, pid_t pid)
+{
+	struct privsep_request req;
+	struct auth_request areq;
+	unsigned char buf[1 + PRIVSEP_HANDOVER_MAX], sig[SCRAM_KEY_LEN];
+	char salt64[128];
+	unsigned int iters;
+	enum auth_result r;
+	size_t len;
+	bool last;
+	int n;
+
 	for (;;) {
-		n = privsep_recv_request(sv[0], &req);
+		n = privsep_recv_request(fd, &req);
 		if (n == 0) {
 			/* The session ended before a login: QUIT, a timeout,
 			 * too many bad commands, or the client left; or the
 			 * child could not jail itself. */
-			(void)close(sv[0]);
-			if (reap(pid)) {
-				log_errx("the pre-login process could not "
-				    "chroot to %s or become %s", empty,
-				    s->conf->unprivileged_user);
-				return -1;
-			}
-			return 1;
+			(void)close(fd);
+			return reap(pid) ? -1 : 1;
 		}
 		if (n == -1)
 			goto subverted;
@@ -278,7 +286,7 @@ prelogin_run(struct session *s, struct login *l)
 				len = (size_t)snprintf((char *)buf, sizeof(buf),
 				    "%c%s%c%u", PRIVSEP_SALT, salt64, '\0',
 				    iters) + 1;
-				if (privsep_send(sv[0], buf, len) == -1)
+				if (privsep_send(fd, buf, len) == -1)
 					goto gone;
 				continue;
 			}
@@ -299,9 +307,9 @@ prelogin_run(struct session *s, struct login *l)
 		if (r == AUTH_OK && req.kind == PRIVSEP_SCRAM_PROOF) {
 			buf[0] = PRIVSEP_OK;
 			memcpy(buf + 1, sig, SCRAM_KEY_LEN);
-			n = privsep_send(sv[0], buf, 1 + SCRAM_KEY_LEN);
+			n = privsep_send(fd, buf, 1 + SCRAM_KEY_LEN);
 		} else
-			n = privsep_send_byte(sv[0], verdict_byte(r, last));
+			n = privsep_send_byte(fd, verdict_byte(r, last));
 		sodium_memzero(&req, sizeof(req));
 		sodium_memzero(sig, sizeof(sig));
 		if (n == -1 || (r != AUTH_OK && last))
@@ -310,7 +318,7 @@ prelogin_run(struct session *s, struct login *l)
 			continue;
 		/* The child hands the session over, or (SCRAM) the client
 		 * refused our signature and the dialogue goes on. */
-		if (privsep_recv(sv[0], buf, sizeof(buf), &len) == -1)
+		if (privsep_recv(fd, buf, sizeof(buf), &len) == -1)
 			goto subverted;
 		if (len == 1 && buf[0] == PRIVSEP_ABORT)
 			continue;
@@ -320,8 +328,8 @@ prelogin_run(struct session *s, struct login *l)
 		len--;
 		break;
 	}
-	(void)close(sv[0]);
-	reap(pid);
+	(void)close(fd);
+	(void)reap(pid);
 	conn_preload(s->conn, buf, len);
 	sodium_memzero(buf, sizeof(buf));
 	return 0;
@@ -331,7 +339,7 @@ subverted:
 	(void)kill(pid, SIGKILL);
 gone:
 	sodium_memzero(&req, sizeof(req));
-	(void)close(sv[0]);
-	reap(pid);
+	(void)close(fd);
+	(void)reap(pid);
 	return 1;
 }
