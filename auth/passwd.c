@@ -87,12 +87,14 @@ read_line(const char *prompt, char *buf, size_t size)
 	char c;
 
 	if (tty) {
-		(void)fprintf(stderr, "%s", prompt);
+		/* Echo off before the prompt: what is typed after it is
+		 * neither shown nor flushed away. */
 		if (tcgetattr(STDIN_FILENO, &t) == -1)
 			return -1;
 		quiet = t;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+		(void)fprintf(stderr, "%s", prompt);
 	}
 	for (;;) {
 		r = read(STDIN_FILENO, &c, 1);

@@ -7,22 +7,31 @@ mode 0600, its owner kept, the other lines (comments, malformed ones)
 kept as they were, the old file replaced by rename (a new inode, no
 temporary file left behind), and bad input (names, passwords, a user
 that is not there, a file that is not a regular file) refused with
-status 100 and the file untouched.  pop3d itself reading what is written
+status 100 and the file untouched.  On a terminal it asks twice without
+echo; --help and --version; and trouble (a missing directory, a file
+size limit, an over-long line) ends with status 111, the file as it was
+and no temporary file left.  pop3d itself reading what is written
 here is what the protocol tests do (tests/lib/popenv.py makes their
 secrets file with pop3d-passwd).
 """
 
 import os
+import pty
+import resource
+import select
+import signal
 import stat
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 import popenv  # noqa: E402
 
 EX_USAGE = 100
+EX_TEMP = 111
 
 
 def run(path, *args, password=None):
@@ -38,6 +47,56 @@ def run(path, *args, password=None):
         return -1, "", "timed out after 30 s"
     return p.returncode, p.stdout.decode(errors="replace"), \
         p.stderr.decode(errors="replace")
+
+
+def run_limited(path, *args, password, fsize):
+    """run() with a file size limit of fsize octets (SIGXFSZ ignored)."""
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    p = subprocess.run([popenv.POP3D_PASSWD, "--file=" + path] + list(args),
+                       input=password.encode() + b"\n", preexec_fn=limit,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=30)
+    return p.returncode, p.stdout.decode(errors="replace"), \
+        p.stderr.decode(errors="replace")
+
+
+def run_tty(path, args, typed, timeout=30):
+    """Run pop3d-passwd on a terminal, typing typed[i] after prompt i.
+
+    Returns (status, all the terminal showed)."""
+    prompts = [b"Password: ", b"Again: "]
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.execv(popenv.POP3D_PASSWD,
+                     [popenv.POP3D_PASSWD, "--file=" + path] + list(args))
+        finally:
+            os._exit(127)
+    shown, seen, answered = b"", 0, 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break           # the program ended and closed the terminal
+        if not chunk:
+            break
+        shown += chunk
+        if answered < len(typed) and prompts[answered] in shown[seen:]:
+            seen = len(shown)
+            os.write(fd, typed[answered].encode() + b"\n")
+            answered += 1
+    else:
+        os.kill(pid, signal.SIGKILL)
+    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+    return code, shown.decode(errors="replace")
 
 
 def lines(path):
@@ -153,6 +212,67 @@ def main():
                lines(path) == saved,
                "a symbolic link is refused; it and its target are left as "
                "they are", r)
+
+        # On a terminal: asked twice, never shown.
+        r = run_tty(path, ["--scheme=plain", "tty"], ["Jabberwock", "Jabberwock"])
+        tap.ok(r[0] == 0 and entry(path, "tty") == "tty:{PLAIN}Jabberwock",
+               "on a terminal the password is asked for twice", r)
+        tap.ok("Password: " in r[1] and "Again: " in r[1] and
+               "Jabberwock" not in r[1],
+               "with the prompts shown and the password not echoed", r[1])
+        saved = lines(path)
+        r = run_tty(path, ["--scheme=plain", "tty"], ["Jabberwock", "Bandersnatch"])
+        tap.ok(r[0] == EX_USAGE and "differ" in r[1] and lines(path) == saved,
+               "two different passwords: status 100, file as it was", r)
+
+        r = subprocess.run([popenv.POP3D_PASSWD, "--help"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out = r.stdout.decode()
+        tap.ok(r.returncode == 0 and all(o in out for o in (
+            "--file=FILE", "--scheme=", "--delete", "--list",
+            "pop3d-passwd(8)")), "--help shows every option", out)
+        r = subprocess.run([popenv.POP3D_PASSWD, "--version"],
+                           stdout=subprocess.PIPE)
+        tap.ok(r.returncode == 0 and
+               r.stdout.decode().startswith("pop3d-passwd "),
+               "--version", r.stdout)
+        for args in ([], ["--file=" + path], ["--file=" + path, "--list",
+                                              "alice"],
+                     ["--file=" + path, "--bogus", "alice"]):
+            r = subprocess.run([popenv.POP3D_PASSWD] + args,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               input=b"pw\n")
+            tap.ok(r.returncode == EX_USAGE and b"usage:" in r.stderr and
+                   lines(path) == saved,
+                   "usage error %r: status 100 and the usage" % args[1:], r)
+
+        # Trouble: status 111, the file as it was, no temporary file.
+        missing = os.path.join(d, "no-such-dir", "secrets")
+        r = run(missing, "--scheme=plain", "alice", password="pw")
+        tap.ok(r[0] == EX_TEMP and "cannot lock" in r[2] and
+               not os.path.exists(os.path.dirname(missing)),
+               "a directory that does not exist: status 111", r)
+        r = run(missing, "--list")
+        tap.ok(r[0] == EX_TEMP and "cannot open" in r[2],
+               "--list of a file that does not exist: status 111", r)
+        size = os.path.getsize(path)
+        r = run_limited(path, "--scheme=plain", "erin", password="pw",
+                        fsize=size // 2)
+        tap.ok(r[0] == EX_TEMP and "cannot write" in r[2] and
+               lines(path) == saved and
+               sorted(os.listdir(d)) == ["fifo", "link", "secrets"],
+               "a write that fails midway: status 111, the file as it was, "
+               "no temporary file", (r, os.listdir(d)))
+        long_file = os.path.join(d, "long")
+        with open(long_file, "w") as f:
+            f.write("alice:{PLAIN}" + "x" * 2000 + "\n")
+        r = run(long_file, "--scheme=plain", "bob", password="pw")
+        tap.ok(r[0] == EX_TEMP and "line 1 is too long" in r[2] and
+               lines(long_file) == ["alice:{PLAIN}" + "x" * 2000] and
+               sorted(os.listdir(d)) == ["fifo", "link", "long", "secrets"],
+               "a line longer than pop3d reads: status 111, the file as it "
+               "was", r)
+        os.unlink(long_file)
 
         if popenv.is_root():
             os.chown(path, 65534, 65534)
