@@ -115,7 +115,8 @@ class TestEnv:
         os.mkdir(self.spool)
         os.mkdir(self.pamdir)
         self.pam_users = [("alice", "wonderland", "pop3"),
-                          ("dave", "nopop", "imap")]
+                          ("dave", "nopop", "imap"),
+                          ("chatty", "talk-talk", "pop3-chatty")]
         self.secret_lines = ["bob:{PLAIN}secret"]
         self.options = []
         self.use_secrets = True
@@ -156,6 +157,14 @@ class TestEnv:
     def write_config(self):
         matrix = pam_matrix()
         with open(os.path.join(self.pamdir, "pop3"), "w") as f:
+            f.write("auth required %s passdb=%s\n" % (matrix, self.passdb))
+            f.write("account required %s passdb=%s\n" % (matrix,
+                                                        self.passdb))
+        # A service whose first module talks: error and info messages
+        # through the conversation, before pam_matrix asks the password.
+        chatty = os.path.join(os.path.dirname(matrix), "pam_chatty.so")
+        with open(os.path.join(self.pamdir, "pop3-chatty"), "w") as f:
+            f.write("auth required %s error info num_lines=3\n" % chatty)
             f.write("auth required %s passdb=%s\n" % (matrix, self.passdb))
             f.write("account required %s passdb=%s\n" % (matrix,
                                                         self.passdb))
