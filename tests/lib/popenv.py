@@ -168,6 +168,12 @@ class TestEnv:
             f.write("auth required %s passdb=%s\n" % (matrix, self.passdb))
             f.write("account required %s passdb=%s\n" % (matrix,
                                                         self.passdb))
+        # A service that cannot answer: its password file is missing.
+        with open(os.path.join(self.pamdir, "pop3-broken"), "w") as f:
+            f.write("auth required %s passdb=%s.missing\n" %
+                    (matrix, self.passdb))
+            f.write("account required %s passdb=%s.missing\n" %
+                    (matrix, self.passdb))
         with open(self.passdb, "w") as f:
             for u, p, svc in self.pam_users:
                 f.write("%s:%s:%s\n" % (u, p, svc))

@@ -14,7 +14,9 @@ same inode, and no dot-lock behind; the other user's mailbox must not
 change.  A dot-lock held by someone else (an MDA) must give [IN-USE].
 A wrong password, an unknown user and root fail; root fails even with
 the pam_permit service, which lets any real user in with any password:
-refusing uid 0 is pop3d's own doing.  The users, their
+refusing uid 0 is pop3d's own doing.  The second user logs in once more
+through a service file in /etc/pam.d, without --pam-confdir, as a
+packaged pop3d does (the file is removed at the end).  The users, their
 groups and mailboxes are removed at the end, also after a failure or
 SIGTERM.
 
@@ -294,6 +296,38 @@ def root_flow(tap, env, users):
         tap.ok(False, "POP3 sessions with pam_permit", repr(e))
     finally:
         popenv.stop_group(proc)
+
+    # The system's PAM directory, as a packaged pop3d uses it: no
+    # --pam-confdir, a service file in /etc/pam.d (removed at the end).
+    service = "pop3d-test-" + random_name()
+    service_file = os.path.join("/etc/pam.d", service)
+    argv = [x for x in argv if not x.startswith("--pam-confdir=")]
+    argv = [x if not x.startswith("--pam-service=") else
+            "--pam-service=" + service for x in argv]
+    try:
+        with open(service_file, "x") as f:
+            f.write("auth required pam_unix.so\n"
+                    "account required pam_unix.so\n")
+        proc, port = popenv.socket_activate(argv, env.log, cwd=env.dir)
+    except (OSError, RuntimeError) as e:
+        tap.ok(False, "systemd-socket-activate (/etc/pam.d) listens", e)
+        if os.path.exists(service_file):
+            os.unlink(service_file)
+        return
+    try:
+        pop, resp = pop_login(port, b, pw_b)
+        tap.ok(pop is not None and resp.startswith(b"+OK"),
+               "/etc/pam.d/%s: %s logs in (pam_unix)" % (service, b), resp)
+        if pop is not None:
+            pop.quit()
+        pop, resp = pop_login(port, b, pw_a)
+        tap.ok(pop is None and resp.startswith(b"-ERR [AUTH]"),
+               "/etc/pam.d: and not with another password", resp)
+    except (OSError, poplib.error_proto) as e:
+        tap.ok(False, "POP3 sessions with /etc/pam.d", repr(e))
+    finally:
+        popenv.stop_group(proc)
+        os.unlink(service_file)
 
 
 def user_flow(tap, env):
