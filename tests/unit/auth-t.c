@@ -1,7 +1,8 @@
 /*
  * auth-t.c: the checks of auth/ that need no PAM: APOP digests and
  * timestamps, user names, secrets file lines, the secrets file's owner,
- * mode and type, and password and APOP checks against a secrets file.
+ * mode and type, and password and APOP checks against a secrets file,
+ * also when reading it fails (tests/fakes/faults.c).
  */
 #include "config.h"
 
@@ -17,6 +18,7 @@
 
 #include "auth/auth.h"
 #include "pop3d/pop3d.h"
+#include "tests/fakes/faults.h"
 #include "tests/tap/tap.h"
 
 /* RFC 1939 section 7, the APOP example. */
@@ -510,6 +512,56 @@ test_apop(const char *path)
 	ok(!auth_apop_offered(&acf), "APOP not offered without methods");
 }
 
+/*
+ * Each system call of a check failing in turn (tests/fakes/faults.c):
+ * the right password must log in or be a temporary failure, never a
+ * wrong password (the client would be told so, and it would count);
+ * a wrong one must never log in.  Returns the calls one check makes, 0 on
+ * a failure.
+ */
+static unsigned long
+check_faults(const char *user, const char *pass, bool right, bool apop)
+{
+	char digest[33];
+	enum auth_result r;
+	unsigned long n;
+	bool fired;
+
+	if (apop)
+		apop_digest(RFC_STAMP, pass, strlen(pass), digest);
+	for (n = 1; n <= 1000; n++) {
+		faults_arm(n, false);
+		r = apop ? apop_check(user, RFC_STAMP, digest) :
+		    pass_check(user, pass);
+		fired = faults_disarm();
+		if (right ? r == AUTH_FAIL : r == AUTH_OK) {
+			diag("%s: call %lu failed: result %d", user, n, r);
+			return 0;
+		}
+		if (!fired)
+			return r == (right ? AUTH_OK : AUTH_FAIL) ? n - 1 : 0;
+	}
+	return 0;
+}
+
+static void
+test_faults(const char *path)
+{
+	unsigned long n;
+
+	memset(&acf, 0, sizeof(acf));
+	acf.methods[0] = AUTH_SECRETS;
+	acf.nmethods = 1;
+	acf.secrets = path;
+	n = check_faults("alice", "wonderland", true, false);
+	ok(n > 0, "a secrets file that cannot be read: the right password "
+	    "logs in or fails for now, never as wrong (%lu calls)", n);
+	n = check_faults("alice", "looking-glass", false, false);
+	ok(n > 0, "and a wrong one never logs in (%lu calls)", n);
+	n = check_faults("mrose", "tanstaaf", true, true);
+	ok(n > 0, "the same for APOP (%lu calls)", n);
+}
+
 int
 main(void)
 {
@@ -520,7 +572,7 @@ main(void)
 	(void)alarm(120);
 	if (sodium_init() < 0)
 		bail("sodium_init failed");
-	plan(117);
+	plan(117 + 3);
 	test_apop_digest();
 	test_name_valid();
 	test_parse_line();
@@ -529,5 +581,6 @@ main(void)
 	path = secrets_file();
 	test_password(path);
 	test_apop(path);
+	test_faults(path);
 	return done();
 }
