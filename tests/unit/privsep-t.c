@@ -39,10 +39,11 @@ static unsigned int
 test_empty_dir(bool run)
 {
 	char base[64], path[PATH_MAX], link[PATH_MAX], want[PATH_MAX],
-	    real[PATH_MAX], why[256], file[PATH_MAX + 16];
+	    real[PATH_MAX], why[256], file[PATH_MAX + 16],
+	    through[PATH_MAX + 32];
 
 	if (!run)
-		return geteuid() == 0 ? 8 : 2;
+		return geteuid() == 0 ? 9 : 2;
 	ok(privsep_empty_dir("run/pop3d/empty", real, why, sizeof(why)) == -1,
 	    "empty-dir: a relative path is refused");
 	if (geteuid() != 0) {
@@ -73,6 +74,10 @@ test_empty_dir(bool run)
 	ok(privsep_empty_dir(path, real, why, sizeof(why)) == -1 &&
 	    strstr(why, "must be empty") != NULL,
 	    "empty-dir: a directory with a file in it is refused");
+	(void)snprintf(through, sizeof(through), "%s/empty", file);
+	ok(privsep_empty_dir(through, real, why, sizeof(why)) == -1 &&
+	    strstr(why, "cannot make") != NULL,
+	    "empty-dir: a path through a file is refused (%s)", why);
 	(void)unlink(file);
 	if (chmod(want, 0775) == -1)
 		bail("chmod: %s", strerror(errno));
@@ -108,10 +113,11 @@ int
 main(void)
 {
 	struct privsep_request req;
+	static char huge[PRIVSEP_HANDOVER_MAX + 1];
 	char big[PRIVSEP_RECORD_MAX + 64], c, data[64];
 	size_t len;
 
-	plan(37 + test_empty_dir(false));
+	plan(43 + test_empty_dir(false));
 	if (sodium_init() < 0)
 		bail("sodium_init");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == -1)
@@ -219,9 +225,30 @@ main(void)
 	ok(privsep_send_handover(sv[1], big, 100) == 0 &&
 	    privsep_recv_handover(sv[0], data, 10, &len) == -1,
 	    "a handover larger than the buffer is refused");
+	ok(recv_raw("Va\0", 3, &req) == -1,
+	    "a SCRAM proof record cut short is refused");
+	memset(huge, 'a', sizeof(huge) - 1);
+	huge[sizeof(huge) - 1] = '\0';
+	huge[AUTH_RECORD_MAX] = '\0';
+	errno = 0;
+	ok(privsep_send_request(sv[1], PRIVSEP_USER, "alice", huge) == -1 &&
+	    errno == EMSGSIZE, "a request too large for a record is not sent");
+	errno = 0;
+	ok(privsep_send_handover(sv[1], huge, sizeof(huge)) == -1 &&
+	    errno == EMSGSIZE, "nor a handover too large");
+	(void)send(sv[1], big, 100, 0);
+	errno = 0;
+	ok(privsep_recv(sv[0], data, sizeof(data) - 10, &len) == -1 &&
+	    errno == EPROTO, "a message larger than expected is refused");
 	(void)close(sv[1]);
 	ok(privsep_recv_request(sv[0], &req) == 0,
 	    "the child's end closing is EOF, not a request");
+	errno = 0;
+	ok(privsep_recv(sv[0], data, sizeof(data), &len) == -1 &&
+	    errno == EPIPE, "and any read after it fails");
+	(void)close(sv[0]);
+	ok(privsep_recv_request(sv[0], &req) == -1,
+	    "a descriptor that is gone is an error, not EOF");
 	(void)test_empty_dir(true);
 	return done();
 }
