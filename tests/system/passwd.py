@@ -246,6 +246,22 @@ def main():
                    lines(path) == saved,
                    "usage error %r: status 100 and the usage" % args[1:], r)
 
+        r = run(path, "--scheme=plain", "crlf", password="pw\r")
+        tap.ok(r[0] == 0 and entry(path, "crlf") == "crlf:{PLAIN}pw",
+               "a password line ending in CRLF loses its CR", r)
+        saved = lines(path)
+        r = run(path, "--scheme=plain", "carol", password="y" * 1000)
+        tap.ok(r[0] == EX_USAGE and "longer than 248" in r[2] and
+               lines(path) == saved,
+               "a password line of 1000 octets: status 100", r)
+        p = subprocess.run([popenv.POP3D_PASSWD, "--file=secrets",
+                            "--scheme=plain", "rel"], cwd=d,
+                           input=b"pw\n", stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30)
+        tap.ok(p.returncode == 0 and entry(path, "rel") == "rel:{PLAIN}pw",
+               "--file with a relative path", p)
+        saved = lines(path)
+
         # Trouble: status 111, the file as it was, no temporary file.
         missing = os.path.join(d, "no-such-dir", "secrets")
         r = run(missing, "--scheme=plain", "alice", password="pw")
