@@ -98,6 +98,12 @@ test_parsers(void)
 	    "a mandatory extension is refused");
 	ok(scram_client_first("n,,r=abc,n=user", &cl) == -1,
 	    "the attributes in the wrong order are refused");
+	ok(scram_client_first("n,a=user", &cl) == -1,
+	    "an authzid with nothing after it is refused");
+	ok(scram_client_first("n,x,n=user,r=abc", &cl) == -1,
+	    "a gs2 header with something else than an authzid is refused");
+	ok(scram_client_first("n,,n=user,s=abc", &cl) == -1,
+	    "another attribute than the nonce after the user is refused");
 	ok(scram_client_first("", &cl) == -1, "an empty message is refused");
 	ok(scram_client_first("n", &cl) == -1, "a gs2 flag alone is refused");
 	(void)scram_client_first(C1, &cl);
@@ -124,7 +130,7 @@ test_format(void)
 {
 	struct scram_secret a;
 	unsigned char stored[SCRAM_KEY_LEN], server[SCRAM_KEY_LEN];
-	char v[256];
+	char v[256], huge[2048];
 
 	ok(scram_format("hunter2", 7, SCRAM_ITERS_DEFAULT, v, sizeof(v)) ==
 	    0 && scram_parse(v, &a) == 0, "a new entry parses");
@@ -156,6 +162,10 @@ test_format(void)
 	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:"
 	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", &a) == -1,
 	    "a count with a leading zero is refused");
+	memset(huge, 'A', sizeof(huge) - 1);
+	huge[sizeof(huge) - 1] = '\0';
+	memcpy(huge, "4096:", 5);
+	ok(scram_parse(huge, &a) == -1, "a value of 2047 octets is refused");
 }
 
 static void
@@ -216,7 +226,7 @@ test_lookup(void)
 int
 main(void)
 {
-	plan(51);
+	plan(55);
 	if (sodium_init() < 0)
 		bail("sodium_init");
 	test_vector();
