@@ -46,10 +46,25 @@ conversation(int n, const struct pam_message **msg,
 {
 	const struct pam_appdata *ad = appdata;
 	struct pam_response *resp;
-	int i;
+	int i, prompts = 0;
 
 	if (n <= 0 || n > PAM_MAX_NUM_MSG)
 		return PAM_CONV_ERR;
+	for (i = 0; i < n; i++)
+		prompts += msg[i]->msg_style == PAM_PROMPT_ECHO_OFF ||
+		    msg[i]->msg_style == PAM_PROMPT_ECHO_ON;
+	/*
+	 * Only messages (pam_motd, pam_lastlog, ...): nothing to answer,
+	 * and no array that a module might not free.
+	 */
+	if (prompts == 0) {
+		for (i = 0; i < n; i++)
+			if (msg[i]->msg_style != PAM_ERROR_MSG &&
+			    msg[i]->msg_style != PAM_TEXT_INFO)
+				return PAM_CONV_ERR;
+		*resp_r = NULL;
+		return PAM_SUCCESS;
+	}
 	if ((resp = calloc((size_t)n, sizeof(*resp))) == NULL)
 		return PAM_BUF_ERR;
 	for (i = 0; i < n; i++) {
