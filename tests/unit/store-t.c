@@ -27,7 +27,7 @@
 #include "tests/tap/tap.h"
 
 #define LOCK_WAIT	1		/* seconds */
-#define TEST_SECONDS	60		/* a hung open or lock fails the test */
+#define TEST_SECONDS	240		/* a hung open or lock fails the test */
 #define PIECES_MAX	(1U << 22)	/* a reader must end before this */
 #define CHILD_SECONDS	10		/* a helper child dies after this */
 #define CHILD_OK	100		/* exit status: store_open succeeded */
