@@ -18,36 +18,28 @@
  */
 #include "config.h"
 
+#include <malloc.h>
 #include <sodium.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The size, in front of the block, for sodium_free to wipe it all. */
-#define HEAD	16
 
 void *
 sodium_malloc(size_t size)
 {
-	unsigned char *p;
+	void *p;
 
-	if (size > SIZE_MAX - HEAD || (p = malloc(HEAD + size)) == NULL)
+	if ((p = malloc(size > 0 ? size : 1)) == NULL)
 		return NULL;
-	memcpy(p, &size, sizeof(size));
-	memset(p + HEAD, 0xdb, size);
-	return p + HEAD;
+	memset(p, 0xdb, size);
+	return p;
 }
 
 void
 sodium_free(void *ptr)
 {
-	unsigned char *p;
-	size_t size;
-
 	if (ptr == NULL)
 		return;
-	p = (unsigned char *)ptr - HEAD;
-	memcpy(&size, p, sizeof(size));
-	sodium_memzero(p, HEAD + size);
-	free(p);
+	/* The whole block: under ASan exactly the size asked for. */
+	sodium_memzero(ptr, malloc_usable_size(ptr));
+	free(ptr);
 }
