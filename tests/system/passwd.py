@@ -34,7 +34,7 @@ EX_USAGE = 100
 EX_TEMP = 111
 
 
-def run(path, *args, password=None):
+def run(path, *args, password=None, preexec_fn=None):
     """Run pop3d-passwd --file=path args...; (status, stdout, stderr)."""
     try:
         p = subprocess.run([popenv.POP3D_PASSWD, "--file=" + path] +
@@ -42,7 +42,7 @@ def run(path, *args, password=None):
                            input=(password.encode() + b"\n")
                            if password is not None else b"",
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=30)
+                           preexec_fn=preexec_fn, timeout=30)
     except subprocess.TimeoutExpired:
         return -1, "", "timed out after 30 s"
     return p.returncode, p.stdout.decode(errors="replace"), \
@@ -54,12 +54,7 @@ def run_limited(path, *args, password, fsize):
     def limit():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-    p = subprocess.run([popenv.POP3D_PASSWD, "--file=" + path] + list(args),
-                       input=password.encode() + b"\n", preexec_fn=limit,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=30)
-    return p.returncode, p.stdout.decode(errors="replace"), \
-        p.stderr.decode(errors="replace")
+    return run(path, *args, password=password, preexec_fn=limit)
 
 
 def run_tty(path, args, typed, timeout=30):

@@ -202,9 +202,9 @@ age(const char *path, time_t ago)
 		bail("cannot set the times of %s", path);
 }
 
-/* Does the file hold exactly these bytes? */
+/* Does the file hold exactly these bytes?  (Quietly.) */
 static bool
-file_is(const char *path, const char *want, size_t wlen)
+file_equals(const char *path, const char *want, size_t wlen)
 {
 	char *got;
 	size_t glen;
@@ -212,11 +212,24 @@ file_is(const char *path, const char *want, size_t wlen)
 
 	got = tap_read_file(path, &glen);
 	same = glen == wlen && memcmp(got, want, wlen) == 0;
-	if (!same)
-		diag("%s: %zu bytes '%.*s', want %zu", path, glen,
-		    (int)(glen > 300 ? 300 : glen), got, wlen);
 	free(got);
 	return same;
+}
+
+/* The same, saying what the file holds when it is not that. */
+static bool
+file_is(const char *path, const char *want, size_t wlen)
+{
+	char *got;
+	size_t glen;
+
+	if (file_equals(path, want, wlen))
+		return true;
+	got = tap_read_file(path, &glen);
+	diag("%s: %zu bytes '%.*s', want %zu", path, glen,
+	    (int)(glen > 300 ? 300 : glen), got, wlen);
+	free(got);
+	return false;
 }
 
 static bool
@@ -1198,20 +1211,6 @@ test_popa3d_ids(void)
 }
 
 /* ---- Failing system calls (tests/fakes/faults.c) ------------------------ */
-
-/* Does the file hold exactly these bytes?  (Quietly.) */
-static bool
-file_equals(const char *path, const char *want, size_t wlen)
-{
-	char *got;
-	size_t glen;
-	bool same;
-
-	got = tap_read_file(path, &glen);
-	same = glen == wlen && memcmp(got, want, wlen) == 0;
-	free(got);
-	return same;
-}
 
 /*
  * Update `before' (plus `mail' appended during the session, if not NULL)
