@@ -15,7 +15,9 @@ minus deleted equals present.  A QUIT that failed leaves its deletions
 undecided (the next open may finish them), so those messages may be
 present or not, but at most once.
 
-Bounded: DELIVERIES deliveries and at most DEADLINE seconds in all.
+Bounded: DELIVERIES deliveries and at most DEADLINE seconds in all (no
+delivery starts after it; alone the test takes about 20 s, beside the
+rest of the suite it may take several times that).
 SESSIONS sessions are spread over the deliveries, one each time another
 tenth of them is done, rather than run back to back: after a reader
 touched the mailbox (its access time), procmail waits a second with the
@@ -40,8 +42,9 @@ import popenv  # noqa: E402
 
 DELIVERIES = int(os.environ.get("POP3D_PROCMAIL_DELIVERIES", "300"))
 DELIVERERS = 2
-DEADLINE = 60.0         # seconds for the whole test
-READ_TIMEOUT = 20.0     # one reply line
+DEADLINE = 180.0        # seconds for the whole test
+LOCK_WAIT = 20          # pop3d --lock-wait: then -ERR [IN-USE]
+READ_TIMEOUT = LOCK_WAIT + 25.0    # one reply line, longer than that
 SESSIONS = 10           # during the deliveries, spread over them
 
 
@@ -118,8 +121,9 @@ class Session:
 class Deliveries:
     """DELIVERERS threads running procmail for numbers 1..DELIVERIES."""
 
-    def __init__(self, env, rcfile):
+    def __init__(self, env, rcfile, deadline):
         self.env = env
+        self.deadline = deadline
         self.rcfile = rcfile
         self.next = 1
         self.lock = threading.Lock()
@@ -135,7 +139,7 @@ class Deliveries:
             with self.lock:
                 n = self.next
                 self.next += 1
-            if n > DELIVERIES:
+            if n > DELIVERIES or time.time() >= self.deadline:
                 return
             try:
                 r = subprocess.run([procmail, "-m", self.rcfile],
@@ -219,7 +223,7 @@ def main():
     rng = random.Random(int(os.environ.get("POP3D_SEED", "1939")))
     start = time.time()
     try:
-        env.options.append("--lock-wait=30")
+        env.options.append("--lock-wait=%d" % LOCK_WAIT)
         mailbox = env.mailbox()
         rcfile = os.path.join(env.dir, "procmailrc")
         with open(rcfile, "w") as f:
@@ -228,7 +232,7 @@ def main():
         os.chmod(rcfile, 0o600)
         env.write_config()    # makes the whole directory the test user's
 
-        d = Deliveries(env, rcfile)
+        d = Deliveries(env, rcfile, start + DEADLINE)
         d.start()
         stats = {"sessions": 0, "retrieved": 0, "refused": 0,
                  "quit_failed": 0, "bad": []}

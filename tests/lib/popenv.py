@@ -53,11 +53,19 @@ def is_root():
 
 
 class Tap:
-    """TAP output with the plan at the end."""
+    """TAP output with the plan at the end.  An exception that nothing
+    caught becomes a failed point with its traceback, then the plan, so
+    that the log says what went wrong rather than "missing test plan"."""
 
     def __init__(self):
         self.n = 0
         self.failed = 0
+        sys.excepthook = self._uncaught
+
+    def _uncaught(self, etype, value, tb):
+        self.ok(False, "no unexpected error",
+                "".join(traceback.format_exception(etype, value, tb)))
+        self.done()
 
     def ok(self, cond, name, diag=None):
         self.n += 1
