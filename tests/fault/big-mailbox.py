@@ -34,6 +34,7 @@ BYTES_PER_MSG = 64
 SLACK = 4 * 1024 * 1024
 SPACE_MARGIN = 256 * 1024 * 1024        # free space to leave besides
 TIMEOUT = 600                           # for the whole session
+SYNC_EVERY = 2000                       # messages (about 86 MB)
 
 
 def template():
@@ -135,6 +136,12 @@ def main():
                 f.write(head % (i, i))
                 f.write(body)
                 f.write(b"\n")
+                # To the disk every SYNC_EVERY messages, so that gigabytes
+                # of dirty pages never stall the fsync of the tests that
+                # run beside this one.
+                if i % SYNC_EVERY == 0:
+                    f.flush()
+                    os.fdatasync(f.fileno())
         env.chown(path)
         real = os.stat(path)
         tap.diag("made %d messages, %d bytes, in %.1f s" %
