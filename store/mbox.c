@@ -138,7 +138,8 @@ mbox_same_msg(const struct msg *a, const struct msg *b)
 /*
  * Has the file changed since it was last verified?  Returns 0 (no), 1
  * (yes: size, times or identity differ), -1 on error.  A file that shrank,
- * was replaced or removed is reported through *gone.
+ * was replaced or removed is reported through *gone.  The path is looked
+ * at every time: a file replaced after open read its stat keeps that stat.
  */
 static int
 mbox_changed(struct mbox *mb, bool *gone)
@@ -148,16 +149,20 @@ mbox_changed(struct mbox *mb, bool *gone)
 	*gone = false;
 	if (fstat(mb->fd, &st) == -1)
 		return -1;
-	if (same_stat(&st, &mb->st))
-		return 0;
 	if (lstat(mb->path, &pst) == -1) {
 		if (errno != ENOENT && errno != ENOTDIR)
 			return -1;	/* cannot tell: an I/O error */
 		*gone = true;		/* removed */
 		return 1;
 	}
-	if (st.st_nlink == 0 || (uint64_t)st.st_size < mb->size ||
-	    pst.st_dev != st.st_dev || pst.st_ino != st.st_ino)
+	if (st.st_nlink == 0 || pst.st_dev != st.st_dev ||
+	    pst.st_ino != st.st_ino) {
+		*gone = true;		/* replaced */
+		return 1;
+	}
+	if (same_stat(&st, &mb->st))
+		return 0;
+	if ((uint64_t)st.st_size < mb->size)
 		*gone = true;
 	return 1;
 }
@@ -349,7 +354,11 @@ state_open(struct mbox *mb, enum store_error *why_r)
 	return 0;
 }
 
-/* Open the mailbox file itself: a regular file of ours with one link. */
+/*
+ * Open the mailbox file itself: a regular file of ours with one link.
+ * Returns 0 (mb->fd -1 when there is no mailbox), 1 when the file opened
+ * was removed or replaced before it could be checked (try again), -1.
+ */
 static int
 mailbox_open(struct mbox *mb, enum store_error *why_r)
 {
@@ -375,6 +384,10 @@ mailbox_open(struct mbox *mb, enum store_error *why_r)
 	if (fstat(fd, &st) == -1) {
 		*why_r = STORE_ERR_TEMP;
 		goto fail;
+	}
+	if (st.st_nlink == 0) {		/* not the admin's business */
+		(void)close(fd);
+		return 1;
 	}
 	if (!S_ISREG(st.st_mode) || st.st_nlink != 1 ||
 	    st.st_uid != mb->cf->owner) {
@@ -423,7 +436,7 @@ store_open(const char *path, const struct store_config *cf,
 	struct stat pst;
 	struct scan s;
 	unsigned int tries;
-	int saved;
+	int r, saved;
 
 	if ((mb = calloc(1, sizeof(*mb))) == NULL) {
 		*why_r = STORE_ERR_TEMP;
@@ -437,8 +450,15 @@ store_open(const char *path, const struct store_config *cf,
 		goto fail;
 	}
 	for (tries = 0;; tries++) {
-		if (mailbox_open(mb, why_r) == -1)
+		if (tries == OPEN_TRIES) {
+			errno = ESTALE;
+			*why_r = STORE_ERR_TEMP;
 			goto fail;
+		}
+		if ((r = mailbox_open(mb, why_r)) == -1)
+			goto fail;
+		if (r == 1)
+			continue;
 		if (mb->fd == -1) {
 			*mb_r = mb;	/* no mailbox, nothing to lock */
 			return 0;
@@ -454,11 +474,6 @@ store_open(const char *path, const struct store_config *cf,
 		lock_drop(&ls);
 		(void)close(mb->fd);
 		mb->fd = -1;
-		if (tries + 1 == OPEN_TRIES) {
-			errno = ESTALE;
-			*why_r = STORE_ERR_TEMP;
-			goto fail;
-		}
 	}
 	if (update_recover(mb, &ls, why_r) == -1 ||
 	    fstat(mb->fd, &mb->st) == -1) {

@@ -31,7 +31,10 @@ int	__real_link(const char *from, const char *to);
 int	__real_unlink(const char *path);
 
 static unsigned long calls, fail_at;	/* fail_at 0: disarmed */
-static bool sticky, fired;
+static bool sticky, fired, in_hook;
+static void (*hook)(void *);		/* run at fail_at instead of failing */
+static void *hook_arg;
+static const char *kinds[FAULTS_KINDS + 1];
 
 void
 faults_arm(unsigned long n, bool st)
@@ -40,6 +43,21 @@ faults_arm(unsigned long n, bool st)
 	fail_at = n;
 	sticky = st;
 	fired = false;
+	hook = NULL;
+}
+
+void
+faults_before(unsigned long n, void (*fn)(void *), void *arg)
+{
+	faults_arm(n, false);
+	hook = fn;
+	hook_arg = arg;
+}
+
+const char *
+faults_kind(unsigned long i)
+{
+	return i >= 1 && i <= calls && i <= FAULTS_KINDS ? kinds[i] : NULL;
 }
 
 bool
@@ -55,13 +73,26 @@ faults_calls(void)
 	return calls;
 }
 
-/* Is this call to fail?  Then errno is set to e. */
+/* Is this call (of the function named kind) to fail?  Then errno is set
+ * to e.  Or is the hook due? */
 static bool
-fault(int e)
+fault(const char *kind, int e)
 {
-	if (fail_at == 0)
+	int saved;
+
+	if (fail_at == 0 || in_hook)	/* the hook's own calls pass */
 		return false;
 	calls++;
+	if (calls <= FAULTS_KINDS)
+		kinds[calls] = kind;
+	if (calls == fail_at && hook != NULL) {
+		saved = errno;
+		fired = in_hook = true;
+		hook(hook_arg);
+		in_hook = false;
+		errno = saved;
+		return false;
+	}
 	if (calls == fail_at || (sticky && calls > fail_at)) {
 		fired = true;
 		errno = e;
@@ -81,84 +112,85 @@ __wrap_open(const char *path, int flags, ...)
 		mode = (mode_t)va_arg(ap, int);
 		va_end(ap);
 	}
-	return fault(EIO) ? -1 : __real_open(path, flags, mode);
+	return fault("open", EIO) ? -1 : __real_open(path, flags, mode);
 }
 
 ssize_t
 __wrap_read(int fd, void *buf, size_t len)
 {
-	return fault(EIO) ? -1 : __real_read(fd, buf, len);
+	return fault("read", EIO) ? -1 : __real_read(fd, buf, len);
 }
 
 ssize_t
 __wrap_write(int fd, const void *buf, size_t len)
 {
-	return fault(ENOSPC) ? -1 : __real_write(fd, buf, len);
+	return fault("write", ENOSPC) ? -1 : __real_write(fd, buf, len);
 }
 
 ssize_t
 __wrap_pread(int fd, void *buf, size_t len, off_t off)
 {
-	return fault(EIO) ? -1 : __real_pread(fd, buf, len, off);
+	return fault("pread", EIO) ? -1 : __real_pread(fd, buf, len, off);
 }
 
 ssize_t
 __wrap_pwrite(int fd, const void *buf, size_t len, off_t off)
 {
-	return fault(ENOSPC) ? -1 : __real_pwrite(fd, buf, len, off);
+	return fault("pwrite", ENOSPC) ? -1 : __real_pwrite(fd, buf, len, off);
 }
 
 int
 __wrap_fstat(int fd, struct stat *st)
 {
-	return fault(EIO) ? -1 : __real_fstat(fd, st);
+	return fault("fstat", EIO) ? -1 : __real_fstat(fd, st);
 }
 
 int
 __wrap_stat(const char *path, struct stat *st)
 {
-	return fault(EIO) ? -1 : __real_stat(path, st);
+	return fault("stat", EIO) ? -1 : __real_stat(path, st);
 }
 
 int
 __wrap_lstat(const char *path, struct stat *st)
 {
-	return fault(EIO) ? -1 : __real_lstat(path, st);
+	return fault("lstat", EIO) ? -1 : __real_lstat(path, st);
 }
 
 int
 __wrap_fsync(int fd)
 {
-	return fault(EIO) ? -1 : __real_fsync(fd);
+	return fault("fsync", EIO) ? -1 : __real_fsync(fd);
 }
 
 int
 __wrap_fdatasync(int fd)
 {
-	return fault(EIO) ? -1 : __real_fdatasync(fd);
+	return fault("fdatasync", EIO) ? -1 : __real_fdatasync(fd);
 }
 
 int
 __wrap_ftruncate(int fd, off_t len)
 {
-	return fault(EIO) ? -1 : __real_ftruncate(fd, len);
+	return fault("ftruncate", EIO) ? -1 : __real_ftruncate(fd, len);
 }
 
 int
 __wrap_posix_fallocate(int fd, off_t off, off_t len)
 {
 	/* It returns the error number and leaves errno alone. */
-	return fault(ENOSPC) ? ENOSPC : __real_posix_fallocate(fd, off, len);
+	return fault("posix_fallocate", ENOSPC) ? ENOSPC :
+	    __real_posix_fallocate(fd, off, len);
 }
 
 int
 __wrap_link(const char *from, const char *to)
 {
-	return fault(EIO) ? -1 : __real_link(from, to);
+	return fault("link", EIO) ? -1 : __real_link(from, to);
 }
 
 int
 __wrap_unlink(const char *path)
 {
-	return fault(EIO) ? -1 : __real_unlink(path);
+	return fault("unlink", EIO) ? -1 : __real_unlink(path);
 }

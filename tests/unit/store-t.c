@@ -1350,6 +1350,97 @@ read_faults(const char *name, const char *data, size_t len,
 	return 0;
 }
 
+/* faults_before's hook for replace_faults: the prepared file takes the
+ * mailbox's place, as an editor's save or a careless script does. */
+struct swap {
+	char	to[512];
+	char	from[sizeof(".new") + 512];
+};
+
+static void
+swap_in(void *arg)
+{
+	const struct swap *sw = arg;
+
+	if (rename(sw->from, sw->to) == -1)
+		bail("rename %s: %s", sw->from, strerror(errno));
+}
+
+/*
+ * Replace the mailbox (MA) by another file (MB MC) through rename() just
+ * before call n of an open, for n = 1, 2, ... until the open ends before
+ * call n.  Replaced before the open's last look at the path (an lstat,
+ * after locking), the open must see the new file; replaced after it, it
+ * sees the old one, and store_verify (as RETR and QUIT do) must say the
+ * mailbox changed.  Returns the calls of an open, 0 on a failure.
+ */
+static unsigned long
+replace_faults(const char *name)
+{
+	static const char *const want[] = { BB_OUT, BC_OUT };
+	static const size_t wlen[] = { sizeof(BB_OUT) - 1,
+	    sizeof(BC_OUT) - 1 };
+	static const char *const old[] = { BA_OUT };
+	static const size_t oldlen[] = { sizeof(BA_OUT) - 1 };
+	struct swap sw;
+	struct mbox *mb;
+	enum store_error why;
+	unsigned long n, i, looked;
+	const char *kind;
+	bool fired;
+	int r;
+
+	for (n = 1; n <= FAULT_CALLS_MAX; n++) {
+		/* Copies: box_path's buffers are reused. */
+		(void)snprintf(sw.to, sizeof(sw.to), "%s",
+		    box_write(name, MA, strlen(MA)));
+		(void)snprintf(sw.from, sizeof(sw.from), "%s.new", sw.to);
+		(void)unlink(sw.from);
+		tap_write_file(sw.from, MB MC, strlen(MB MC));
+		(void)unlink(state_path(name));
+		why = STORE_OK;
+		faults_before(n, swap_in, &sw);
+		r = store_open(sw.to, &cf, &mb, &why);
+		fired = faults_disarm();
+		/* The last lstat of the open, by call number. */
+		looked = 0;
+		for (i = 1; (kind = faults_kind(i)) != NULL; i++)
+			if (strcmp(kind, "lstat") == 0)
+				looked = i;
+		if (r == -1) {
+			diag("%s: replaced before call %lu: the open fails: "
+			    "%s (reason %d)", name, n, strerror(errno), why);
+			return 0;
+		}
+		if (!fired) {	/* the open was over before call n */
+			r = msgs_are(mb, old, oldlen, 1, false) ? 0 : -1;
+			store_close(mb);
+			return r == 0 ? n - 1 : 0;
+		}
+		if (n <= looked) {
+			if (!msgs_are(mb, want, wlen, 2, false)) {
+				diag("%s: replaced before call %lu (%s), "
+				    "before the last lstat (%lu): the open "
+				    "does not see the new file", name, n,
+				    faults_kind(n), looked);
+				store_close(mb);
+				return 0;
+			}
+		} else if (store_verify(mb, &why) != -1 ||
+		    why != STORE_ERR_CHANGED) {
+			diag("%s: replaced before call %lu (%s), after the "
+			    "last lstat (%lu): store_verify does not say "
+			    "the mailbox changed (reason %d)", name, n,
+			    faults_kind(n), looked, why);
+			store_close(mb);
+			return 0;
+		}
+		store_close(mb);
+	}
+	diag("%s: more than %d calls", name, FAULT_CALLS_MAX);
+	return 0;
+}
+
 static void
 test_faults(void)
 {
@@ -1392,6 +1483,10 @@ test_faults(void)
 	ok(n > 0, "and from one call on (%lu calls)", n);
 	text_free(&big);
 	text_free(&kept);
+
+	n = replace_faults("frepl");
+	ok(n > 0, "a mailbox replaced before any call of an open is seen "
+	    "as the new file, or as a change (%lu calls)", n);
 }
 
 int
@@ -1401,7 +1496,7 @@ main(void)
 		bail("sodium_init failed");
 	(void)alarm(TEST_SECONDS);
 	config_init(false);
-	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 4 + 10 + 1 + 5);
+	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 4 + 10 + 1 + 6);
 	test_refused();
 	test_read();
 	test_long();
