@@ -47,9 +47,9 @@ faults_arm(unsigned long n, bool st)
 }
 
 void
-faults_before(unsigned long n, void (*fn)(void *), void *arg)
+faults_before(unsigned long n, bool st, void (*fn)(void *), void *arg)
 {
-	faults_arm(n, false);
+	faults_arm(n, st);
 	hook = fn;
 	hook_arg = arg;
 }

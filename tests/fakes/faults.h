@@ -27,13 +27,15 @@ unsigned long	 faults_calls(void);
 /*
  * faults_before: count as faults_arm does, but instead of failing call n,
  * run fn(arg) just before it and let it through (to change the world at
- * one instant of an operation: a file replaced between two calls).
- * faults_disarm says whether fn ran.  faults_kind(i): the name of counted
- * call i ("open", "lstat", ...), for the first FAULTS_KINDS calls since
+ * one instant of an operation: a file replaced between two calls); sticky:
+ * every call after it fails, as if the process died there.  faults_disarm
+ * says whether fn ran.  faults_kind(i): the name of counted call i
+ * ("open", "lstat", ...), for the first FAULTS_KINDS calls since
  * faults_arm or faults_before; NULL past them.
  */
 #define FAULTS_KINDS	512
-void		 faults_before(unsigned long n, void (*fn)(void *), void *arg);
+void		 faults_before(unsigned long n, bool sticky, void (*fn)(void *),
+		    void *arg);
 const char	*faults_kind(unsigned long i);
 
 /* The wrappers; only the linker calls them by these names. */

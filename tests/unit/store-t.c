@@ -1399,7 +1399,7 @@ replace_faults(const char *name)
 		tap_write_file(sw.from, MB MC, strlen(MB MC));
 		(void)unlink(state_path(name));
 		why = STORE_OK;
-		faults_before(n, swap_in, &sw);
+		faults_before(n, false, swap_in, &sw);
 		r = store_open(sw.to, &cf, &mb, &why);
 		fired = faults_disarm();
 		/* The last lstat of the open, by call number. */
@@ -1441,6 +1441,66 @@ replace_faults(const char *name)
 	return 0;
 }
 
+/* Longer than the mailbox it replaces, so that only the journal's note
+ * of the file's identity tells them apart. */
+#define NEWBOX	MD ME MA MB MC
+
+/*
+ * Replace the mailbox (MA MB MC) by another file (NEWBOX) just before call
+ * n of an update that deletes MA, every call after it failing (the process
+ * dies there), for n = 1, 2, ... until the update ends before call n.  The
+ * new file must never be written to, neither by the update nor by the
+ * next open, which must drop a journal left for the old file (counted
+ * in *dropped).  Returns the calls of the update, 0 on a failure.
+ */
+static unsigned long
+update_replace_faults(const char *name, unsigned int *dropped)
+{
+	static const bool del[] = { true, false, false };
+	struct swap sw;
+	struct mbox *mb;
+	enum store_error why;
+	unsigned long n;
+	bool fired;
+
+	for (n = 1; n <= FAULT_CALLS_MAX; n++) {
+		(void)snprintf(sw.to, sizeof(sw.to), "%s",
+		    box_write(name, MA MB MC, strlen(MA MB MC)));
+		(void)snprintf(sw.from, sizeof(sw.from), "%s.new", sw.to);
+		(void)unlink(sw.from);
+		tap_write_file(sw.from, NEWBOX, strlen(NEWBOX));
+		(void)unlink(state_path(name));
+		mb = open_or_bail(sw.to);
+		why = STORE_OK;
+		faults_before(n, true, swap_in, &sw);
+		(void)store_update(mb, del, &why);
+		fired = faults_disarm();
+		store_close(mb);
+		(void)unlink(lock_path(name));
+		if (!fired)	/* the update was over before call n */
+			return file_equals(sw.to, MB MC, strlen(MB MC)) ?
+			    n - 1 : 0;
+		if (!file_equals(sw.to, NEWBOX, strlen(NEWBOX))) {
+			diag("%s: replaced before call %lu (%s): the update "
+			    "wrote to the new file", name, n, faults_kind(n));
+			return 0;
+		}
+		mb = open_or_bail(sw.to);
+		if (store_recovery(mb) == STORE_RECOVERY_DISCARDED)
+			(*dropped)++;
+		store_close(mb);
+		if (!file_equals(sw.to, NEWBOX, strlen(NEWBOX)) ||
+		    file_size(state_path(name)) != 0) {
+			diag("%s: replaced before call %lu (%s): the next "
+			    "open wrote to the new file, or left the journal",
+			    name, n, faults_kind(n));
+			return 0;
+		}
+	}
+	diag("%s: more than %d calls", name, FAULT_CALLS_MAX);
+	return 0;
+}
+
 static void
 test_faults(void)
 {
@@ -1451,7 +1511,7 @@ test_faults(void)
 	    sizeof(BC_OUT) - 1 };
 	struct text big = { NULL, 0, 0 }, kept = { NULL, 0, 0 };
 	unsigned long n;
-	unsigned int i;
+	unsigned int i, dropped;
 
 	n = read_faults("fread", MA MB MC, strlen(MA MB MC), want, wlen, 3);
 	ok(n > 0, "every call of an open and a read fails in turn: "
@@ -1487,6 +1547,11 @@ test_faults(void)
 	n = replace_faults("frepl");
 	ok(n > 0, "a mailbox replaced before any call of an open is seen "
 	    "as the new file, or as a change (%lu calls)", n);
+	dropped = 0;
+	n = update_replace_faults("frepu", &dropped);
+	ok(n > 0 && dropped > 0, "a mailbox replaced before any call of an "
+	    "update that dies there is never written to, nor by the next "
+	    "open (%lu calls, %u journals dropped)", n, dropped);
 }
 
 int
@@ -1496,7 +1561,7 @@ main(void)
 		bail("sodium_init failed");
 	(void)alarm(TEST_SECONDS);
 	config_init(false);
-	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 4 + 10 + 1 + 6);
+	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 4 + 10 + 1 + 7);
 	test_refused();
 	test_read();
 	test_long();
