@@ -12,9 +12,10 @@
  *     there as scanned; mail appended since is kept as one more run
  *     (see newmail_skip for the line ends that may lead it).
  *     Crash: nothing was written.
- *  2. Write the plan (the destination D of the first deleted message, the
- *     kept runs after it, the file size E) with a checksum to the state
- *     file, reserve room for two chunk slots, fdatasync.
+ *  2. Write the plan (the file's identity: device, inode number and birth
+ *     time; the destination D of the first deleted message, the kept runs
+ *     after it, the file size E) with a checksum to the state file,
+ *     reserve room for two chunk slots, fdatasync.
  *     Crash: the mailbox is untouched; a torn plan fails its checksum and
  *     is dropped by the next open.
  *  3. Move the kept runs down in chunks of at most UPDATE_CHUNK bytes.  For
@@ -58,7 +59,7 @@
 #define JOURNAL_SEGS_MAX	(1U << 26)	/* far above any real maildrop */
 #define NEWMAIL_SKIP_MAX	4	/* "\r\n\r\n" */
 
-static const char head_magic[8] = "pop3dJ1\n";
+static const char head_magic[8] = "pop3dJ2\n";
 static const char slot_magic[8] = "pop3dS1\n";
 
 /* The plan, as stored at the start of the state file. */
@@ -66,6 +67,7 @@ struct jhead {
 	char		 magic[8];
 	uint64_t	 dev;
 	uint64_t	 ino;
+	uint64_t	 birth;		/* see file_birth */
 	uint64_t	 end;		/* E: file size when planned */
 	uint64_t	 dst;		/* D: where the first kept run goes */
 	uint64_t	 chunk;		/* chunk size of this plan */
@@ -374,6 +376,27 @@ journal_clear(struct mbox *mb)
 	return 0;
 }
 
+/*
+ * The file's birth time (statx), 0 where the file system keeps none.  With
+ * the device and inode number it tells the file a plan is for from a new
+ * one that got the inode number of a removed one, as ext4 hands them out
+ * again at once: a plan replayed over another file would destroy its mail.
+ */
+static int
+file_birth(int fd, uint64_t *birth)
+{
+	struct statx stx;
+
+	*birth = 0;
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BTIME,
+	    &stx) == -1)
+		return errno == ENOSYS ? 0 : -1;	/* older kernels */
+	if ((stx.stx_mask & STATX_BTIME) != 0)
+		*birth = (uint64_t)stx.stx_btime.tv_sec * 1000000000U +
+		    stx.stx_btime.tv_nsec;
+	return 0;
+}
+
 /* Read and check the plan; returns 1 if valid, 0 if not, -1 on error. */
 static int
 plan_read(struct upd *u, uint64_t fsize)
@@ -418,7 +441,7 @@ update_recover(struct mbox *mb, struct lockset *ls, enum store_error *why_r)
 	struct upd u;
 	struct jslot sl[2], *best = NULL;
 	struct stat st, mst;
-	uint64_t nplan;
+	uint64_t nplan, birth;
 	unsigned int i;
 	int r, rc = -1;
 
@@ -430,7 +453,8 @@ update_recover(struct mbox *mb, struct lockset *ls, enum store_error *why_r)
 	memset(&u, 0, sizeof(u));
 	u.mb = mb;
 	u.ls = ls;
-	if ((r = plan_read(&u, (uint64_t)st.st_size)) == -1)
+	if ((r = plan_read(&u, (uint64_t)st.st_size)) == -1 ||
+	    file_birth(mb->fd, &birth) == -1)
 		goto out;
 	/*
 	 * A torn plan: no mailbox byte was written under it.  A plan for
@@ -439,7 +463,7 @@ update_recover(struct mbox *mb, struct lockset *ls, enum store_error *why_r)
 	 * by someone else; replaying could only do harm.
 	 */
 	if (r == 0 || u.h.dev != (uint64_t)mst.st_dev ||
-	    u.h.ino != (uint64_t)mst.st_ino ||
+	    u.h.ino != (uint64_t)mst.st_ino || u.h.birth != birth ||
 	    (uint64_t)mst.st_size < plan_newsize(&u)) {
 		mb->recovery = r == 0 ? STORE_RECOVERY_NONE :
 		    STORE_RECOVERY_DISCARDED;
@@ -564,6 +588,8 @@ plan_write(struct upd *u, const bool *del, uint64_t size)
 	memcpy(u->h.magic, head_magic, sizeof(head_magic));
 	u->h.dev = (uint64_t)mb->st.st_dev;
 	u->h.ino = (uint64_t)mb->st.st_ino;
+	if (file_birth(mb->fd, &u->h.birth) == -1)
+		return -1;
 	u->h.end = size;
 	u->h.dst = mb->msgs[first].from_off;
 	for (k = first; k < mb->nmsgs; k++) {

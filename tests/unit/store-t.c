@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <linux/magic.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,6 +60,9 @@
 #define MC	FC BC "\n"
 #define MD	FD BD "\n"
 #define ME	FE BE "\n"
+/* Longer than a mailbox of MA MB MC it replaces, so that only the
+ * journal's note of the file's identity tells them apart. */
+#define NEWBOX	MD ME MA MB MC
 
 /* Pine/UW folder data, which a client must never see. */
 #define PINE	"From MAILER-DAEMON Mon Nov 16 09:00:00 2026\n" \
@@ -995,6 +1000,7 @@ struct plan_head {
 	char		 magic[8];
 	uint64_t	 dev;
 	uint64_t	 ino;
+	uint64_t	 birth;
 	uint64_t	 end;
 	uint64_t	 dst;
 	uint64_t	 chunk;
@@ -1047,7 +1053,7 @@ test_journal(void)
 	/* A plan for this very file, torn before its checksum was written. */
 	stat_or_bail(path, &st);
 	memset(&h, 0, sizeof(h));
-	memcpy(h.magic, "pop3dJ1\n", sizeof(h.magic));
+	memcpy(h.magic, "pop3dJ2\n", sizeof(h.magic));
 	h.dev = (uint64_t)st.st_dev;
 	h.ino = (uint64_t)st.st_ino;
 	h.end = (uint64_t)st.st_size;
@@ -1441,10 +1447,6 @@ replace_faults(const char *name)
 	return 0;
 }
 
-/* Longer than the mailbox it replaces, so that only the journal's note
- * of the file's identity tells them apart. */
-#define NEWBOX	MD ME MA MB MC
-
 /*
  * Replace the mailbox (MA MB MC) by another file (NEWBOX) just before call
  * n of an update that deletes MA, every call after it failing (the process
@@ -1499,6 +1501,58 @@ update_replace_faults(const char *name, unsigned int *dropped)
 	}
 	diag("%s: more than %d calls", name, FAULT_CALLS_MAX);
 	return 0;
+}
+
+/*
+ * An update dies once its plan is durable and part of the move is done;
+ * then the mailbox is removed (a mail reader saving an empty folder) and
+ * a longer one delivered, which on ext4 gets the removed file's inode
+ * number.  The next open must drop the plan, not replay it over the new
+ * file.  (The plan names the file by its birth time too.)
+ */
+static void
+test_inode_reused(void)
+{
+	static const bool del[] = { true, false, false };
+	char path[512];
+	struct mbox *mb;
+	struct statfs sfs;
+	struct stat old, st;
+	enum store_error why;
+	unsigned long n;
+	bool ext, moved = false;
+
+	for (n = 1; n <= FAULT_CALLS_MAX && !moved; n++) {
+		/* A copy: box_path's buffers are reused. */
+		(void)snprintf(path, sizeof(path), "%s",
+		    box_write("reused", MA MB MC, strlen(MA MB MC)));
+		(void)unlink(state_path("reused"));
+		mb = open_or_bail(path);
+		why = STORE_OK;
+		faults_arm(n, true);
+		(void)store_update(mb, del, &why);
+		if (!faults_disarm())
+			bail("reused: the update never got half way");
+		store_close(mb);
+		(void)unlink(lock_path("reused"));
+		moved = file_size(state_path("reused")) > 0 &&
+		    !file_equals(path, MA MB MC, strlen(MA MB MC));
+	}
+	stat_or_bail(path, &old);
+	if (unlink(path) == -1)
+		bail("unlink %s: %s", path, strerror(errno));
+	tap_write_file(path, NEWBOX, strlen(NEWBOX));
+	stat_or_bail(path, &st);
+	ext = statfs(path, &sfs) == 0 && sfs.f_type == EXT4_SUPER_MAGIC;
+	mb = open_or_bail(path);
+	ok(store_recovery(mb) == STORE_RECOVERY_DISCARDED &&
+	    file_equals(path, NEWBOX, strlen(NEWBOX)) &&
+	    file_size(state_path("reused")) == 0 &&
+	    (!ext || st.st_ino == old.st_ino), "a plan left for a removed "
+	    "mailbox is dropped, not replayed over a new one with its inode "
+	    "number (update died at call %lu; inode number %s)", n - 1,
+	    st.st_ino == old.st_ino ? "reused" : "not reused, not ext4");
+	store_close(mb);
 }
 
 static void
@@ -1561,7 +1615,7 @@ main(void)
 		bail("sodium_init failed");
 	(void)alarm(TEST_SECONDS);
 	config_init(false);
-	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 4 + 10 + 1 + 7);
+	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 1 + 4 + 10 + 1 + 7);
 	test_refused();
 	test_read();
 	test_long();
@@ -1569,6 +1623,7 @@ main(void)
 	test_changed();
 	test_locks();
 	test_journal();
+	test_inode_reused();
 	test_checksum();
 	test_mboxcl2();
 	test_popa3d_ids();
