@@ -11,8 +11,8 @@
 #include "config.h"
 
 #include <errno.h>
-#include <linux/magic.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -1550,8 +1550,9 @@ test_inode_reused(void)
 	    file_size(state_path("reused")) == 0 &&
 	    (!ext || st.st_ino == old.st_ino), "a plan left for a removed "
 	    "mailbox is dropped, not replayed over a new one with its inode "
-	    "number (update died at call %lu; inode number %s)", n - 1,
-	    st.st_ino == old.st_ino ? "reused" : "not reused, not ext4");
+	    "number (update died at call %lu; inode number %s, %s)", n - 1,
+	    st.st_ino == old.st_ino ? "reused" : "not reused",
+	    ext ? "ext4" : "not ext4");
 	store_close(mb);
 }
 
