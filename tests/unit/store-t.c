@@ -1371,6 +1371,20 @@ swap_in(void *arg)
 		bail("rename %s: %s", sw->from, strerror(errno));
 }
 
+/* Mailbox name holds `now', the file beside it `next'; no state file. */
+static void
+swap_prepare(struct swap *sw, const char *name, const char *now,
+    const char *next)
+{
+	/* Copies: box_path's buffers are reused. */
+	(void)snprintf(sw->to, sizeof(sw->to), "%s",
+	    box_write(name, now, strlen(now)));
+	(void)snprintf(sw->from, sizeof(sw->from), "%s.new", sw->to);
+	(void)unlink(sw->from);
+	tap_write_file(sw->from, next, strlen(next));
+	(void)unlink(state_path(name));
+}
+
 /*
  * Replace the mailbox (MA) by another file (MB MC) through rename() just
  * before call n of an open, for n = 1, 2, ... until the open ends before
@@ -1396,13 +1410,7 @@ replace_faults(const char *name)
 	int r;
 
 	for (n = 1; n <= FAULT_CALLS_MAX; n++) {
-		/* Copies: box_path's buffers are reused. */
-		(void)snprintf(sw.to, sizeof(sw.to), "%s",
-		    box_write(name, MA, strlen(MA)));
-		(void)snprintf(sw.from, sizeof(sw.from), "%s.new", sw.to);
-		(void)unlink(sw.from);
-		tap_write_file(sw.from, MB MC, strlen(MB MC));
-		(void)unlink(state_path(name));
+		swap_prepare(&sw, name, MA, MB MC);
 		why = STORE_OK;
 		faults_before(n, false, swap_in, &sw);
 		r = store_open(sw.to, &cf, &mb, &why);
@@ -1465,12 +1473,7 @@ update_replace_faults(const char *name, unsigned int *dropped)
 	bool fired;
 
 	for (n = 1; n <= FAULT_CALLS_MAX; n++) {
-		(void)snprintf(sw.to, sizeof(sw.to), "%s",
-		    box_write(name, MA MB MC, strlen(MA MB MC)));
-		(void)snprintf(sw.from, sizeof(sw.from), "%s.new", sw.to);
-		(void)unlink(sw.from);
-		tap_write_file(sw.from, NEWBOX, strlen(NEWBOX));
-		(void)unlink(state_path(name));
+		swap_prepare(&sw, name, MA MB MC, NEWBOX);
 		mb = open_or_bail(sw.to);
 		why = STORE_OK;
 		faults_before(n, true, swap_in, &sw);
