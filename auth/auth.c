@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
-#include "pop3d/limits.h"
 
 /* A hash of 32 random bytes nobody knows, with pop3d-passwd's costs. */
 static const char dummy_hash[crypto_pwhash_STRBYTES] = "$argon2id$v=19$m=19456,t=2,p=1$"
@@ -33,7 +32,7 @@ auth_name_valid(const char *name)
 {
 	size_t i, len = strlen(name), ats = 0;
 
-	if (len == 0 || len > POP_USER_MAX || name[0] == '.' ||
+	if (len == 0 || len > AUTH_USER_MAX || name[0] == '.' ||
 	    name[0] == '-' || name[0] == '@' || name[len - 1] == '@' ||
 	    strstr(name, "..") != NULL)
 		return false;

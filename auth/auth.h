@@ -1,11 +1,11 @@
 /*
  * auth.h: who the client is, and the process privileges that follow.
- * Runs as: root (when started as root) or the invoking user.
+ * Runs as: (header)
  *
  * auth/ checks credentials (PAM, the secrets file, APOP digests) and
- * changes process credentials; it never opens a mailbox and never speaks
- * POP3.  Nothing here logs, except privsep.c's fatal errors: results carry
- * what the caller needs for its log line.  Secrets passed in are not kept;
+ * changes process credentials; it never opens a mailbox, never speaks
+ * POP3 and includes nothing from pop3d/ or store/.  Nothing here logs or
+ * exits: results carry what the caller needs for its log line.  Secrets passed in are not kept;
  * the caller wipes its own copy.
  */
 #ifndef POP3D_AUTH_H
@@ -15,7 +15,25 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "pop3d/limits.h"
+/*
+ * The limits of this room, with their reasons.  pop3d/ checks with
+ * _Static_assert that the protocol's limits fit them.
+ *
+ * A user name: RFC 1939 leaves it open; 128 is far more than real names
+ * (even user@domain) need, and less than a command line can carry.
+ */
+#define AUTH_USER_MAX		128
+/* A secret (a password, an APOP digest) is at most a command line long. */
+#define AUTH_SECRET_MAX		255
+/*
+ * The longest password pop3d-passwd takes: what "PASS password" can carry
+ * in a 255-octet command line with its CRLF (RFC 2449 section 4).
+ */
+#define AUTH_PASS_MAX		248
+/* A decoded SASL response (PLAIN's three fields, a SCRAM message). */
+#define SASL_DECODED_MAX	1024
+/* The secrets file is read whole to look one user up; bound it. */
+#define SECRETS_FILE_MAX	(16 * 1024 * 1024)
 
 enum auth_method {
 	AUTH_PAM,
@@ -42,7 +60,7 @@ enum auth_result {
 /* What a check found, for the caller's log line; never a secret. */
 struct auth_outcome {
 	bool		 known;		/* the name exists somewhere */
-	char		 user[129];	/* the name to serve (PAM may map it) */
+	char		 user[AUTH_USER_MAX + 1];	/* PAM may map it */
 	char		 why[160];	/* why it failed, for the log */
 };
 
@@ -94,93 +112,32 @@ struct auth_account {
 /* auth_account: 0 and *acct, or -1 (errno ENOENT: no such account). */
 int		 auth_account(const char *name, struct auth_account *acct);
 
+/* ---- privsep.c: becoming a user, and the pre-login jail ---------------- */
+
 /*
  * privsep_become: give up root for good: user's groups (initgroups, or
  * just gid when user is NULL), gid, uid, keeping keep_gid (or (gid_t)-1)
  * as the saved set-group-ID for store/'s dot-locks.  Refuses uid or gid 0
- * and checks that root cannot be regained; exits (EXIT_TEMP) on failure.
+ * and checks that root cannot be regained.  Returns 0, or -1 with errno;
+ * after a failure the process may hold part of its old privileges and
+ * must end without serving anyone.  Never logs.
  */
-void		 privsep_become(const char *user, uid_t uid, gid_t gid,
+int		 privsep_become(const char *user, uid_t uid, gid_t gid,
 		    gid_t keep_gid);
-
-/* ---- privsep.c: the pre-login jail and its records --------------------- */
-
 /*
  * privsep_drop_saved_gid: at the end of a session, give up the saved
- * group ID (the mail group kept for dot-locks), if any.  Exits
- * (EXIT_TEMP) on failure.
+ * group ID (the mail group kept for dot-locks), if any.  0, or -1 with
+ * errno.
  */
-void		 privsep_drop_saved_gid(void);
-/*
- * privsep_empty_dir: make sure dir exists (making it, as root, if not),
- * is owned by root, writable by root only, as is every directory above
- * it, and is empty.  0 with its resolved path in real (PATH_MAX bytes),
- * or -1 with why.
- */
-int		 privsep_empty_dir(const char *dir, char *real, char *why,
-		    size_t whylen);
+int		 privsep_drop_saved_gid(void);
 /*
  * privsep_jail: chroot to dir, become uid/gid for good, and forbid new
- * privileges, files, processes and ptrace.  Exits (EXIT_JAIL) on failure.
+ * privileges, files, processes and ptrace.  0, or -1 with errno (the
+ * process must then end at once).
  */
-void		 privsep_jail(const char *dir, uid_t uid, gid_t gid);
-
-/* What the pre-login child asks the root parent to check. */
-#define PRIVSEP_USER		'U'	/* USER/PASS: user, password */
-#define PRIVSEP_PLAIN		'P'	/* SASL PLAIN: user, password */
-#define PRIVSEP_LOGIN		'L'	/* SASL LOGIN: user, password */
-#define PRIVSEP_APOP		'A'	/* APOP: user, digest */
-#define PRIVSEP_SCRAM_START	'S'	/* SCRAM: user; answer: salt, count */
-#define PRIVSEP_SCRAM_PROOF	'V'	/* SCRAM: AuthMessage, proof */
-#define PRIVSEP_ABORT		'X'	/* the client gave up after success */
-#define PRIVSEP_HANDOVER	'H'	/* after success: the unread input */
-/* The parent's answers: one byte. */
-#define PRIVSEP_OK		'K'
-#define PRIVSEP_FAIL		'F'
-#define PRIVSEP_FAIL_CLOSE	'f'	/* and too many failures: close */
-#define PRIVSEP_TEMP		'T'
-#define PRIVSEP_TEMP_CLOSE	't'
-#define PRIVSEP_SALT		's'	/* the answer to SCRAM_START */
-#define PRIVSEP_HANDOVER_MAX	CONN_IN_SIZE
-/* A SCRAM AuthMessage: two client messages and the server's first. */
-#define PRIVSEP_AUTHMSG_MAX	(3 * SASL_DECODED_MAX)
-#define PRIVSEP_RECORD_MAX	(PRIVSEP_AUTHMSG_MAX + 64)
-
-struct privsep_request {
-	char		 kind;
-	char		 user[POP_USER_MAX + 1];
-	char		 secret[POP_SECRET_MAX + 1];
-	char		 authmsg[PRIVSEP_AUTHMSG_MAX + 1];
-	size_t		 authmsg_len;
-	unsigned char	 proof[32];
-};
-
-/*
- * The records travel over a SOCK_SEQPACKET socket pair, one record a
- * message.  privsep_recv_request (in the root parent) accepts only the
- * exact layout of each kind: for USER, PLAIN, LOGIN and APOP a user of
- * 1..POP_USER_MAX octets and a secret of 1..POP_SECRET_MAX, no CR or LF,
- * two NULs and nothing after them (at most AUTH_RECORD_MAX + 1 bytes);
- * for SCRAM_START a user; for SCRAM_PROOF an AuthMessage of at most
- * PRIVSEP_AUTHMSG_MAX octets and a base64 proof of 32 bytes; for ABORT
- * nothing.  It returns 1 with *req, 0 at EOF, -1 with errno (EPROTO:
- * malformed).  The senders return 0 or -1.  Buffers holding secrets are
- * wiped.  privsep_send and privsep_recv move one message of any kind
- * (privsep_recv refuses one larger than size).
- */
-int		 privsep_send_request(int fd, char kind, const char *user,
-		    const char *secret);
-int		 privsep_recv_request(int fd, struct privsep_request *req);
-int		 privsep_send(int fd, const void *data, size_t len);
-int		 privsep_recv(int fd, void *data, size_t size, size_t *len_r);
-int		 privsep_send_byte(int fd, char c);
-int		 privsep_recv_byte(int fd, char *c_r);
-int		 privsep_send_handover(int fd, const void *data, size_t len);
-int		 privsep_recv_handover(int fd, void *data, size_t size,
-		    size_t *len_r);
+int		 privsep_jail(const char *dir, uid_t uid, gid_t gid);
 
 /* ---- sasl.c: the client's side of SASL PLAIN and LOGIN ------------------ */
-
 
 /*
  * sasl_b64_bin: strict base64 (the RFC 4648 alphabet only, padded) into
@@ -226,10 +183,10 @@ struct scram_secret {
 
 /* The client's first message, as the pre-login child parsed it. */
 struct scram_client {
-	char		 gs2[POP_USER_MAX * 3 + 8];	/* "n,a=...," */
+	char		 gs2[AUTH_USER_MAX * 3 + 8];	/* "n,a=...," */
 	size_t		 gs2len;
-	char		 authzid[POP_USER_MAX + 1];
-	char		 user[POP_USER_MAX + 1];
+	char		 authzid[AUTH_USER_MAX + 1];
+	char		 user[AUTH_USER_MAX + 1];
 	char		 cnonce[SCRAM_NONCE_MAX + 1];
 	char		 bare[SASL_DECODED_MAX + 1];
 };

@@ -28,7 +28,6 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
-#include "pop3d/limits.h"
 
 #define EX_OK		0
 #define EX_USAGE	100
@@ -123,7 +122,7 @@ read_line(const char *prompt, char *buf, size_t size)
 static void
 get_password(char *pass, size_t size)
 {
-	char again[POP_PASS_MAX + 2];
+	char again[AUTH_PASS_MAX + 2];
 
 	if (read_line("Password: ", pass, size) == -1)
 		die(EX_USAGE, "password unreadable or longer than 248 octets "
@@ -138,7 +137,7 @@ get_password(char *pass, size_t size)
 	}
 	if (pass[0] == '\0')
 		die(EX_USAGE, "empty password");
-	if (strlen(pass) > POP_PASS_MAX)
+	if (strlen(pass) > AUTH_PASS_MAX)
 		die(EX_USAGE, "password longer than 248 octets (the most a PASS "
 		    "command line can carry)");
 	if (memchr(pass, '\r', strlen(pass)) != NULL)
@@ -211,8 +210,8 @@ main(int argc, char *argv[])
 	const char *file = NULL, *user = NULL;
 	enum secret_scheme scheme = SECRET_ARGON2ID;
 	bool del = false, list = false, found;
-	char pass[POP_PASS_MAX + 2];
-	char value[POP_PASS_MAX + crypto_pwhash_STRBYTES];
+	char pass[AUTH_PASS_MAX + 2];
+	char value[AUTH_PASS_MAX + crypto_pwhash_STRBYTES];
 	char *tmp = NULL, *lockpath = NULL;
 	FILE *in = NULL, *out;
 	struct stat st;

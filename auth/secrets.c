@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
-#include "pop3d/limits.h"
 
 /*
  * Argon2id cost of new {ARGON2ID} entries: 19 MiB and two passes (the

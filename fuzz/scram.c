@@ -8,7 +8,7 @@
  * the whole input is also tried as a secrets file value.  The server nonce
  * is the client's with "srv" after it.  Checked: what parses is what the
  * messages say (the GS2 header and the bare message put back together are
- * the first message; the user is 1..POP_USER_MAX octets, the authzid is
+ * the first message; the user is 1..AUTH_USER_MAX octets, the authzid is
  * none or the user; the final message starts with c= and r= as sent and
  * its proof is 32 octets in canonical base64); a secrets value parses
  * into bounded fields, written back exactly as it was.
@@ -32,7 +32,7 @@ check_first(const char *msg, const struct scram_client *c)
 	FUZZ_CHECK(c->gs2len == strlen(c->gs2) && c->gs2len < len);
 	FUZZ_CHECK(memcmp(msg, c->gs2, c->gs2len) == 0);
 	FUZZ_CHECK(strcmp(msg + c->gs2len, c->bare) == 0);
-	FUZZ_CHECK(c->user[0] != '\0' && strlen(c->user) <= POP_USER_MAX);
+	FUZZ_CHECK(c->user[0] != '\0' && strlen(c->user) <= AUTH_USER_MAX);
 	FUZZ_CHECK(c->authzid[0] == '\0' || strcmp(c->authzid, c->user) == 0);
 	FUZZ_CHECK(c->cnonce[0] != '\0' &&
 	    strlen(c->cnonce) <= SCRAM_NONCE_MAX);

@@ -1,6 +1,8 @@
 /*
- * limits.h: every bound pop3d enforces, with the reason for its value.
- * Runs as: (header only)
+ * limits.h: every bound of pop3d/ (the protocol, the connection, the
+ * configuration), with the reason for its value.  auth/ and store/ keep
+ * their own in their headers; pop3d/pop3d.h checks that they agree.
+ * Runs as: (header)
  */
 #ifndef POP3D_LIMITS_H
 #define POP3D_LIMITS_H
@@ -21,8 +23,6 @@
  * can carry, and real names (even user@domain) are far shorter.
  */
 #define POP_USER_MAX		128
-/* A decoded SASL response (PLAIN's three fields, a SCRAM message). */
-#define SASL_DECODED_MAX	1024
 /*
  * RFC 5034 section 4: a SASL response line is not bound by the 255-octet
  * command limit; this holds the base64 of the longest response we decode
@@ -33,7 +33,6 @@
 #define POP_SECRET_MAX		POP_LINE_MAX
 /* "PASS " and the CRLF leave 248 octets of a command line for it. */
 #define POP_PASS_MAX		(POP_LINE_MAX - 7)
-#define AUTH_RECORD_MAX		(2 * POP_LINE_MAX)	/* "user\0secret\0" */
 
 /*
  * Client input is read in blocks this large so that a pipelined burst is
@@ -46,8 +45,5 @@
 #define CONF_LINE_MAX		1024
 #define CONF_FILE_MAX		(64 * 1024)
 #define CONF_PATH_MAX		4096	/* PATH_MAX on Linux */
-
-/* The secrets file is read whole to look one user up; bound it. */
-#define SECRETS_FILE_MAX	(16 * 1024 * 1024)
 
 #endif /* POP3D_LIMITS_H */

@@ -1,6 +1,6 @@
 /*
- * main.c: options, configuration and the process setting; then one session.
- * Runs as: root (when started as root).
+ * main.c: options, configuration and the process setting; then serve().
+ * Runs as: root (when started as root) or the invoking user.
  *
  * Everything else is in libpop3d.a, which the tests and fuzzers link too.
  */
@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +16,6 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include "pop3d/launch.h"
 #include "pop3d/pop3d.h"
 
 static void __attribute__((noreturn))
@@ -90,39 +88,33 @@ config_error(const char *msg)
 	exit(EXIT_USAGE);
 }
 
-int
-main(int argc, char *argv[])
+/*
+ * The configuration: the file (--config=FILE, else the default one if it
+ * exists), then every --KEY=VALUE on top.  --help and --version answer
+ * and exit; an error exits through config_error.
+ */
+static void
+options(int argc, char *argv[], struct config *cf)
 {
-	static struct conn conn;
-	struct config cf;
-	struct session s;
-	struct launch l;
-	struct login login;
 	const char *config = POP3D_CONF;
 	bool optional = true;
 	char err[512], key[64], *eq;
-	int i, status;
-
-	fds_setup();
-	umask(077);
-	(void)signal(SIGPIPE, SIG_IGN);
-	/* A file size limit makes writes fail with EFBIG instead. */
-	(void)signal(SIGXFSZ, SIG_IGN);
+	int i;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0)
 			usage(0);
 		if (strcmp(argv[i], "--version") == 0) {
 			(void)printf("pop3d %s\n", PACKAGE_VERSION);
-			return 0;
+			exit(0);
 		}
 		if (strncmp(argv[i], "--config=", 9) == 0) {
 			config = argv[i] + 9;
 			optional = false;
 		}
 	}
-	conf_defaults(&cf);
-	if (conf_load(&cf, config, optional, err, sizeof(err)) == -1)
+	conf_defaults(cf);
+	if (conf_load(cf, config, optional, err, sizeof(err)) == -1)
 		config_error(err);
 	for (i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "--config=", 9) == 0)
@@ -137,53 +129,30 @@ main(int argc, char *argv[])
 		}
 		(void)snprintf(key, sizeof(key), "%.*s",
 		    (int)(eq - argv[i] - 2), argv[i] + 2);
-		if (conf_set(&cf, key, eq + 1, err, sizeof(err)) == -1)
+		if (conf_set(cf, key, eq + 1, err, sizeof(err)) == -1)
 			config_error(err);
 	}
-	if (conf_finish(&cf, err, sizeof(err)) == -1)
+	if (conf_finish(cf, err, sizeof(err)) == -1)
 		config_error(err);
 #ifndef HAVE_PAM_START_CONFDIR
-	if (cf.pam_confdir != NULL)
+	if (cf->pam_confdir != NULL)
 		config_error("pam-confdir needs Linux-PAM 1.4 or later");
 #endif
+}
 
-	log_init(cf.log);
-	if (sodium_init() < 0) {
-		log_errx("cannot initialise libsodium");
-		conf_free(&cf);
-		return EXIT_TEMP;
-	}
-	if (launch_setup(&l, err, sizeof(err)) == -1) {
-		log_errx("%s", err);
-		conf_free(&cf);
-		return EXIT_USAGE;
-	}
-	conn_init(&conn, l.in_fd, l.out_fd, cf.timeout);
-	session_init(&s, &conn, &cf, l.peer);
-	if (geteuid() != 0)
-		status = session_run(&s);
-	else {
-		/* Root: the dialogue before login runs in a jailed child. */
-		switch (prelogin_run(&s, &login)) {
-		case 0:
-			status = login_finish(&s, &login) == CMD_CLOSE ?
-			    EXIT_SESSION : session_loop(&s);
-			(void)conn_flush(&conn);
-			break;
-		case 1:
-			status = EXIT_SESSION;
-			break;
-		default:
-			(void)reply_err(&s, "[SYS/TEMP] the server cannot serve "
-			    "you right now; try again later");
-			(void)conn_flush(&conn);
-			status = EXIT_TEMP;
-			break;
-		}
-	}
-	session_free(&s);
+int
+main(int argc, char *argv[])
+{
+	struct config cf;
+	int status;
+
+	fds_setup();
+	umask(077);
+	(void)signal(SIGPIPE, SIG_IGN);
+	/* A file size limit makes writes fail with EFBIG instead. */
+	(void)signal(SIGXFSZ, SIG_IGN);
+	options(argc, argv, &cf);
+	status = serve(&cf);
 	conf_free(&cf);
-	/* The mailbox is closed: the mail group is not needed any more. */
-	privsep_drop_saved_gid();
 	return status;
 }

@@ -1,6 +1,6 @@
 /*
  * pop3d.h: the parts of pop3d/ that join store/ and auth/ to a client.
- * Runs as: root until login, then the mail user (see auth/privsep.c).
+ * Runs as: (header)
  */
 #ifndef POP3D_POP3D_H
 #define POP3D_POP3D_H
@@ -16,6 +16,16 @@
 #include "store/store.h"
 
 #define PRINTFLIKE(f, a)	__attribute__((format(printf, f, a)))
+
+/* Where the rooms' limits meet, they must agree. */
+_Static_assert(POP_USER_MAX == AUTH_USER_MAX,
+    "a name from USER must be one auth/ can check");
+_Static_assert(POP_SECRET_MAX <= AUTH_SECRET_MAX,
+    "a secret from a command line must be one auth/ takes");
+_Static_assert(POP_PASS_MAX == AUTH_PASS_MAX,
+    "pop3d-passwd takes exactly the passwords PASS can carry");
+_Static_assert(SASL_LINE_MAX >= (SASL_DECODED_MAX + 2) / 3 * 4 + 2,
+    "a SASL line must hold the base64 of the longest decoded response");
 
 /* Exit statuses (pop3d(8)). */
 #define EXIT_SESSION	0	/* a session ended, even after a failed login */
@@ -169,7 +179,7 @@ int		 parse_msgno(const char *s, unsigned int nmsgs,
 		    unsigned int *n_r);
 int		 parse_count(const char *s, unsigned int *n_r);
 
-/* ---- session.c, cmd.c, reply.c ----------------------------------------- */
+/* ---- session.c, cmd.c, cmd-auth.c --------------------------------------- */
 
 enum pop_state { STATE_AUTH, STATE_TRANS, STATE_DONE };
 
@@ -180,12 +190,26 @@ enum cmd_result {
 	CMD_CLOSE	/* end the session now */
 };
 
+/* Who a successful check lets in, and as which account. */
+struct login {
+	char		 user[POP_USER_MAX + 1];
+	const char	*method;
+	uid_t		 uid;
+	gid_t		 gid;
+	bool		 system;	/* a system account: its groups too */
+	bool		 have_home;
+	char		 home[CONF_PATH_MAX];
+};
+
+struct login_via;	/* login.c: how a credential reaches the checker */
+
 struct session {
 	struct conn	*conn;
 	const struct config *conf;
 	struct auth_config auth;
 	struct store_config store;
 	enum pop_state	 state;
+	int		 status;	/* the exit status when it ends */
 	bool		 root;		/* started as root */
 	const char	*peer;		/* client address, for logs */
 	unsigned int	 bad;		/* bad commands in a row */
@@ -194,7 +218,11 @@ struct session {
 	char		 user[POP_USER_MAX + 1];	/* from USER */
 	char		 stamp[128];	/* APOP timestamp; "" if no APOP */
 	bool		 apop;
-	int		 privsep_fd;	/* in the pre-login child: the parent */
+
+	/* login.c's own: only the seam looks at these. */
+	const struct login_via *via;
+	int		 parent_fd;	/* in the pre-login child: the parent */
+	struct login	 accepted;	/* SCRAM: checked, not yet taken */
 	struct {			/* a SCRAM exchange, where checked */
 		bool		 pending;
 		bool		 real;	/* a secret, not made up */
@@ -216,9 +244,10 @@ struct session {
 };
 
 /*
- * session_init / session_run: a whole POP3 session on conn; returns the
- * process exit status.  session_run is session_greet and session_loop,
- * which reads and answers commands until the session ends.
+ * session_init: a session on conn in AUTHORIZATION, its credentials
+ * checked in this process (login_use_local).  session_run is
+ * session_greet and session_loop, which reads and answers commands until
+ * the session ends; both return the process exit status (s->status).
  * session_free releases what it holds.
  */
 void		 session_init(struct session *s, struct conn *c,
@@ -227,6 +256,8 @@ int		 session_run(struct session *s);
 void		 session_greet(struct session *s);
 int		 session_loop(struct session *s);
 void		 session_free(struct session *s);
+/* session_logout: the logout log line. */
+void		 session_logout(struct session *s, bool updated);
 
 /* The command tables of each state (cmd.c). */
 struct command {
@@ -243,114 +274,107 @@ extern const struct command trans_cmds[];
 /* session_dispatch: run one command line in the current state. */
 enum cmd_result	 session_dispatch(struct session *s, char *line);
 
+/* cmd_auth: the AUTH command (RFC 5034), of auth_cmds (cmd-auth.c). */
+enum cmd_result	 cmd_auth(struct session *s, char **argv);
+
+/* ---- login.c: the login seam ------------------------------------------- */
+
+/* The kinds of credential; each is also its record's first octet. */
+#define LOGIN_USER	'U'	/* USER/PASS: user, password */
+#define LOGIN_PLAIN	'P'	/* SASL PLAIN: user, password */
+#define LOGIN_LOGIN	'L'	/* SASL LOGIN: user, password */
+#define LOGIN_APOP	'A'	/* APOP: user, digest */
+
+/* A SCRAM AuthMessage: two client messages and the server's first. */
+#define LOGIN_AUTHMSG_MAX	(3 * SASL_DECODED_MAX)
+
 /* A credential to check, from USER/PASS, APOP or SASL. */
 struct auth_request {
-	char		 kind;		/* PRIVSEP_USER, _PLAIN, _LOGIN, _APOP */
+	char		 kind;		/* LOGIN_USER, _PLAIN, _LOGIN, _APOP */
 	const char	*user;
 	const char	*secret;	/* the password, or the APOP digest */
 };
 
-/* Who a successful check lets in, and as which account. */
-struct login {
-	char		 user[POP_USER_MAX + 1];
-	const char	*method;
-	uid_t		 uid;
-	gid_t		 gid;
-	bool		 system;	/* a system account: its groups too */
-	bool		 have_home;
-	char		 home[CONF_PATH_MAX];
-};
+/*
+ * How a credential reaches the checker, chosen once per session:
+ * login_use_local, in this process (session_init's choice);
+ * login_use_parent, through the root parent at the other end of fd (the
+ * jailed pre-login child).  Nothing else looks at which it is.
+ */
+void		 login_use_local(struct session *s);
+void		 login_use_parent(struct session *s, int fd);
 
 /*
- * session_authenticate: check a credential and, when it is good, log in;
- * in the pre-login child the root parent checks it (prelogin.c).
- * Replies to the client itself.
+ * The command handlers' side.  login_submit: check a credential and, when
+ * it is good, log in; replies to the client itself (in the pre-login
+ * child a login ends the child's session: the parent serves it).
+ * The SCRAM steps: login_scram_start (the salt and count for user) and
+ * login_scram_proof (the verdict on the proof, and the server signature
+ * into sig, SCRAM_KEY_LEN octets) return 0, or -1 when the exchange is
+ * over: the reply is made and *end_r is the command's result.  Then
+ * login_scram_accept (log in, once the client took the signature) or
+ * login_scram_abort (it did not; the session goes on unless the result
+ * is CMD_CLOSE).
  */
-enum cmd_result	 session_authenticate(struct session *s,
+enum cmd_result	 login_submit(struct session *s,
 		    const struct auth_request *req);
+int		 login_scram_start(struct session *s, const char *user,
+		    char *salt64, size_t size, unsigned int *iters_r,
+		    enum cmd_result *end_r);
+int		 login_scram_proof(struct session *s, const char *authmsg,
+		    size_t len, const unsigned char *proof, unsigned char *sig,
+		    enum cmd_result *end_r);
+enum cmd_result	 login_scram_accept(struct session *s);
+enum cmd_result	 login_scram_abort(struct session *s);
+/* login_refused: the -ERR for a failed check; CMD_CLOSE when last. */
+enum cmd_result	 login_refused(struct session *s, enum auth_result r,
+		    bool last);
+
 /*
- * login_check: the credential and the account that would serve it.
- * AUTH_OK with *l; otherwise the failure is logged (naming the user only
- * when known), counted and paused for, and *close_r says whether that
- * was one failure too many.  Runs as root when started as root.
+ * The checker's side, where the credentials are checked (this process,
+ * or the root parent's prelogin_serve).  login_check: the credential and
+ * the account that would serve it.  AUTH_OK with *l; otherwise the
+ * failure is logged (naming the user only when known), counted and
+ * paused for, and *last_r says whether that was one failure too many.
+ * login_scram_lookup gives the salt (base64) and count for user, made up
+ * when there is no secret (AUTH_OK either way; AUTH_TEMP, counted, when
+ * the secrets file cannot be used).  login_scram_check checks the proof
+ * for the AuthMessage like login_check (account, log, count, pause) and
+ * on success gives the server signature (SCRAM_KEY_LEN bytes) to sig.
  */
 enum auth_result login_check(struct session *s,
 		    const struct auth_request *req, struct login *l,
-		    bool *close_r);
-/*
- * SCRAM-SHA-256, where the secrets are (the root parent, or the one
- * process when not root): scram_lookup gives the salt (base64) and count
- * for user, made up when there is no secret (AUTH_OK either way;
- * AUTH_TEMP, counted, when the secrets file cannot be used).
- * scram_check checks the proof for the AuthMessage like login_check
- * (account, log, count, pause) and on success gives the server
- * signature (SCRAM_KEY_LEN bytes) to sig.
- */
-enum auth_result scram_lookup(struct session *s, const char *user,
+		    bool *last_r);
+enum auth_result login_scram_lookup(struct session *s, const char *user,
 		    char *salt64, size_t size, unsigned int *iters_r,
 		    bool *last_r);
-enum auth_result scram_check(struct session *s, const char *authmsg,
+enum auth_result login_scram_check(struct session *s, const char *authmsg,
 		    size_t len, const unsigned char *proof, unsigned char *sig,
 		    struct login *l, bool *last_r);
-/* login_refused: the -ERR for a failed check. */
-enum cmd_result	 login_refused(struct session *s, enum auth_result r,
-		    bool last);
 /*
  * login_finish: become the account (when root), open the maildrop and
- * enter TRANSACTION; replies +OK, or -ERR and CMD_CLOSE.
+ * enter TRANSACTION; replies +OK, or -ERR and CMD_CLOSE (CMD_CLOSE
+ * without a reply, and s->status EXIT_TEMP, when root could not be given
+ * up).
  */
 enum cmd_result	 login_finish(struct session *s, const struct login *l);
-/* session_logout: the logout log line. */
-void		 session_logout(struct session *s, bool updated);
+
+/* ---- serve.c ------------------------------------------------------------ */
 
 /*
- * The SCRAM steps as the AUTH command sees them, in whichever process:
- * session_scram_start (the salt and count), session_scram_proof (the
- * verdict and server signature), then session_scram_accept (log in, once
- * the client took the server's signature) or session_scram_abort (it did
- * not).
+ * serve: one whole session on the launcher's descriptors, with cf:
+ * the log, libsodium, the launch context, then session_serve.  Returns
+ * the process exit status.  Logs its own trouble.
  */
-enum auth_result session_scram_start(struct session *s, const char *user,
-		    char *salt64, size_t size, unsigned int *iters_r,
-		    bool *last_r);
-enum auth_result session_scram_proof(struct session *s, const char *authmsg,
-		    size_t len, const unsigned char *proof, unsigned char *sig,
-		    struct login *l, bool *last_r);
-enum cmd_result	 session_scram_accept(struct session *s,
-		    const struct login *l);
-void		 session_scram_abort(struct session *s);
-
-/* ---- prelogin.c: the jailed pre-login child, when started as root ------ */
-
+int		 serve(const struct config *cf);
 /*
- * prelogin_run: fork the child that speaks with the client until a login
- * succeeds, and check its requests as root.  Returns 0 with *l when a
- * login succeeded (the unread input is back in s->conn), 1 when the
- * session ended in the child, -1 on trouble (logged).
+ * session_serve: serve s from the greeting to the end, as root (the
+ * pre-login child, then the user) or as the invoking user; the exit
+ * status.
  */
-int		 prelogin_run(struct session *s, struct login *l);
-/*
- * prelogin_serve: the parent's part of prelogin_run, once the child pid
- * runs with the other end of fd: answer its records until a login
- * succeeds.  Closes fd and reaps pid; returns as prelogin_run (-1 when
- * the child exited EXIT_JAIL).
- */
-int		 prelogin_serve(struct session *s, struct login *l, int fd,
-		    pid_t pid);
-/* prelogin_request: in the child, have the parent check req. */
-enum cmd_result	 prelogin_request(struct session *s,
-		    const struct auth_request *req);
-/* In the child: the SCRAM steps, through the parent. */
-enum auth_result prelogin_scram_start(struct session *s, const char *user,
-		    char *salt64, size_t size, unsigned int *iters_r,
-		    bool *last_r);
-enum auth_result prelogin_scram_proof(struct session *s,
-		    const char *authmsg, size_t len,
-		    const unsigned char *proof, unsigned char *sig,
-		    bool *last_r);
-/* prelogin_accept: hand the session over to the parent and exit. */
-void		 prelogin_accept(struct session *s)
-		    __attribute__((noreturn));
+int		 session_serve(struct session *s);
+
+/* ---- reply.c ------------------------------------------------------------ */
 
 /* Replies: printf-checked, queued; the status line fits POP_REPLY_MAX. */
 enum cmd_result	 reply_ok(struct session *s, const char *fmt, ...)

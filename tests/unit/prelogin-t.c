@@ -4,9 +4,10 @@
  * children: it answers each check with the right verdict, hands the
  * unread input over after a login, walks through SCRAM, and kills a child
  * that sends a malformed, oversized or out-of-turn record.  The child's
- * end (prelogin_request, prelogin_scram_start and _proof, prelogin_accept)
- * against a scripted parent: what it sends, what it tells the client, and
- * that it exits rather than trust a parent that answers nonsense.  Runs
+ * end (login.c's login_use_parent: login_submit, login_scram_start and
+ * _proof) against a scripted parent: what it sends, what it tells the
+ * client, and that its session ends rather than trust a parent that
+ * answers nonsense.  Runs
  * as any user; the secrets file's users, served as the non-root pop3d
  * does.
  */
@@ -26,6 +27,7 @@
 #include <sodium.h>
 
 #include "pop3d/pop3d.h"
+#include "pop3d/prelogin.h"
 #include "tests/tap/tap.h"
 
 #define TEST_SECONDS	120	/* a hung dialogue fails the test */
@@ -110,7 +112,7 @@ send_or_die(const void *data, size_t len)
 static void
 request(char kind, const char *user, const char *secret)
 {
-	if (privsep_send_request(cfd, kind, user, secret) == -1)
+	if (record_send_request(cfd, kind, user, secret) == -1)
 		_exit(2);
 }
 
@@ -144,12 +146,13 @@ wait_close(void)
  * Run prelogin_serve against child(), with its log in logbuf.  Returns
  * what prelogin_serve did; the child's report goes to rep.
  */
-static int
-serve(void (*child)(void), struct login *l, char *rep, char *logbuf,
+static enum prelogin_result
+run_parent(void (*child)(void), struct login *l, char *rep, char *logbuf,
     size_t logsize)
 {
 	char path[512];
-	int sv[2], rp[2], saved_err, logfd, r;
+	enum prelogin_result r;
+	int sv[2], rp[2], saved_err, logfd;
 	ssize_t n;
 	size_t len = 0;
 	pid_t pid;
@@ -200,11 +203,11 @@ child_login(void)
 {
 	unsigned char b[64];
 
-	request(PRIVSEP_USER, "alice", "hunter2x");
+	request(LOGIN_USER, "alice", "hunter2x");
 	(void)answer(b, sizeof(b));
-	request(PRIVSEP_PLAIN, "nobody-at-all", "Tr0ub4dor");
+	request(LOGIN_PLAIN, "nobody-at-all", "Tr0ub4dor");
 	(void)answer(b, sizeof(b));
-	request(PRIVSEP_USER, "alice", "secret");
+	request(LOGIN_USER, "alice", "secret");
 	(void)answer(b, sizeof(b));
 	send_or_die("HSTAT\r\nLIST\r\n", 13);
 }
@@ -216,7 +219,7 @@ child_three(void)
 	int i;
 
 	for (i = 0; i < 3; i++) {
-		request(PRIVSEP_LOGIN, "alice", "wrong");
+		request(LOGIN_LOGIN, "alice", "wrong");
 		(void)answer(b, sizeof(b));
 	}
 	wait_close();
@@ -232,10 +235,10 @@ child_kind(void)
 static void
 child_oversized(void)
 {
-	static char big[PRIVSEP_RECORD_MAX + 512];
+	static char big[REC_MAX + 512];
 
 	memset(big, 'a', sizeof(big));
-	big[0] = PRIVSEP_USER;
+	big[0] = LOGIN_USER;
 	send_or_die(big, sizeof(big));
 	wait_close();
 }
@@ -252,9 +255,9 @@ child_no_handover(void)
 {
 	unsigned char b[64];
 
-	request(PRIVSEP_USER, "alice", "secret");
+	request(LOGIN_USER, "alice", "secret");
 	(void)answer(b, sizeof(b));
-	request(PRIVSEP_USER, "alice", "secret");
+	request(LOGIN_USER, "alice", "secret");
 	wait_close();
 }
 
@@ -266,11 +269,11 @@ scram_start(const char *user, unsigned char *salt, size_t *saltlen,
 	unsigned char b[256];
 	char rec[64];
 	size_t n;
-	int len = snprintf(rec, sizeof(rec), "%c%s", PRIVSEP_SCRAM_START,
+	int len = snprintf(rec, sizeof(rec), "%c%s", REC_SCRAM_START,
 	    user);
 
 	send_or_die(rec, (size_t)len + 1);
-	if ((n = answer(b, sizeof(b) - 1)) < 2 || b[0] != PRIVSEP_SALT)
+	if ((n = answer(b, sizeof(b) - 1)) < 2 || b[0] != REC_SALT)
 		return false;
 	b[n] = '\0';
 	*iters = (unsigned int)strtoul((char *)b + 2 + strlen((char *)b + 1),
@@ -289,7 +292,7 @@ scram_proof(const char *authmsg, const char *pass, const unsigned char *salt,
 
 	scram_client_proof(pass, strlen(pass), salt, saltlen, iters, authmsg,
 	    al, proof);
-	rec[0] = PRIVSEP_SCRAM_PROOF;
+	rec[0] = REC_SCRAM_PROOF;
 	memcpy(rec + 1, authmsg, al + 1);
 	(void)sodium_bin2base64(rec + 2 + al, sizeof(rec) - 2 - al, proof,
 	    sizeof(proof), sodium_base64_VARIANT_ORIGINAL);
@@ -362,14 +365,15 @@ static void
 test_parent(void)
 {
 	char rep[REPORT_MAX], logbuf[4096];
+	enum prelogin_result r;
 	struct login l;
-	int r;
 
 	session_new();
-	r = serve(child_login, &l, rep, logbuf, sizeof(logbuf));
-	ok(r == 0 && strcmp(rep, "FFK") == 0 && strcmp(l.user, "alice") == 0,
+	r = run_parent(child_login, &l, rep, logbuf, sizeof(logbuf));
+	ok(r == PRELOGIN_LOGGED_IN && strcmp(rep, "FFK") == 0 &&
+	    strcmp(l.user, "alice") == 0,
 	    "a wrong password and an unknown user fail, the right password "
-	    "logs in (%d, %s)", r, rep);
+	    "logs in (%d, %s)", (int)r, rep);
 	ok(conn_pending(&conn) == 12 &&
 	    memcmp(conn.in + conn.in_start, "STAT\r\nLIST\r\n", 12) == 0,
 	    "the input the child had read is handed over");
@@ -382,70 +386,71 @@ test_parent(void)
 	session_free(&s);
 
 	session_new();
-	r = serve(child_three, &l, rep, logbuf, sizeof(logbuf));
-	ok(r == 1 && strcmp(rep, "FFfclosed") == 0,
-	    "the third failure closes (%d, %s)", r, rep);
+	r = run_parent(child_three, &l, rep, logbuf, sizeof(logbuf));
+	ok(r == PRELOGIN_ENDED && strcmp(rep, "FFfclosed") == 0,
+	    "the third failure closes (%d, %s)", (int)r, rep);
 	session_free(&s);
 
 	session_new();
-	r = serve(child_kind, &l, rep, logbuf, sizeof(logbuf));
-	ok(r == 1 && strcmp(rep, "") == 0 &&
+	r = run_parent(child_kind, &l, rep, logbuf, sizeof(logbuf));
+	ok(r == PRELOGIN_ENDED && strcmp(rep, "") == 0 &&
 	    strstr(logbuf, "malformed record") != NULL,
 	    "a record of an unknown kind: the child is killed (%d, '%s')",
-	    r, rep);
+	    (int)r, rep);
 	session_free(&s);
 
 	session_new();
-	r = serve(child_oversized, &l, rep, logbuf, sizeof(logbuf));
-	ok(r == 1 && strcmp(rep, "") == 0 &&
+	r = run_parent(child_oversized, &l, rep, logbuf, sizeof(logbuf));
+	ok(r == PRELOGIN_ENDED && strcmp(rep, "") == 0 &&
 	    strstr(logbuf, "malformed record") != NULL,
-	    "an oversized record: the child is killed (%d, '%s')", r, rep);
+	    "an oversized record: the child is killed (%d, '%s')", (int)r,
+	    rep);
 	session_free(&s);
 
 	session_new();
-	r = serve(child_abort_first, &l, rep, logbuf, sizeof(logbuf));
-	ok(r == 1 && strcmp(rep, "") == 0 &&
+	r = run_parent(child_abort_first, &l, rep, logbuf, sizeof(logbuf));
+	ok(r == PRELOGIN_ENDED && strcmp(rep, "") == 0 &&
 	    strstr(logbuf, "malformed record") != NULL,
 	    "an abort with nothing to abort: the child is killed");
 	session_free(&s);
 
 	session_new();
-	r = serve(child_no_handover, &l, rep, logbuf, sizeof(logbuf));
-	ok(r == 1 && strcmp(rep, "K") == 0 &&
+	r = run_parent(child_no_handover, &l, rep, logbuf, sizeof(logbuf));
+	ok(r == PRELOGIN_ENDED && strcmp(rep, "K") == 0 &&
 	    strstr(logbuf, "malformed record") != NULL,
 	    "after a login, anything but the handover: the child is killed "
-	    "(%d, '%s')", r, rep);
+	    "(%d, '%s')", (int)r, rep);
 	session_free(&s);
 
 	session_new();
-	r = serve(child_scram, &l, rep, logbuf, sizeof(logbuf));
-	ok(r == 0 && strcmp(rep, "sFsFsKsK") == 0 &&
+	r = run_parent(child_scram, &l, rep, logbuf, sizeof(logbuf));
+	ok(r == PRELOGIN_LOGGED_IN && strcmp(rep, "sFsFsKsK") == 0 &&
 	    strcmp(l.user, "sue") == 0 && conn_pending(&conn) == 6,
 	    "SCRAM: a made-up salt for an unknown user, a wrong and a right "
-	    "proof, a refused signature, a login (%d, %s)", r, rep);
+	    "proof, a refused signature, a login (%d, %s)", (int)r, rep);
 	session_free(&s);
 
 	session_new();
-	r = serve(child_proof_first, &l, rep, logbuf, sizeof(logbuf));
-	ok(r == 1 && strcmp(rep, "T") == 0,
+	r = run_parent(child_proof_first, &l, rep, logbuf, sizeof(logbuf));
+	ok(r == PRELOGIN_ENDED && strcmp(rep, "T") == 0,
 	    "SCRAM: a proof before a start is a temporary failure (%d, %s)",
-	    r, rep);
+	    (int)r, rep);
 	session_free(&s);
 
 	session_new();
-	r = serve(child_quit, &l, rep, logbuf, sizeof(logbuf));
-	ok(r == 1 && logbuf[0] == '\0',
+	r = run_parent(child_quit, &l, rep, logbuf, sizeof(logbuf));
+	ok(r == PRELOGIN_ENDED && logbuf[0] == '\0',
 	    "a child that ends: the session is over, nothing logged");
 	session_free(&s);
 
 	session_new();
-	r = serve(child_jail, &l, rep, logbuf, sizeof(logbuf));
-	ok(r == -1, "a child that could not jail itself: trouble");
+	r = run_parent(child_jail, &l, rep, logbuf, sizeof(logbuf));
+	ok(r == PRELOGIN_TROUBLE, "a child that could not jail itself: trouble");
 	session_free(&s);
 
 	session_new();
-	r = serve(child_crash, &l, rep, logbuf, sizeof(logbuf));
-	ok(r == 1 && strstr(logbuf, "signal 15") != NULL,
+	r = run_parent(child_crash, &l, rep, logbuf, sizeof(logbuf));
+	ok(r == PRELOGIN_ENDED && strstr(logbuf, "signal 15") != NULL,
 	    "a child that dies of a signal is logged");
 	session_free(&s);
 }
@@ -453,11 +458,14 @@ test_parent(void)
 /* ---- The child's end, against a scripted parent ------------------------ */
 
 /*
- * Run fn with s.privsep_fd connected to the test, in a process of its
- * own when fork_it (fn may exit); the test plays the parent, sending
- * reply (len octets) to the first record, or (reply NULL) going away.
- * The records go to rec; returns fn's result, or (fork_it) the exit
- * status.
+ * Run fn in a session whose credentials go to the test (login_use_parent),
+ * in a process of its own when fork_it; the test plays the parent,
+ * sending reply (len octets) to the first record, or (reply NULL) going
+ * away.  The records go to rec; returns fn's result, or (fork_it) the
+ * exit status of the process, which ends as the pre-login child does: a
+ * session that ended exits with its status (EXIT_TEMP when the parent
+ * was not to be trusted, without a word to the client), one that goes
+ * on with 100 + fn's result.
  */
 static int
 as_child(int (*fn)(void), bool fork_it, const void *reply, size_t len,
@@ -476,14 +484,17 @@ as_child(int (*fn)(void), bool fork_it, const void *reply, size_t len,
 		(void)close(sv[0]);
 		sv[0] = -1;
 	}
-	s.privsep_fd = sv[1];
+	login_use_parent(&s, sv[1]);
 	if (fork_it) {
 		if ((pid = fork()) == -1)
 			bail("fork: %s", strerror(errno));
 		if (pid == 0) {
 			(void)alarm(CHILD_SECONDS);
 			(void)close(sv[0]);
-			_exit(fn());
+			r = fn();
+			if (s.state != STATE_DONE)
+				_exit(100 + r);
+			_exit(strcmp(sent(), "") == 0 ? s.status : 99);
 		}
 	} else
 		r = fn();
@@ -501,35 +512,36 @@ as_child(int (*fn)(void), bool fork_it, const void *reply, size_t len,
 	    size - *reclen, MSG_DONTWAIT)) > 0)
 		*reclen += (size_t)n;
 	(void)close(sv[0]);
-	s.privsep_fd = -1;
+	login_use_local(&s);
 	return r;
 }
 
 static int
 do_request(void)
 {
-	struct auth_request req = { PRIVSEP_USER, "alice", "secret" };
+	struct auth_request req = { LOGIN_USER, "alice", "secret" };
 
-	return (int)prelogin_request(&s, &req);
+	return (int)login_submit(&s, &req);
 }
 
 static unsigned char got_salt[64];
 static size_t got_saltlen;
 static unsigned int got_iters;
-static bool got_last;
+static enum cmd_result got_end;
 
+/* The SCRAM steps: 0 when the exchange goes on, else -1 and got_end. */
 static int
 do_scram_start(void)
 {
 	char salt64[128];
-	enum auth_result r;
 
-	r = prelogin_scram_start(&s, "sue", salt64, sizeof(salt64),
-	    &got_iters, &got_last);
-	if (r == AUTH_OK && sasl_b64_bin(salt64, got_salt, sizeof(got_salt),
+	if (login_scram_start(&s, "sue", salt64, sizeof(salt64), &got_iters,
+	    &got_end) == -1)
+		return -1;
+	if (sasl_b64_bin(salt64, got_salt, sizeof(got_salt),
 	    &got_saltlen) == -1)
 		return 99;
-	return (int)r;
+	return 0;
 }
 
 static unsigned char got_sig[SCRAM_KEY_LEN];
@@ -540,8 +552,7 @@ do_scram_proof(void)
 	unsigned char proof[SCRAM_KEY_LEN];
 
 	memset(proof, 7, sizeof(proof));
-	return (int)prelogin_scram_proof(&s, "authmsg", 7, proof, got_sig,
-	    &got_last);
+	return login_scram_proof(&s, "authmsg", 7, proof, got_sig, &got_end);
 }
 
 static void
@@ -583,12 +594,14 @@ test_child(void)
 
 	r = as_child(do_scram_start, false, "sc2FsdHNhbHQ=\0" "4096", 19,
 	    rec, sizeof(rec), &len);
-	ok(r == AUTH_OK && got_iters == 4096 && got_saltlen == 8 &&
-	    memcmp(got_salt, "saltsalt", 8) == 0 && !got_last &&
+	ok(r == 0 && got_iters == 4096 && got_saltlen == 8 &&
+	    memcmp(got_salt, "saltsalt", 8) == 0 &&
 	    len == 5 && memcmp(rec, "Ssue", 5) == 0,
 	    "SCRAM: the salt and count come from the parent");
 	r = as_child(do_scram_start, false, "t", 1, rec, sizeof(rec), &len);
-	ok(r == AUTH_TEMP && got_last, "SCRAM: or a verdict");
+	ok(r == -1 && got_end == CMD_CLOSE &&
+	    strncmp(sent(), "-ERR [SYS/TEMP] ", 16) == 0,
+	    "SCRAM: or a verdict");
 	r = as_child(do_scram_start, true, "sc2FsdA==\0" "4095", 15,
 	    rec, sizeof(rec), &len);
 	ok(r == EXIT_TEMP, "SCRAM: a count below the minimum: the child "
@@ -604,19 +617,21 @@ test_child(void)
 	    rec, sizeof(rec), &len);
 	ok(r == EXIT_TEMP, "SCRAM: a record of another kind: the child exits");
 
-	sigrec[0] = PRIVSEP_OK;
+	sigrec[0] = REC_OK;
 	memset(sigrec + 1, 0x5a, SCRAM_KEY_LEN);
 	r = as_child(do_scram_proof, false, sigrec, sizeof(sigrec), rec,
 	    sizeof(rec), &len);
-	ok(r == AUTH_OK && got_sig[0] == 0x5a && got_sig[31] == 0x5a &&
+	ok(r == 0 && got_sig[0] == 0x5a && got_sig[31] == 0x5a &&
 	    len > 9 && memcmp(rec, "Vauthmsg\0", 9) == 0,
 	    "SCRAM: the proof goes up, the server signature comes back");
 	r = as_child(do_scram_proof, false, "F", 1, rec, sizeof(rec), &len);
-	ok(r == AUTH_FAIL && !got_last, "SCRAM: a wrong proof fails");
+	ok(r == -1 && got_end == CMD_FAIL &&
+	    strncmp(sent(), "-ERR [AUTH] ", 12) == 0,
+	    "SCRAM: a wrong proof fails");
 	r = as_child(do_scram_proof, true, sigrec, 10, rec, sizeof(rec),
 	    &len);
 	ok(r == EXIT_TEMP, "SCRAM: a signature cut short: the child exits");
-	sigrec[0] = PRIVSEP_FAIL;
+	sigrec[0] = REC_FAIL;
 	r = as_child(do_scram_proof, true, sigrec, sizeof(sigrec), rec,
 	    sizeof(rec), &len);
 	ok(r == EXIT_TEMP, "SCRAM: a signature with a failure: the child "

@@ -19,19 +19,19 @@
 
 #include <sodium.h>
 
-#include "auth/auth.h"
+#include "pop3d/prelogin.h"
 #include "tests/tap/tap.h"
 
 static int sv[2];
 
 /* Send raw bytes as one record; what does the parent make of them? */
 static int
-recv_raw(const void *buf, size_t len, struct privsep_request *req)
+recv_raw(const void *buf, size_t len, struct record_request *req)
 {
 	if (send(sv[1], buf, len, 0) != (ssize_t)len)
 		bail("send: %s", strerror(errno));
 	errno = 0;
-	return privsep_recv_request(sv[0], req);
+	return record_recv_request(sv[0], req);
 }
 
 /* The empty directory's checks; how many test points it makes. */
@@ -44,12 +44,12 @@ test_empty_dir(bool run)
 
 	if (!run)
 		return geteuid() == 0 ? 9 : 2;
-	ok(privsep_empty_dir("run/pop3d/empty", real, why, sizeof(why)) == -1,
+	ok(jail_dir("run/pop3d/empty", real, why, sizeof(why)) == -1,
 	    "empty-dir: a relative path is refused");
 	if (geteuid() != 0) {
 		/* Not root: nothing is root's to make; /tmp is everyone's. */
 		(void)snprintf(path, sizeof(path), "%s/empty", tap_tmpdir());
-		ok(privsep_empty_dir(path, real, why, sizeof(why)) == -1,
+		ok(jail_dir(path, real, why, sizeof(why)) == -1,
 		    "empty-dir: a directory that is not root's is refused");
 		return 0;
 	}
@@ -58,7 +58,7 @@ test_empty_dir(bool run)
 	if (mkdtemp(base) == NULL)
 		bail("mkdtemp %s: %s", base, strerror(errno));
 	(void)snprintf(path, sizeof(path), "%s/a/b/empty", base);
-	ok(privsep_empty_dir(path, real, why, sizeof(why)) == 0 &&
+	ok(jail_dir(path, real, why, sizeof(why)) == 0 &&
 	    strcmp(real, path) == 0, "empty-dir: made with its parents (%s)",
 	    why);
 	(void)snprintf(link, sizeof(link), "%s/link", base);
@@ -66,37 +66,37 @@ test_empty_dir(bool run)
 	if (symlink(want, link) == -1)
 		bail("symlink: %s", strerror(errno));
 	(void)snprintf(link, sizeof(link), "%s/link/b/empty", base);
-	ok(privsep_empty_dir(link, real, why, sizeof(why)) == 0 &&
+	ok(jail_dir(link, real, why, sizeof(why)) == 0 &&
 	    strcmp(real, path) == 0,
 	    "empty-dir: a symbolic link on the way is resolved");
 	(void)snprintf(file, sizeof(file), "%s/x", path);
 	tap_write_file(file, "x", 1);
-	ok(privsep_empty_dir(path, real, why, sizeof(why)) == -1 &&
+	ok(jail_dir(path, real, why, sizeof(why)) == -1 &&
 	    strstr(why, "must be empty") != NULL,
 	    "empty-dir: a directory with a file in it is refused");
 	(void)snprintf(through, sizeof(through), "%s/empty", file);
-	ok(privsep_empty_dir(through, real, why, sizeof(why)) == -1 &&
+	ok(jail_dir(through, real, why, sizeof(why)) == -1 &&
 	    strstr(why, "cannot make") != NULL,
 	    "empty-dir: a path through a file is refused (%s)", why);
 	(void)unlink(file);
 	if (chmod(want, 0775) == -1)
 		bail("chmod: %s", strerror(errno));
-	ok(privsep_empty_dir(path, real, why, sizeof(why)) == -1 &&
+	ok(jail_dir(path, real, why, sizeof(why)) == -1 &&
 	    strstr(why, "writable by root only") != NULL,
 	    "empty-dir: a group-writable directory on the way is refused");
-	ok(privsep_empty_dir(link, real, why, sizeof(why)) == -1,
+	ok(jail_dir(link, real, why, sizeof(why)) == -1,
 	    "empty-dir: also when reached through a symbolic link");
 	(void)chmod(want, 0755);
 	if (chmod(path, 0777) == -1)
 		bail("chmod: %s", strerror(errno));
-	ok(privsep_empty_dir(path, real, why, sizeof(why)) == -1,
+	ok(jail_dir(path, real, why, sizeof(why)) == -1,
 	    "empty-dir: a world-writable empty directory is refused");
 	(void)chmod(path, 0755);
 	(void)rmdir(path);
 	(void)snprintf(file, sizeof(file), "%s/a/b", base);
 	if (chown(file, 65534, 0) == -1)
 		bail("chown: %s", strerror(errno));
-	ok(privsep_empty_dir(path, real, why, sizeof(why)) == -1,
+	ok(jail_dir(path, real, why, sizeof(why)) == -1,
 	    "empty-dir: a directory on the way that is not root's is "
 	    "refused");
 	(void)rmdir(path);	/* made again by that check */
@@ -112,9 +112,9 @@ test_empty_dir(bool run)
 int
 main(void)
 {
-	struct privsep_request req;
-	static char huge[PRIVSEP_HANDOVER_MAX + 1];
-	char big[PRIVSEP_RECORD_MAX + 64], c, data[64];
+	struct record_request req;
+	static char huge[REC_HANDOVER_MAX + 1];
+	char big[REC_MAX + 64], c, data[64];
 	size_t len;
 
 	plan(43 + test_empty_dir(false));
@@ -123,32 +123,32 @@ main(void)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == -1)
 		bail("socketpair: %s", strerror(errno));
 
-	ok(privsep_send_request(sv[1], PRIVSEP_USER, "alice", "wonder land")
+	ok(record_send_request(sv[1], LOGIN_USER, "alice", "wonder land")
 	    == 0, "a request is sent");
-	ok(privsep_recv_request(sv[0], &req) == 1 &&
-	    req.kind == PRIVSEP_USER && strcmp(req.user, "alice") == 0 &&
+	ok(record_recv_request(sv[0], &req) == 1 &&
+	    req.kind == LOGIN_USER && strcmp(req.user, "alice") == 0 &&
 	    strcmp(req.secret, "wonder land") == 0,
 	    "and read back field for field");
-	ok(privsep_send_request(sv[1], PRIVSEP_APOP, "bob",
+	ok(record_send_request(sv[1], LOGIN_APOP, "bob",
 	    "c4c9334bac560ecc979e58001b3e22fb") == 0 &&
-	    privsep_recv_request(sv[0], &req) == 1 &&
-	    req.kind == PRIVSEP_APOP, "an APOP request");
-	ok(privsep_send_request(sv[1], PRIVSEP_PLAIN, "u", "p") == 0 &&
-	    privsep_recv_request(sv[0], &req) == 1 &&
-	    req.kind == PRIVSEP_PLAIN, "a PLAIN request");
-	ok(privsep_send_request(sv[1], PRIVSEP_LOGIN, "u", "p") == 0 &&
-	    privsep_recv_request(sv[0], &req) == 1 &&
-	    req.kind == PRIVSEP_LOGIN, "a LOGIN request");
+	    record_recv_request(sv[0], &req) == 1 &&
+	    req.kind == LOGIN_APOP, "an APOP request");
+	ok(record_send_request(sv[1], LOGIN_PLAIN, "u", "p") == 0 &&
+	    record_recv_request(sv[0], &req) == 1 &&
+	    req.kind == LOGIN_PLAIN, "a PLAIN request");
+	ok(record_send_request(sv[1], LOGIN_LOGIN, "u", "p") == 0 &&
+	    record_recv_request(sv[0], &req) == 1 &&
+	    req.kind == LOGIN_LOGIN, "a LOGIN request");
 
 	memset(big, 'a', sizeof(big));
-	big[0] = PRIVSEP_USER;
+	big[0] = LOGIN_USER;
 	big[6] = '\0';
 	big[sizeof(big) - 1] = '\0';
 	ok(recv_raw(big, sizeof(big), &req) == -1 && errno == EPROTO,
 	    "an oversized record is refused");
-	big[AUTH_RECORD_MAX + 1] = '\0';
-	ok(recv_raw(big, AUTH_RECORD_MAX + 2, &req) == -1,
-	    "one byte over AUTH_RECORD_MAX + 1 is refused");
+	big[REC_CREDENTIAL_MAX + 1] = '\0';
+	ok(recv_raw(big, REC_CREDENTIAL_MAX + 2, &req) == -1,
+	    "one byte over REC_CREDENTIAL_MAX + 1 is refused");
 	ok(recv_raw("U", 1, &req) == -1, "a kind alone is refused");
 	ok(recv_raw("", 0, &req) <= 0, "an empty record is refused");
 	ok(recv_raw("Ualice\0pw", 9, &req) == -1,
@@ -169,7 +169,7 @@ main(void)
 	ok(recv_raw("Ualice\0p\nw\0", 11, &req) == -1,
 	    "a LF in the secret is refused");
 	memset(big, 'u', sizeof(big));
-	big[0] = PRIVSEP_USER;
+	big[0] = LOGIN_USER;
 	big[1 + POP_USER_MAX + 1] = '\0';
 	memcpy(big + 1 + POP_USER_MAX + 2, "pw", 3);
 	ok(recv_raw(big, 1 + POP_USER_MAX + 2 + 3, &req) == -1,
@@ -180,7 +180,7 @@ main(void)
 	    "a user of POP_USER_MAX octets is taken");
 
 	ok(recv_raw("Ssue\0", 5, &req) == 1 &&
-	    req.kind == PRIVSEP_SCRAM_START && strcmp(req.user, "sue") == 0,
+	    req.kind == REC_SCRAM_START && strcmp(req.user, "sue") == 0,
 	    "a SCRAM start names a user");
 	ok(recv_raw("Ssue\0x\0", 7, &req) == -1,
 	    "a SCRAM start with more is refused");
@@ -189,7 +189,7 @@ main(void)
 	memcpy(big, "Vn=sue,r=a,r=ab,s=c,i=4096,c=biws,r=ab\0", 39);
 	memset(big + 39, 'A', 43);
 	memcpy(big + 82, "=\0", 2);
-	ok(recv_raw(big, 84, &req) == 1 && req.kind == PRIVSEP_SCRAM_PROOF &&
+	ok(recv_raw(big, 84, &req) == 1 && req.kind == REC_SCRAM_PROOF &&
 	    req.authmsg_len == 37 && strcmp(req.authmsg, big + 1) == 0,
 	    "a SCRAM proof: AuthMessage and proof");
 	big[81] = 'A';
@@ -206,48 +206,48 @@ main(void)
 	    "a user name pop3d refuses ('..', '/') is refused");
 	ok(recv_raw("Sa\x01b\0", 5, &req) == -1,
 	    "a control character in a SCRAM user is refused");
-	ok(recv_raw("X", 1, &req) == 1 && req.kind == PRIVSEP_ABORT,
+	ok(recv_raw("X", 1, &req) == 1 && req.kind == REC_ABORT,
 	    "an abort");
 	ok(recv_raw("Xx", 2, &req) == -1, "an abort with more is refused");
 
-	ok(privsep_send_byte(sv[0], PRIVSEP_FAIL) == 0 &&
-	    privsep_recv_byte(sv[1], &c) == 0 && c == PRIVSEP_FAIL,
+	ok(record_send_byte(sv[0], REC_FAIL) == 0 &&
+	    record_recv_byte(sv[1], &c) == 0 && c == REC_FAIL,
 	    "a verdict byte");
 	(void)send(sv[0], "KK", 2, 0);
-	ok(privsep_recv_byte(sv[1], &c) == -1, "a two-byte verdict is refused");
-	ok(privsep_send_handover(sv[1], "STAT\r\n", 6) == 0 &&
-	    privsep_recv_handover(sv[0], data, sizeof(data), &len) == 0 &&
+	ok(record_recv_byte(sv[1], &c) == -1, "a two-byte verdict is refused");
+	ok(record_send_handover(sv[1], "STAT\r\n", 6) == 0 &&
+	    record_recv_handover(sv[0], data, sizeof(data), &len) == 0 &&
 	    len == 6 && memcmp(data, "STAT\r\n", 6) == 0,
 	    "unread input is handed over");
-	ok(privsep_send_handover(sv[1], "", 0) == 0 &&
-	    privsep_recv_handover(sv[0], data, sizeof(data), &len) == 0 &&
+	ok(record_send_handover(sv[1], "", 0) == 0 &&
+	    record_recv_handover(sv[0], data, sizeof(data), &len) == 0 &&
 	    len == 0, "an empty handover");
-	ok(privsep_send_handover(sv[1], big, 100) == 0 &&
-	    privsep_recv_handover(sv[0], data, 10, &len) == -1,
+	ok(record_send_handover(sv[1], big, 100) == 0 &&
+	    record_recv_handover(sv[0], data, 10, &len) == -1,
 	    "a handover larger than the buffer is refused");
 	ok(recv_raw("Va\0", 3, &req) == -1,
 	    "a SCRAM proof record cut short is refused");
 	memset(huge, 'a', sizeof(huge) - 1);
 	huge[sizeof(huge) - 1] = '\0';
-	huge[AUTH_RECORD_MAX] = '\0';
+	huge[REC_CREDENTIAL_MAX] = '\0';
 	errno = 0;
-	ok(privsep_send_request(sv[1], PRIVSEP_USER, "alice", huge) == -1 &&
+	ok(record_send_request(sv[1], LOGIN_USER, "alice", huge) == -1 &&
 	    errno == EMSGSIZE, "a request too large for a record is not sent");
 	errno = 0;
-	ok(privsep_send_handover(sv[1], huge, sizeof(huge)) == -1 &&
+	ok(record_send_handover(sv[1], huge, sizeof(huge)) == -1 &&
 	    errno == EMSGSIZE, "nor a handover too large");
 	(void)send(sv[1], big, 100, 0);
 	errno = 0;
-	ok(privsep_recv(sv[0], data, sizeof(data) - 10, &len) == -1 &&
+	ok(record_recv(sv[0], data, sizeof(data) - 10, &len) == -1 &&
 	    errno == EPROTO, "a message larger than expected is refused");
 	(void)close(sv[1]);
-	ok(privsep_recv_request(sv[0], &req) == 0,
+	ok(record_recv_request(sv[0], &req) == 0,
 	    "the child's end closing is EOF, not a request");
 	errno = 0;
-	ok(privsep_recv(sv[0], data, sizeof(data), &len) == -1 &&
+	ok(record_recv(sv[0], data, sizeof(data), &len) == -1 &&
 	    errno == EPIPE, "and any read after it fails");
 	(void)close(sv[0]);
-	ok(privsep_recv_request(sv[0], &req) == -1,
+	ok(record_recv_request(sv[0], &req) == -1,
 	    "a descriptor that is gone is an error, not EOF");
 	(void)test_empty_dir(true);
 	return done();

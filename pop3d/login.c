@@ -1,0 +1,635 @@
+/*
+ * login.c: the login seam: from a credential the client sent to a session
+ * in TRANSACTION, up to and including becoming the user.
+ * Runs as: root (started as root: the checks, in the parent, and
+ * login_finish up to privsep_become), the jailed pre-login child (the
+ * credential's way to the parent), or the invoking user (all of it).
+ *
+ * The command handlers (cmd.c, cmd-auth.c) only parse what the client
+ * sent and call login_submit or the login_scram_* steps.  How the
+ * credential reaches the checker is chosen once, when the session starts:
+ *
+ *   login_use_local   the checker is this process (started as another
+ *                     user than root: nothing to separate);
+ *   login_use_parent  the checker is the root parent (started as root,
+ *                     this is the jailed pre-login child): one record to
+ *                     the parent (record.c), one verdict back; after a
+ *                     success the input not yet read is handed over and
+ *                     the child's session ends, for the parent to serve.
+ *
+ * The checker is the same code either way (login_check,
+ * login_scram_lookup, login_scram_check, in this process or in
+ * prelogin_serve): the account that serves the name, the log line, the
+ * failure count and pause.  Then login_finish becomes the user, opens the
+ * maildrop and enters TRANSACTION.
+ *
+ * A parent that goes away or answers out of turn ends the child's session
+ * at once, without a word to the client (exit status EXIT_TEMP): a parent
+ * that is not itself is not to be trusted with a reply.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "pop3d/pop3d.h"
+#include "pop3d/prelogin.h"
+
+/* How a credential reaches the checker. */
+struct login_via {
+	enum cmd_result	(*submit)(struct session *,
+			    const struct auth_request *);
+	int		(*scram_start)(struct session *, const char *,
+			    char *, size_t, unsigned int *,
+			    enum cmd_result *);
+	int		(*scram_proof)(struct session *, const char *, size_t,
+			    const unsigned char *, unsigned char *,
+			    enum cmd_result *);
+	enum cmd_result	(*scram_accept)(struct session *);
+	enum cmd_result	(*scram_abort)(struct session *);
+};
+
+/* ---- The checker: in this process, or the root parent ----------------- */
+
+static void
+pause_ms(unsigned int ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static const char *
+method_name(char kind)
+{
+	switch (kind) {
+	case LOGIN_PLAIN:
+		return "PLAIN";
+	case LOGIN_LOGIN:
+		return "LOGIN";
+	case LOGIN_APOP:
+		return "APOP";
+	default:
+		return "USER";
+	}
+}
+
+/*
+ * Which account serves an authenticated name: its system account; else,
+ * with mail-user set, that account (a virtual user: of the secrets file,
+ * or of a PAM module with its own user list); else, started as root,
+ * none.  Started as another user, pop3d serves as itself whatever the
+ * name.  Returns NULL, or why not.
+ */
+static const char *
+login_account(struct session *s, const char *user, struct login *l)
+{
+	struct auth_account acct;
+
+	if (auth_account(user, &acct) == 0) {
+		l->uid = acct.uid;
+		l->gid = acct.gid;
+		l->system = true;
+		l->have_home = true;
+		(void)snprintf(l->home, sizeof(l->home), "%s", acct.home);
+	} else if (s->root && s->conf->mail_user != NULL) {
+		if (auth_account(s->conf->mail_user, &acct) == -1)
+			return "the mail-user account does not exist";
+		l->uid = acct.uid;
+		l->gid = acct.gid;
+		l->system = false;
+	} else if (s->root)
+		return "no system account of that name, and no mail-user";
+	else {
+		l->uid = getuid();
+		l->gid = getgid();
+	}
+	if (s->root && (l->uid == 0 || l->gid == 0))
+		return "pop3d never serves uid 0 or a primary group 0";
+	return NULL;
+}
+
+/*
+ * After a check: on success, the account that serves the name; on
+ * failure, the log line (naming the user only when known), the count and
+ * the pause.  asked is the name the client gave.
+ */
+static enum auth_result
+login_conclude(struct session *s, const char *method, const char *asked,
+    enum auth_result r, struct auth_outcome *out, struct login *l,
+    bool *last_r)
+{
+	const char *why;
+
+	*last_r = false;
+	memset(l, 0, sizeof(*l));
+	why = r == AUTH_OK ? login_account(s, out->user, l) : NULL;
+	if (why != NULL)
+		r = AUTH_FAIL;
+	else
+		why = out->why;
+	if (r == AUTH_OK) {
+		(void)snprintf(l->user, sizeof(l->user), "%s", out->user);
+		l->method = method;
+		sodium_memzero(out, sizeof(*out));
+		return AUTH_OK;
+	}
+	/*
+	 * A check that could not be made counts as a failure too: when one
+	 * method is broken (an unreadable secrets file), the others still
+	 * answer, and guessing their passwords must stay slow and limited.
+	 */
+	s->failures++;
+	if (r == AUTH_TEMP)
+		log_warnx("login unavailable: user=%s method=%s client=%s: %s",
+		    out->known ? log_quote(asked) : "UNKNOWN", method,
+		    s->peer, why);
+	else
+		log_notice("login failed: user=%s method=%s client=%s "
+		    "reason=%s", out->known ? log_quote(asked) : "UNKNOWN",
+		    method, s->peer, log_quote(why));
+	sodium_memzero(out, sizeof(*out));
+	/* The same pause after every failure, before the answer. */
+	(void)conn_flush(s->conn);
+	pause_ms(s->conf->fail_delay);
+	*last_r = s->failures >= s->conf->max_auth_failures;
+	return r;
+}
+
+enum auth_result
+login_check(struct session *s, const struct auth_request *req,
+    struct login *l, bool *last_r)
+{
+	struct auth_outcome out;
+	enum auth_result r;
+
+	memset(&out, 0, sizeof(out));
+	if (req->kind == LOGIN_APOP)
+		r = s->apop ? auth_apop(&s->auth, req->user, s->stamp,
+		    req->secret, &out) : AUTH_FAIL;
+	else
+		r = auth_password(&s->auth, req->user, req->secret,
+		    strlen(req->secret), &out);
+	return login_conclude(s, method_name(req->kind), req->user, r, &out,
+	    l, last_r);
+}
+
+enum auth_result
+login_scram_lookup(struct session *s, const char *user, char *salt64,
+    size_t size, unsigned int *iters_r, bool *last_r)
+{
+	struct login l;
+	enum auth_result r;
+
+	*last_r = false;
+	sodium_memzero(&s->scram, sizeof(s->scram));
+	r = auth_scram_lookup(&s->auth, user, &s->scram.sec, &s->scram.out);
+	if (r == AUTH_TEMP)
+		return login_conclude(s, "SCRAM-SHA-256", user, r,
+		    &s->scram.out, &l, last_r);
+	(void)snprintf(s->scram.user, sizeof(s->scram.user), "%s", user);
+	s->scram.pending = true;
+	s->scram.real = r == AUTH_OK;
+	(void)sodium_bin2base64(salt64, size, s->scram.sec.salt,
+	    s->scram.sec.saltlen, sodium_base64_VARIANT_ORIGINAL);
+	*iters_r = s->scram.sec.iters;
+	return AUTH_OK;
+}
+
+enum auth_result
+login_scram_check(struct session *s, const char *authmsg, size_t len,
+    const unsigned char *proof, unsigned char *sig, struct login *l,
+    bool *last_r)
+{
+	enum auth_result r;
+	char user[POP_USER_MAX + 1];
+	bool ok;
+
+	if (!s->scram.pending) {
+		*last_r = false;
+		return AUTH_TEMP;
+	}
+	ok = scram_verify(&s->scram.sec, authmsg, len, proof, sig) &&
+	    s->scram.real;
+	if (!ok && s->scram.real)
+		(void)snprintf(s->scram.out.why, sizeof(s->scram.out.why),
+		    "wrong SCRAM proof (secrets file)");
+	(void)snprintf(user, sizeof(user), "%s", s->scram.user);
+	r = login_conclude(s, "SCRAM-SHA-256", user, ok ? AUTH_OK : AUTH_FAIL,
+	    &s->scram.out, l, last_r);
+	sodium_memzero(&s->scram, sizeof(s->scram));
+	return r;
+}
+
+enum cmd_result
+login_refused(struct session *s, enum auth_result r, bool last)
+{
+	const char *what = r == AUTH_TEMP ? "[SYS/TEMP] authentication is "
+	    "unavailable right now" : "[AUTH] invalid user name or password";
+
+	if (last) {
+		(void)reply_err(s, "%s; too many failures, closing", what);
+		return CMD_CLOSE;
+	}
+	return reply_err(s, "%s%s", what,
+	    r == AUTH_TEMP ? "; try again later" : "");
+}
+
+/* ---- Becoming the user and opening the maildrop ------------------------ */
+
+/* The mail group of a group-writable spool, kept for dot-locks. */
+static gid_t
+mail_gid(const struct config *cf)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+
+	if (cf->mail_group == NULL ||
+	    getgrnam_r(cf->mail_group, &gr, buf, sizeof(buf), &res) != 0 ||
+	    res == NULL || gr.gr_gid == 0)
+		return (gid_t)-1;
+	return gr.gr_gid;
+}
+
+static enum cmd_result
+open_failed(struct session *s, const char *path, enum store_error why)
+{
+	switch (why) {
+	case STORE_ERR_INUSE:
+		log_notice("maildrop in use: user=%s client=%s mailbox=%s",
+		    log_quote(s->login), s->peer, path);
+		(void)reply_err(s, "[IN-USE] the maildrop is in use by another "
+		    "session or locked by another program; try again later");
+		break;
+	case STORE_ERR_PERM:
+		log_warn("refusing mailbox %s of user %s (it must be a regular "
+		    "file with one link, owned by the user)", path,
+		    log_quote(s->login));
+		(void)reply_err(s, "[SYS/PERM] the maildrop cannot be used; "
+		    "ask the administrator to check it");
+		break;
+	case STORE_ERR_NOTMBOX:
+		log_warnx("mailbox %s of user %s is not an mbox file; it was "
+		    "not touched", path, log_quote(s->login));
+		(void)reply_err(s, "[SYS/PERM] the maildrop is not in mbox "
+		    "format; ask the administrator to check it");
+		break;
+	default:
+		log_warn("cannot open mailbox %s of user %s", path,
+		    log_quote(s->login));
+		(void)reply_err(s, "[SYS/TEMP] the maildrop cannot be opened "
+		    "right now; try again later");
+		break;
+	}
+	return CMD_CLOSE;
+}
+
+static void
+log_login(struct session *s, const struct login *l, unsigned long long bytes)
+{
+	char fu[POP_USER_MAX + 16], fm[48], fc[96];
+	const char *fields[] = { fu, fm, fc, NULL };
+
+	(void)snprintf(fu, sizeof(fu), "POP3_USER=%s", l->user);
+	(void)snprintf(fm, sizeof(fm), "POP3_METHOD=%s", l->method);
+	(void)snprintf(fc, sizeof(fc), "POP3_CLIENT=%s", s->peer);
+	log_event(LOG_INFO, fields, "login: user=%s method=%s client=%s "
+	    "messages=%u bytes=%llu", log_quote(l->user), l->method, s->peer,
+	    s->nmsgs, bytes);
+}
+
+enum cmd_result
+login_finish(struct session *s, const struct login *l)
+{
+	char path[CONF_PATH_MAX];
+	enum store_error why = STORE_OK;
+	unsigned long long bytes = 0;
+	unsigned int i;
+	gid_t keep;
+
+	(void)snprintf(s->login, sizeof(s->login), "%s", l->user);
+	s->method = l->method;
+	if (mailbox_path(s->conf->mailbox, l->user, l->have_home ? l->home :
+	    NULL, path, sizeof(path)) == -1) {
+		log_warn("cannot build the mailbox path of user %s from '%s'",
+		    log_quote(l->user), s->conf->mailbox);
+		(void)reply_err(s, "[SYS/PERM] no maildrop for this account; "
+		    "ask the administrator");
+		return CMD_CLOSE;
+	}
+	if (s->root) {
+		keep = mail_gid(s->conf);
+		if (privsep_become(l->system ? l->user : NULL, l->uid, l->gid,
+		    keep) == -1) {
+			/* Part of root may be left: serve nobody, say
+			 * nothing, end. */
+			log_errx("cannot give up root for user %s: %s; closing "
+			    "the session", log_quote(l->user), strerror(errno));
+			s->status = EXIT_TEMP;
+			return CMD_CLOSE;
+		}
+		s->store.owner = l->uid;
+		s->store.lock_gid = keep;
+	}
+	if (store_open(path, &s->store, &s->mb, &why) == -1)
+		return open_failed(s, path, why);
+	switch (store_recovery(s->mb)) {
+	case STORE_RECOVERY_DONE:
+		log_notice("mailbox %s: finished an update that was "
+		    "interrupted earlier", path);
+		break;
+	case STORE_RECOVERY_DISCARDED:
+		log_warnx("mailbox %s: dropped an update journal that does "
+		    "not match the mailbox any more", path);
+		break;
+	case STORE_RECOVERY_NONE:
+		break;
+	}
+	s->nmsgs = store_count(s->mb);
+	if ((s->deleted = calloc(s->nmsgs + 1, sizeof(*s->deleted))) == NULL) {
+		log_warn("out of memory");
+		(void)reply_err(s, "[SYS/TEMP] out of memory; try again later");
+		return CMD_CLOSE;
+	}
+	for (i = 0; i < s->nmsgs; i++)
+		bytes += store_size(s->mb, i);
+	s->state = STATE_TRANS;
+	log_login(s, l, bytes);
+	return reply_ok(s, "maildrop has %u message%s (%llu octets)",
+	    s->nmsgs, s->nmsgs == 1 ? "" : "s", bytes);
+}
+
+/* ---- The checker in this process --------------------------------------- */
+
+static enum cmd_result
+local_submit(struct session *s, const struct auth_request *req)
+{
+	struct login l;
+	enum auth_result r;
+	bool last;
+
+	r = login_check(s, req, &l, &last);
+	if (r != AUTH_OK)
+		return login_refused(s, r, last);
+	return login_finish(s, &l);
+}
+
+static int
+local_scram_start(struct session *s, const char *user, char *salt64,
+    size_t size, unsigned int *iters_r, enum cmd_result *end_r)
+{
+	enum auth_result r;
+	bool last;
+
+	r = login_scram_lookup(s, user, salt64, size, iters_r, &last);
+	if (r == AUTH_OK)
+		return 0;
+	*end_r = login_refused(s, r, last);
+	return -1;
+}
+
+static int
+local_scram_proof(struct session *s, const char *authmsg, size_t len,
+    const unsigned char *proof, unsigned char *sig, enum cmd_result *end_r)
+{
+	enum auth_result r;
+	bool last;
+
+	r = login_scram_check(s, authmsg, len, proof, sig, &s->accepted,
+	    &last);
+	if (r == AUTH_OK)
+		return 0;
+	*end_r = login_refused(s, r, last);
+	return -1;
+}
+
+static enum cmd_result
+local_scram_accept(struct session *s)
+{
+	return login_finish(s, &s->accepted);
+}
+
+static enum cmd_result
+local_scram_abort(struct session *s)
+{
+	sodium_memzero(&s->accepted, sizeof(s->accepted));
+	return CMD_OK;
+}
+
+static const struct login_via via_local = {
+	local_submit, local_scram_start, local_scram_proof,
+	local_scram_accept, local_scram_abort
+};
+
+/* ---- The checker in the root parent (this is the jailed child) -------- */
+
+/* The parent is gone or not itself: end the session, without a word. */
+static enum cmd_result
+parent_lost(struct session *s)
+{
+	s->status = EXIT_TEMP;
+	s->state = STATE_DONE;
+	return CMD_CLOSE;
+}
+
+/*
+ * A login succeeded: hand the input not read yet (pipelined commands
+ * after the login) to the parent, which serves the session from here on.
+ */
+static enum cmd_result
+parent_handover(struct session *s)
+{
+	if (record_send_handover(s->parent_fd, s->conn->in + s->conn->in_start,
+	    conn_pending(s->conn)) == -1)
+		return parent_lost(s);
+	s->state = STATE_DONE;
+	return CMD_CLOSE;
+}
+
+/* A one-byte verdict: 0 with the result, or -1 when it is none. */
+static int
+parent_verdict(char v, enum auth_result *r_r, bool *last_r)
+{
+	switch (v) {
+	case REC_OK:
+		*r_r = AUTH_OK;
+		break;
+	case REC_FAIL:
+	case REC_FAIL_CLOSE:
+		*r_r = AUTH_FAIL;
+		break;
+	case REC_TEMP:
+	case REC_TEMP_CLOSE:
+		*r_r = AUTH_TEMP;
+		break;
+	default:
+		return -1;
+	}
+	*last_r = v == REC_FAIL_CLOSE || v == REC_TEMP_CLOSE;
+	return 0;
+}
+
+static enum cmd_result
+parent_submit(struct session *s, const struct auth_request *req)
+{
+	enum auth_result r;
+	bool last;
+	char v;
+
+	/* Answers to earlier pipelined commands go out first, in order. */
+	(void)conn_flush(s->conn);
+	if (record_send_request(s->parent_fd, req->kind, req->user,
+	    req->secret) == -1 || record_recv_byte(s->parent_fd, &v) == -1 ||
+	    parent_verdict(v, &r, &last) == -1)
+		return parent_lost(s);
+	if (r == AUTH_OK)
+		return parent_handover(s);
+	return login_refused(s, r, last);
+}
+
+static int
+parent_scram_start(struct session *s, const char *user, char *salt64,
+    size_t size, unsigned int *iters_r, enum cmd_result *end_r)
+{
+	char rec[1 + POP_USER_MAX + 1], buf[256], *salt, *iters, *end;
+	size_t len, ul = strlen(user);
+	enum auth_result r;
+	unsigned long it;
+	bool last;
+
+	(void)conn_flush(s->conn);
+	rec[0] = REC_SCRAM_START;
+	memcpy(rec + 1, user, ul + 1);
+	if (record_send(s->parent_fd, rec, ul + 2) == -1 ||
+	    record_recv(s->parent_fd, buf, sizeof(buf) - 1, &len) == -1)
+		goto lost;
+	if (len == 1) {
+		if (parent_verdict(buf[0], &r, &last) == -1 || r == AUTH_OK)
+			goto lost;
+		*end_r = login_refused(s, r, last);
+		return -1;
+	}
+	/* 's', the salt in base64, NUL, the count in decimal, NUL. */
+	buf[len] = '\0';
+	salt = buf + 1;
+	iters = salt + strlen(salt) + 1;
+	if (buf[0] != REC_SALT || buf[len - 1] != '\0' ||
+	    iters >= buf + len || strlen(salt) >= size)
+		goto lost;
+	it = strtoul(iters, &end, 10);
+	if (*end != '\0' || it < SCRAM_ITERS_MIN || it > SCRAM_ITERS_MAX)
+		goto lost;
+	(void)snprintf(salt64, size, "%s", salt);
+	*iters_r = (unsigned int)it;
+	return 0;
+lost:
+	*end_r = parent_lost(s);
+	return -1;
+}
+
+static int
+parent_scram_proof(struct session *s, const char *authmsg, size_t len,
+    const unsigned char *proof, unsigned char *sig, enum cmd_result *end_r)
+{
+	char rec[1 + REC_AUTHMSG_MAX + 1 + 64], buf[1 + SCRAM_KEY_LEN];
+	enum auth_result r;
+	size_t n;
+	bool last;
+
+	if (len > REC_AUTHMSG_MAX)
+		goto lost;
+	rec[0] = REC_SCRAM_PROOF;
+	memcpy(rec + 1, authmsg, len);
+	rec[1 + len] = '\0';
+	(void)sodium_bin2base64(rec + 2 + len, sizeof(rec) - 2 - len, proof,
+	    SCRAM_KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
+	n = 2 + len + strlen(rec + 2 + len) + 1;
+	if (record_send(s->parent_fd, rec, n) == -1 ||
+	    record_recv(s->parent_fd, buf, sizeof(buf), &n) == -1)
+		goto lost;
+	if (n == 1) {
+		if (parent_verdict(buf[0], &r, &last) == -1 || r == AUTH_OK)
+			goto lost;
+		*end_r = login_refused(s, r, last);
+		return -1;
+	}
+	if (n != sizeof(buf) || buf[0] != REC_OK)
+		goto lost;
+	memcpy(sig, buf + 1, SCRAM_KEY_LEN);
+	return 0;
+lost:
+	*end_r = parent_lost(s);
+	return -1;
+}
+
+static enum cmd_result
+parent_scram_abort(struct session *s)
+{
+	if (record_send_byte(s->parent_fd, REC_ABORT) == -1)
+		return parent_lost(s);
+	return CMD_OK;
+}
+
+static const struct login_via via_parent = {
+	parent_submit, parent_scram_start, parent_scram_proof,
+	parent_handover, parent_scram_abort
+};
+
+/* ---- The seam as the command handlers see it --------------------------- */
+
+void
+login_use_local(struct session *s)
+{
+	s->via = &via_local;
+	s->parent_fd = -1;
+}
+
+void
+login_use_parent(struct session *s, int fd)
+{
+	s->via = &via_parent;
+	s->parent_fd = fd;
+}
+
+enum cmd_result
+login_submit(struct session *s, const struct auth_request *req)
+{
+	return s->via->submit(s, req);
+}
+
+int
+login_scram_start(struct session *s, const char *user, char *salt64,
+    size_t size, unsigned int *iters_r, enum cmd_result *end_r)
+{
+	return s->via->scram_start(s, user, salt64, size, iters_r, end_r);
+}
+
+int
+login_scram_proof(struct session *s, const char *authmsg, size_t len,
+    const unsigned char *proof, unsigned char *sig, enum cmd_result *end_r)
+{
+	return s->via->scram_proof(s, authmsg, len, proof, sig, end_r);
+}
+
+enum cmd_result
+login_scram_accept(struct session *s)
+{
+	return s->via->scram_accept(s);
+}
+
+enum cmd_result
+login_scram_abort(struct session *s)
+{
+	return s->via->scram_abort(s);
+}

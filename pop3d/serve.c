@@ -1,0 +1,81 @@
+/*
+ * serve.c: one whole session, as main() asks for it: the log, libsodium,
+ * the launch context, the session (started as root or not), and the exit
+ * status.
+ * Runs as: root (when started as root, until login_finish becomes the
+ * user; the pre-login child forks from here) or the invoking user.
+ *
+ * Started as root the dialogue before login runs in a jailed child
+ * (prelogin.c) and this process serves the session once the child hands
+ * it over; started as anyone else it is all this one process.  Either
+ * way, the process ends here: the one exit status of a session.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "pop3d/launch.h"
+#include "pop3d/pop3d.h"
+#include "pop3d/prelogin.h"
+
+/* Root: the dialogue before login runs in a jailed child. */
+static int
+serve_root(struct session *s)
+{
+	struct login l;
+
+	switch (prelogin_run(s, &l)) {
+	case PRELOGIN_LOGGED_IN:
+		if (login_finish(s, &l) != CMD_CLOSE)
+			return session_loop(s);
+		(void)conn_flush(s->conn);
+		return s->status;
+	case PRELOGIN_ENDED:
+		return EXIT_SESSION;
+	case PRELOGIN_TROUBLE:
+	default:
+		(void)reply_err(s, "[SYS/TEMP] the server cannot serve you "
+		    "right now; try again later");
+		(void)conn_flush(s->conn);
+		return EXIT_TEMP;
+	}
+}
+
+int
+session_serve(struct session *s)
+{
+	return s->root ? serve_root(s) : session_run(s);
+}
+
+int
+serve(const struct config *cf)
+{
+	static struct conn conn;	/* static: its buffers are large */
+	struct session s;
+	struct launch l;
+	char err[512];
+	int status;
+
+	log_init(cf->log);
+	if (sodium_init() < 0) {
+		log_errx("cannot initialise libsodium");
+		return EXIT_TEMP;
+	}
+	if (launch_setup(&l, err, sizeof(err)) == -1) {
+		log_errx("%s", err);
+		return EXIT_USAGE;
+	}
+	conn_init(&conn, l.in_fd, l.out_fd, cf->timeout);
+	session_init(&s, &conn, cf, l.peer);
+	status = session_serve(&s);
+	session_free(&s);
+	/* The mailbox is closed: the mail group is not needed any more. */
+	if (privsep_drop_saved_gid() == -1) {
+		log_errx("cannot drop the saved group ID: %s",
+		    strerror(errno));
+		status = EXIT_TEMP;
+	}
+	return status;
+}
