@@ -155,8 +155,9 @@ conf_finish(struct config *cf, char *err, size_t errlen)
 	}
 	for (i = 0; i < cf->nauth; i++)
 		if (cf->auth[i] == AUTH_SECRETS && cf->secrets == NULL) {
-			(void)snprintf(err, errlen, "auth lists secrets, but no "
-			    "secrets file is set (secrets = /etc/pop3d.secrets)");
+			(void)snprintf(err, errlen, "auth lists secrets, but "
+			    "no secrets file is set "
+			    "(secrets = /etc/pop3d.secrets)");
 			return -1;
 		}
 	return 0;
@@ -360,8 +361,8 @@ conf_load(struct config *cf, const char *path, bool optional, char *err,
 		lineno++;
 		total += (long)strlen(line);
 		if (strchr(line, '\n') == NULL && !feof(f)) {
-			(void)snprintf(err, errlen, "%s:%u: line too long", path,
-			    lineno);
+			(void)snprintf(err, errlen, "%s:%u: line too long",
+			    path, lineno);
 			goto fail;
 		}
 		if (total > CONF_FILE_MAX) {
@@ -374,8 +375,8 @@ conf_load(struct config *cf, const char *path, bool optional, char *err,
 		if (*p == '\0' || *p == '#')
 			continue;
 		if ((eq = strchr(p, '=')) == NULL) {
-			(void)snprintf(err, errlen, "%s:%u: expected key = value",
-			    path, lineno);
+			(void)snprintf(err, errlen,
+			    "%s:%u: expected key = value", path, lineno);
 			goto fail;
 		}
 		key = p;
@@ -430,7 +431,10 @@ mailbox_path(const char *tmpl, const char *user, const char *home, char *buf,
 				ins = local;
 				break;
 			case 'd':
-				/* %d: the domain; a name without one has none. */
+				/*
+				 * %d: the domain; a name without one has
+				 * none.
+				 */
 				if (at == NULL || at[1] == '\0') {
 					errno = ENOENT;
 					return -1;
