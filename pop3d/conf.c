@@ -17,54 +17,27 @@
 
 #include "pop3d/pop3d.h"
 
-enum conf_type { T_STRING, T_PATH, T_SECONDS, T_DELAY, T_COUNT, T_AUTH,
-    T_LOCKING, T_FORMAT, T_LOG, T_NAME, T_HOST, T_UIDL };
-
+/*
+ * One row per key: set checks the value and puts it in place, using the
+ * other fields of the row as it needs them.  check, for a key that has
+ * one, is what that key needs beyond its kind; it runs first.
+ */
 struct conf_key {
 	const char	*name;
-	enum conf_type	 type;
-	size_t		 offset;
-	unsigned int	 min;
-	unsigned int	 max;
+	int		(*set)(struct config *, const struct conf_key *,
+			    const char *, char *, size_t);
+	size_t		 offset;	/* of a string or a number */
+	unsigned int	 min;		/* the bounds of a number, */
+	unsigned int	 max;		/* or the most words of a list */
+	const char *const *words;	/* in the order of their enum */
+	const char	*hint;		/* the words, for an error message */
+	void		(*put)(struct config *, const unsigned int *,
+			    unsigned int);	/* indexes into words */
+	int		(*check)(const char *, char *, size_t);
 };
 
-#define OFF(f)	offsetof(struct config, f)
-
-static const struct conf_key keys[] = {
-	{ "mailbox",		T_STRING,	OFF(mailbox), 0, 0 },
-	{ "pam-service",	T_NAME,		OFF(pam_service), 0, 0 },
-	{ "pam-confdir",	T_PATH,		OFF(pam_confdir), 0, 0 },
-	{ "secrets",		T_PATH,		OFF(secrets), 0, 0 },
-	{ "auth",		T_AUTH,		0, 0, 0 },
-	{ "timeout",		T_SECONDS,	OFF(timeout), 1, POP_IDLE_MAX },
-	{ "locking",		T_LOCKING,	0, 0, 0 },
-	{ "lock-wait",		T_SECONDS,	OFF(lock_wait), 0, 600 },
-	{ "mbox-format",	T_FORMAT,	0, 0, 0 },
-	{ "uidl",		T_UIDL,		0, 0, 0 },
-	{ "mail-group",		T_NAME,		OFF(mail_group), 0, 0 },
-	{ "unprivileged-user",	T_NAME,		OFF(unprivileged_user), 0, 0 },
-	{ "empty-dir",		T_PATH,		OFF(empty_dir), 0, 0 },
-	{ "mail-user",		T_NAME,		OFF(mail_user), 0, 0 },
-	{ "fail-delay",		T_DELAY,	OFF(fail_delay), 0,
-	    POP_FAIL_DELAY_MAX_MS },
-	{ "max-auth-failures",	T_COUNT,	OFF(max_auth_failures), 1, 100 },
-	{ "log",		T_LOG,		0, 0, 0 },
-	{ "hostname",		T_HOST,		OFF(hostname), 0, 0 },
-	{ NULL,			T_STRING,	0, 0, 0 }
-};
-
-static const char *key_names[sizeof(keys) / sizeof(keys[0])];
-
-const char *const *
-conf_keys(void)
-{
-	unsigned int i;
-
-	for (i = 0; keys[i].name != NULL; i++)
-		key_names[i] = keys[i].name;
-	key_names[i] = NULL;
-	return key_names;
-}
+/* set_list's buffer holds the longest list, whichever room it is from. */
+_Static_assert(AUTH_METHODS_MAX <= STORE_LOCK_METHODS, "list buffer");
 
 static char **
 str_field(struct config *cf, const struct conf_key *k)
@@ -91,7 +64,7 @@ template_valid(const char *tmpl)
 }
 
 static int
-set_string(char **field, const char *value)
+string_replace(char **field, const char *value)
 {
 	char *copy;
 
@@ -223,21 +196,235 @@ parse_delay(const char *value, unsigned int max_ms, unsigned int *ms_r)
 	return 0;
 }
 
+/* A value that is simply wrong; pop3d.conf(5) says what is right. */
+static int
+conf_bad(const struct conf_key *k, char *err, size_t errlen)
+{
+	(void)snprintf(err, errlen, "invalid value for %s (see pop3d.conf(5))",
+	    k->name);
+	return -1;
+}
+
+/* A mailbox is an absolute path, maybe under the home (mailbox_path). */
+static int
+mailbox_check(const char *value, char *err, size_t errlen)
+{
+	if (value[0] != '/' && strncmp(value, "%h", 2) != 0) {
+		(void)snprintf(err, errlen, "mailbox must be an absolute path "
+		    "or start with %%h");
+		return -1;
+	}
+	if (!template_valid(value)) {
+		(void)snprintf(err, errlen, "mailbox may use only %%u, %%n, "
+		    "%%d, %%h and %%%%");
+		return -1;
+	}
+	return 0;
+}
+
+/* Text the key's check has vetted (the mailbox template). */
+static int
+set_string(struct config *cf, const struct conf_key *k, const char *value,
+    char *err, size_t errlen)
+{
+	if (*value == '\0' || strlen(value) >= CONF_PATH_MAX)
+		return conf_bad(k, err, errlen);
+	return string_replace(str_field(cf, k), value);
+}
+
+static int
+set_path(struct config *cf, const struct conf_key *k, const char *value,
+    char *err, size_t errlen)
+{
+	if (value[0] != '/' || strlen(value) >= CONF_PATH_MAX) {
+		(void)snprintf(err, errlen, "%s must be an absolute path",
+		    k->name);
+		return -1;
+	}
+	return string_replace(str_field(cf, k), value);
+}
+
+/* A user, group, PAM service or host name: letters, digits, '-_.'. */
+static int
+set_name(struct config *cf, const struct conf_key *k, const char *value,
+    char *err, size_t errlen)
+{
+	const char *p;
+
+	if (*value == '\0' || strlen(value) > 64)
+		return conf_bad(k, err, errlen);
+	for (p = value; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' &&
+		    *p != '.')
+			return conf_bad(k, err, errlen);
+	return string_replace(str_field(cf, k), value);
+}
+
+static int
+set_uint(struct config *cf, const struct conf_key *k, const char *value,
+    char *err, size_t errlen)
+{
+	unsigned int n;
+
+	if (parse_count(value, &n) == -1 || n < k->min || n > k->max) {
+		(void)snprintf(err, errlen, "%s must be a number from %u to %u",
+		    k->name, k->min, k->max);
+		return -1;
+	}
+	*uint_field(cf, k) = n;
+	return 0;
+}
+
+/* Seconds in the file, milliseconds in the config; max is in ms. */
+static int
+set_delay(struct config *cf, const struct conf_key *k, const char *value,
+    char *err, size_t errlen)
+{
+	if (parse_delay(value, k->max, uint_field(cf, k)) == -1) {
+		(void)snprintf(err, errlen, "%s must be seconds from 0 to %u, "
+		    "like 2 or 0.5", k->name, k->max / 1000);
+		return -1;
+	}
+	return 0;
+}
+
+/* Methods to try in turn: some of the words, each once. */
+static int
+set_list(struct config *cf, const struct conf_key *k, const char *value,
+    char *err, size_t errlen)
+{
+	unsigned int list[STORE_LOCK_METHODS], n;
+
+	if (parse_list(value, k->words, k->max, list, &n) == -1) {
+		(void)snprintf(err, errlen, "%s must list %s, comma-separated, "
+		    "each once", k->name, k->hint);
+		return -1;
+	}
+	k->put(cf, list, n);
+	return 0;
+}
+
+/* One of the words. */
+static int
+set_choice(struct config *cf, const struct conf_key *k, const char *value,
+    char *err, size_t errlen)
+{
+	unsigned int choice, n;
+
+	if (parse_list(value, k->words, 1, &choice, &n) == -1)
+		return conf_bad(k, err, errlen);
+	k->put(cf, &choice, n);
+	return 0;
+}
+
+static void
+put_auth(struct config *cf, const unsigned int *list, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		cf->auth[i] = (enum auth_method)list[i];
+	cf->nauth = n;
+}
+
+static void
+put_locking(struct config *cf, const unsigned int *list, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		cf->locking[i] = (enum store_lock)list[i];
+	cf->nlocking = n;
+}
+
+static void
+put_format(struct config *cf, const unsigned int *list, unsigned int n)
+{
+	cf->mboxrd = list[0] == 1;
+	cf->mboxcl2 = list[0] == 2;
+}
+
+static void
+put_uidl(struct config *cf, const unsigned int *list, unsigned int n)
+{
+	cf->uidl = list[0] == 1 ? STORE_UIDL_POPA3D : STORE_UIDL_DEFAULT;
+}
+
+static void
+put_log(struct config *cf, const unsigned int *list, unsigned int n)
+{
+	cf->log = (enum log_target)list[0];
+}
+
+/* In the order of enum auth_method, enum store_lock and enum log_target. */
+static const char *const auth_words[] = { "pam", "secrets", NULL };
+static const char *const lock_words[] = { "fcntl", "dotlock", "flock",
+    NULL };
+static const char *const format_words[] = { "mboxo", "mboxrd", "mboxcl2",
+    NULL };
+static const char *const uidl_words[] = { "default", "popa3d", NULL };
+static const char *const log_words[] = { "auto", "syslog", "journal",
+    "stderr", NULL };
+
+#define OFF(f)	offsetof(struct config, f)
+
+/*
+ * Every key, in the order --help lists them: its name and setter, then
+ * whatever that setter and the key's own check need.
+ */
+static const struct conf_key keys[] = {
+	{ "mailbox",		set_string,	.offset = OFF(mailbox),
+	    .check = mailbox_check },
+	{ "pam-service",	set_name,	.offset = OFF(pam_service) },
+	{ "pam-confdir",	set_path,	.offset = OFF(pam_confdir) },
+	{ "secrets",		set_path,	.offset = OFF(secrets) },
+	{ "auth",		set_list,	.words = auth_words,
+	    .max = AUTH_METHODS_MAX, .put = put_auth,
+	    .hint = "pam and/or secrets" },
+	{ "timeout",		set_uint,	.offset = OFF(timeout),
+	    .min = 1, .max = POP_IDLE_MAX },
+	{ "locking",		set_list,	.words = lock_words,
+	    .max = STORE_LOCK_METHODS, .put = put_locking,
+	    .hint = "fcntl, dotlock and/or flock" },
+	{ "lock-wait",		set_uint,	.offset = OFF(lock_wait),
+	    .min = 0, .max = 600 },
+	{ "mbox-format",	set_choice,	.words = format_words,
+	    .put = put_format },
+	{ "uidl",		set_choice,	.words = uidl_words,
+	    .put = put_uidl },
+	{ "mail-group",		set_name,	.offset = OFF(mail_group) },
+	{ "unprivileged-user",	set_name,
+	    .offset = OFF(unprivileged_user) },
+	{ "empty-dir",		set_path,	.offset = OFF(empty_dir) },
+	{ "mail-user",		set_name,	.offset = OFF(mail_user) },
+	{ "fail-delay",		set_delay,	.offset = OFF(fail_delay),
+	    .max = POP_FAIL_DELAY_MAX_MS },
+	{ "max-auth-failures",	set_uint,
+	    .offset = OFF(max_auth_failures), .min = 1, .max = 100 },
+	{ "log",		set_choice,	.words = log_words,
+	    .put = put_log },
+	{ "hostname",		set_name,	.offset = OFF(hostname) },
+	{ .name = NULL }
+};
+
+static const char *key_names[sizeof(keys) / sizeof(keys[0])];
+
+const char *const *
+conf_keys(void)
+{
+	unsigned int i;
+
+	for (i = 0; keys[i].name != NULL; i++)
+		key_names[i] = keys[i].name;
+	key_names[i] = NULL;
+	return key_names;
+}
+
 int
 conf_set(struct config *cf, const char *key, const char *value, char *err,
     size_t errlen)
 {
-	static const char *const auth_words[] = { "pam", "secrets", NULL };
-	static const char *const lock_words[] = { "fcntl", "dotlock", "flock",
-	    NULL };
-	static const char *const format_words[] = { "mboxo", "mboxrd",
-	    "mboxcl2", NULL };
-	static const char *const uidl_words[] = { "default", "popa3d", NULL };
-	static const char *const log_words[] = { "auto", "syslog", "journal",
-	    "stderr", NULL };
-	unsigned int list[STORE_LOCK_METHODS], n, i;
 	const struct conf_key *k;
-	const char *p;
 
 	for (k = keys; k->name != NULL; k++)
 		if (strcmp(k->name, key) == 0)
@@ -247,98 +434,9 @@ conf_set(struct config *cf, const char *key, const char *value, char *err,
 		    "lists them)", key);
 		return -1;
 	}
-	switch (k->type) {
-	case T_STRING:
-		if (strcmp(key, "mailbox") == 0 && value[0] != '/' &&
-		    strncmp(value, "%h", 2) != 0) {
-			(void)snprintf(err, errlen, "mailbox must be an absolute "
-			    "path or start with %%h");
-			return -1;
-		}
-		if (strcmp(key, "mailbox") == 0 && !template_valid(value)) {
-			(void)snprintf(err, errlen, "mailbox may use only %%u, "
-			    "%%n, %%d, %%h and %%%%");
-			return -1;
-		}
-		if (*value == '\0' || strlen(value) >= CONF_PATH_MAX)
-			goto bad;
-		return set_string(str_field(cf, k), value);
-	case T_PATH:
-		if (value[0] != '/' || strlen(value) >= CONF_PATH_MAX) {
-			(void)snprintf(err, errlen, "%s must be an absolute path",
-			    key);
-			return -1;
-		}
-		return set_string(str_field(cf, k), value);
-	case T_NAME:
-	case T_HOST:
-		if (*value == '\0' || strlen(value) > 64)
-			goto bad;
-		for (p = value; *p != '\0'; p++)
-			if (!isalnum((unsigned char)*p) && *p != '-' &&
-			    *p != '_' && *p != '.')
-				goto bad;
-		return set_string(str_field(cf, k), value);
-	case T_SECONDS:
-	case T_COUNT:
-		if (parse_count(value, &n) == -1 || n < k->min || n > k->max) {
-			(void)snprintf(err, errlen, "%s must be a number from %u "
-			    "to %u", key, k->min, k->max);
-			return -1;
-		}
-		*uint_field(cf, k) = n;
-		return 0;
-	case T_DELAY:
-		if (parse_delay(value, k->max, uint_field(cf, k)) == -1) {
-			(void)snprintf(err, errlen, "%s must be seconds from 0 to "
-			    "%u, like 2 or 0.5", key, k->max / 1000);
-			return -1;
-		}
-		return 0;
-	case T_AUTH:
-		if (parse_list(value, auth_words, AUTH_METHODS_MAX, list,
-		    &n) == -1) {
-			(void)snprintf(err, errlen, "auth must list pam and/or "
-			    "secrets, comma-separated, each once");
-			return -1;
-		}
-		for (i = 0; i < n; i++)
-			cf->auth[i] = (enum auth_method)list[i];
-		cf->nauth = n;
-		return 0;
-	case T_LOCKING:
-		if (parse_list(value, lock_words, STORE_LOCK_METHODS, list,
-		    &n) == -1) {
-			(void)snprintf(err, errlen, "locking must list fcntl, "
-			    "dotlock and/or flock, comma-separated, each once");
-			return -1;
-		}
-		for (i = 0; i < n; i++)
-			cf->locking[i] = (enum store_lock)list[i];
-		cf->nlocking = n;
-		return 0;
-	case T_FORMAT:
-		if (parse_list(value, format_words, 1, list, &n) == -1)
-			goto bad;
-		cf->mboxrd = list[0] == 1;
-		cf->mboxcl2 = list[0] == 2;
-		return 0;
-	case T_UIDL:
-		if (parse_list(value, uidl_words, 1, list, &n) == -1)
-			goto bad;
-		cf->uidl = list[0] == 1 ? STORE_UIDL_POPA3D :
-		    STORE_UIDL_DEFAULT;
-		return 0;
-	case T_LOG:
-		if (parse_list(value, log_words, 1, list, &n) == -1)
-			goto bad;
-		cf->log = (enum log_target)list[0];
-		return 0;
-	}
-bad:
-	(void)snprintf(err, errlen, "invalid value for %s (see pop3d.conf(5))",
-	    key);
-	return -1;
+	if (k->check != NULL && k->check(value, err, errlen) == -1)
+		return -1;
+	return k->set(cf, k, value, err, errlen);
 }
 
 int
