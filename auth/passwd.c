@@ -8,11 +8,11 @@
  *
  * The file is rewritten through a temporary file in the same directory,
  * fsync'ed and renamed over the old one, under an exclusive flock() of the
- * directory, so a
- * reader sees the old file or the new one and two editors do not lose each
- * other's changes.  The new file keeps the old one's owner and group and
- * is mode 0600.  The password comes from stdin when that is not a
- * terminal (its first line), else it is asked for twice without echo.
+ * directory, so a reader sees the old file or the new one and two editors
+ * do not lose each other's changes.  The new file keeps the old one's
+ * owner and group and is mode 0600.  The password comes from stdin when
+ * that is not a terminal (its first line), else it is asked for twice
+ * without echo.
  */
 #include "config.h"
 
@@ -138,8 +138,8 @@ get_password(char *pass, size_t size)
 	if (pass[0] == '\0')
 		die(EX_USAGE, "empty password");
 	if (strlen(pass) > AUTH_PASS_MAX)
-		die(EX_USAGE, "password longer than 248 octets (the most a PASS "
-		    "command line can carry)");
+		die(EX_USAGE, "password longer than 248 octets (the most a "
+		    "PASS command line can carry)");
 	if (memchr(pass, '\r', strlen(pass)) != NULL)
 		die(EX_USAGE, "a password cannot contain a CR");
 }
