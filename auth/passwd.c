@@ -204,77 +204,98 @@ dir_of(const char *path)
 	return strndup(path, (size_t)(slash - path));
 }
 
-int
-main(int argc, char *argv[])
+/* What the command line asks for. */
+struct passwd_opts {
+	const char	*file;
+	const char	*user;		/* NULL with --list */
+	enum secret_scheme scheme;
+	bool		 del;
+	bool		 list;
+};
+
+/*
+ * Parse the command line into o_r, checking the user name before anything
+ * touches the file; --help, --version and a usage error exit here.
+ */
+static void
+passwd_parse_args(int argc, char *argv[], struct passwd_opts *o_r)
 {
-	const char *file = NULL, *user = NULL;
-	enum secret_scheme scheme = SECRET_ARGON2ID;
-	bool del = false, list = false, found;
-	char pass[AUTH_PASS_MAX + 2];
-	char value[AUTH_PASS_MAX + crypto_pwhash_STRBYTES];
-	char *tmp = NULL, *lockpath = NULL;
-	FILE *in = NULL, *out;
-	struct stat st;
-	int i, lockfd, fd;
+	struct passwd_opts o = { .scheme = SECRET_ARGON2ID };
+	int i;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0)
 			usage(EX_OK);
 		else if (strcmp(argv[i], "--version") == 0) {
 			(void)printf("pop3d-passwd %s\n", PACKAGE_VERSION);
-			return EX_OK;
+			exit(EX_OK);
 		} else if (strncmp(argv[i], "--file=", 7) == 0)
-			file = argv[i] + 7;
+			o.file = argv[i] + 7;
 		else if (strcmp(argv[i], "--scheme=plain") == 0)
-			scheme = SECRET_PLAIN;
+			o.scheme = SECRET_PLAIN;
 		else if (strcmp(argv[i], "--scheme=argon2id") == 0)
-			scheme = SECRET_ARGON2ID;
+			o.scheme = SECRET_ARGON2ID;
 		else if (strcmp(argv[i], "--scheme=scram-sha-256") == 0)
-			scheme = SECRET_SCRAM;
+			o.scheme = SECRET_SCRAM;
 		else if (strcmp(argv[i], "--delete") == 0)
-			del = true;
+			o.del = true;
 		else if (strcmp(argv[i], "--list") == 0)
-			list = true;
-		else if (argv[i][0] == '-' || user != NULL)
+			o.list = true;
+		else if (argv[i][0] == '-' || o.user != NULL)
 			usage(EX_USAGE);
 		else
-			user = argv[i];
+			o.user = argv[i];
 	}
-	if (file == NULL || file[0] == '\0' || (list && (user != NULL ||
-	    del)) || (!list && user == NULL))
+	if (o.file == NULL || o.file[0] == '\0' ||
+	    (o.list && (o.user != NULL || o.del)) ||
+	    (!o.list && o.user == NULL))
 		usage(EX_USAGE);
-	if (user != NULL && !auth_name_valid(user))
+	if (o.user != NULL && !auth_name_valid(o.user))
 		die(EX_USAGE, "not a valid user name (no spaces, '/', ':', "
 		    "'%', '\\', '..', control characters, a leading '.' or "
 		    "'-', or more than one '@' or one at either end)");
-	if (sodium_init() < 0)
-		die(EX_TEMP, "cannot initialise libsodium");
-	umask(077);
+	*o_r = o;
+}
 
-	if (list) {
-		if ((in = fopen(file, "re")) == NULL)
-			die_errno("cannot open", file);
-		(void)copy_others(in, NULL, NULL, true);
-		(void)fclose(in);
-		return EX_OK;
-	}
-	if (!del) {
-		get_password(pass, sizeof(pass));
-		if (scheme == SECRET_PLAIN)
-			(void)snprintf(value, sizeof(value), "%s", pass);
-		else if (scheme == SECRET_SCRAM) {
-			if (scram_format(pass, strlen(pass),
-			    SCRAM_ITERS_DEFAULT, value, sizeof(value)) == -1)
-				die(EX_TEMP, "cannot make the SCRAM keys");
-		} else if (secrets_hash(pass, strlen(pass), value) == -1)
-			die(EX_TEMP, "cannot hash the password (out of "
-			    "memory?)");
-		sodium_memzero(pass, sizeof(pass));
-	}
+/*
+ * Read the password (from the terminal without echo, twice, or the first
+ * line of stdin) and make what the file stores for it in scheme: value
+ * holds at least crypto_pwhash_STRBYTES.  The password itself is wiped.
+ */
+static void
+passwd_read(enum secret_scheme scheme, char *value, size_t size)
+{
+	char pass[AUTH_PASS_MAX + 2];
+
+	get_password(pass, sizeof(pass));
+	if (scheme == SECRET_PLAIN)
+		(void)snprintf(value, size, "%s", pass);
+	else if (scheme == SECRET_SCRAM) {
+		if (scram_format(pass, strlen(pass), SCRAM_ITERS_DEFAULT,
+		    value, size) == -1)
+			die(EX_TEMP, "cannot make the SCRAM keys");
+	} else if (secrets_hash(pass, strlen(pass), value) == -1)
+		die(EX_TEMP, "cannot hash the password (out of memory?)");
+	sodium_memzero(pass, sizeof(pass));
+}
+
+/*
+ * Rewrite the file as the opening comment says: without the user's entry
+ * and, unless deleting, with a new one of value (size bytes), which is
+ * wiped once written.  Any failure exits, leaving the old file as it was.
+ */
+static void
+passwd_rewrite(const struct passwd_opts *o, char *value, size_t size)
+{
+	char *tmp = NULL, *lockpath;
+	FILE *in, *out;
+	struct stat st;
+	int lockfd, fd;
+	bool found;
 
 	/* One editor at a time: a lock on the directory of the file. */
-	if ((lockpath = dir_of(file)) == NULL ||
-	    asprintf(&tmp, "%s.tmpXXXXXX", file) == -1)
+	if ((lockpath = dir_of(o->file)) == NULL ||
+	    asprintf(&tmp, "%s.tmpXXXXXX", o->file) == -1)
 		die(EX_TEMP, "out of memory");
 	if ((lockfd = open(lockpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1 || flock(lockfd, LOCK_EX) == -1)
@@ -284,44 +305,62 @@ main(int argc, char *argv[])
 	 * --file=/dev/null would become a regular file), a FIFO or a
 	 * symbolic link, whose target would be left behind.
 	 */
-	if (lstat(file, &st) == 0 && !S_ISREG(st.st_mode))
+	if (lstat(o->file, &st) == 0 && !S_ISREG(st.st_mode))
 		die(EX_USAGE, "the file exists and is not a regular file; "
 		    "it was left as it was");
-	if ((in = fopen(file, "re")) == NULL && errno != ENOENT)
-		die_errno("cannot open", file);
+	if ((in = fopen(o->file, "re")) == NULL && errno != ENOENT)
+		die_errno("cannot open", o->file);
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
 		die_errno("cannot create", tmp);
 	tmp_path = tmp;
 	if (in != NULL && fstat(fileno(in), &st) == 0 &&
-	    (fchown(fd, st.st_uid, st.st_gid) == -1 && geteuid() == 0)) {
+	    (fchown(fd, st.st_uid, st.st_gid) == -1 && geteuid() == 0))
 		die_errno("cannot set the owner of", tmp);
-	}
-	if (fchmod(fd, 0600) == -1 || (out = fdopen(fd, "w")) == NULL) {
+	if (fchmod(fd, 0600) == -1 || (out = fdopen(fd, "w")) == NULL)
 		die_errno("cannot prepare", tmp);
-	}
-	found = in != NULL && copy_others(in, out, user, false);
-	if (!del && fprintf(out, "%s:%s%s\n", user,
-	    secrets_scheme_name(scheme), value) < 0) {
+	found = in != NULL && copy_others(in, out, o->user, false);
+	if (!o->del && fprintf(out, "%s:%s%s\n", o->user,
+	    secrets_scheme_name(o->scheme), value) < 0)
 		die_errno("cannot write", tmp);
-	}
-	sodium_memzero(value, sizeof(value));
+	sodium_memzero(value, size);
 	if (fflush(out) == EOF || fsync(fileno(out)) == -1 ||
-	    fclose(out) == EOF) {
+	    fclose(out) == EOF)
 		die_errno("cannot write", tmp);
-	}
-	if (del && !found) {
+	if (o->del && !found)
 		die(EX_USAGE, "no such user in the file");
-	}
-	if (rename(tmp, file) == -1) {
-		die_errno("cannot replace", file);
-	}
+	if (rename(tmp, o->file) == -1)
+		die_errno("cannot replace", o->file);
 	/* The rename must reach the disk too: lockfd is the directory. */
 	if (fsync(lockfd) == -1)
-		die_errno("cannot sync the directory of", file);
+		die_errno("cannot sync the directory of", o->file);
 	if (in != NULL)
 		(void)fclose(in);
 	(void)close(lockfd);
 	free(tmp);
 	free(lockpath);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct passwd_opts o;
+	char value[AUTH_PASS_MAX + crypto_pwhash_STRBYTES];
+	FILE *in;
+
+	passwd_parse_args(argc, argv, &o);
+	if (sodium_init() < 0)
+		die(EX_TEMP, "cannot initialise libsodium");
+	umask(077);
+
+	if (o.list) {
+		if ((in = fopen(o.file, "re")) == NULL)
+			die_errno("cannot open", o.file);
+		(void)copy_others(in, NULL, NULL, true);
+		(void)fclose(in);
+		return EX_OK;
+	}
+	if (!o.del)
+		passwd_read(o.scheme, value, sizeof(value));
+	passwd_rewrite(&o, value, sizeof(value));
 	return EX_OK;
 }
