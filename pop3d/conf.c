@@ -251,7 +251,7 @@ set_name(struct config *cf, const struct conf_key *k, const char *value,
 {
 	const char *p;
 
-	if (*value == '\0' || strlen(value) > 64)
+	if (*value == '\0' || strlen(value) > CONF_NAME_MAX)
 		return conf_bad(k, err, errlen);
 	for (p = value; *p != '\0'; p++)
 		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' &&

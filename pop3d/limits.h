@@ -45,5 +45,11 @@
 #define CONF_LINE_MAX		1024
 #define CONF_FILE_MAX		(64 * 1024)
 #define CONF_PATH_MAX		4096	/* PATH_MAX on Linux */
+/*
+ * A user, group, PAM service or host name in the configuration: a host
+ * name has at most 64 octets on Linux (HOST_NAME_MAX); the others are
+ * shorter in practice (useradd takes 32).
+ */
+#define CONF_NAME_MAX		64
 
 #endif /* POP3D_LIMITS_H */
