@@ -1,6 +1,6 @@
 /*
  * passwd.c: pop3d-passwd, the editor of the secrets file.
- * Runs as: the administrator (root, or the owner of a private file).
+ * Runs as: root (the administrator), or the owner of a private file.
  *
  *   pop3d-passwd --file=FILE [--scheme=plain|argon2id|scram-sha-256] USER
  *   pop3d-passwd --file=FILE --delete USER

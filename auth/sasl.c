@@ -2,8 +2,9 @@
  * sasl.c: decoding the client's side of the SASL mechanisms PLAIN
  * (RFC 4616) and LOGIN (the draft that older Outlook and Thunderbird
  * speak).
- * Runs as: the jailed pre-login child (started as root) or the invoking
- * user; root, to check a SCRAM value of the secrets file.
+ * Runs as: root (the parent, decoding the proof of a SCRAM record), the
+ * jailed pre-login child (decoding what the client sent) or the invoking
+ * user.
  *
  * Base64 is libsodium's, strict: no whitespace, padding required.  The
  * decoded names and passwords must hold no NUL (except as PLAIN's field

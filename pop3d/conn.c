@@ -1,9 +1,10 @@
 /*
  * conn.c: the client connection: input read in large blocks, output
  * queued and written in as few write() calls as possible.
- * Runs as: the jailed pre-login child (started as root) or the invoking
- * user before login; the mail user after it.  (The root parent only
- * writes an -ERR when it cannot start the child.)
+ * Runs as: root (the parent sets the connection up, takes the handed-over
+ * input back, and writes an -ERR when it cannot start the child), the
+ * jailed pre-login child or the invoking user before login, the mail
+ * user after it.
  *
  * Queued output is flushed only when pop3d needs more input, i.e. when no
  * complete command is left in the input buffer (RFC 2449 section 6.6,

@@ -1,6 +1,6 @@
 /*
  * launch.h: the launch context (launch.c).
- * Runs as: root (when started as root).
+ * Runs as: (header)
  */
 #ifndef POP3D_LAUNCH_H
 #define POP3D_LAUNCH_H

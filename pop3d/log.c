@@ -1,6 +1,6 @@
 /*
  * log.c: one line per login, failure and logout, to the journal or syslog.
- * Runs as: every process (root, the pre-login child, the mail user).
+ * Runs as: root, the pre-login child and the mail user: every process.
  *
  * With LOGTO_AUTO the journal is used when stderr is a journal stream (the
  * JOURNAL_STREAM device:inode pair matches fd 2, as systemd sets it up),

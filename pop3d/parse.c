@@ -1,7 +1,7 @@
 /*
  * parse.c: numbers from the client, strictly.
- * Runs as: the jailed pre-login child (started as root) or the invoking
- * user before login; the mail user after it.
+ * Runs as: root (the numbers of the configuration), the jailed pre-login
+ * child or the invoking user before login, the mail user after it.
  *
  * RFC 1939 section 3: arguments are decimal numbers; "1x", "+1", " 1",
  * "-1", more than ten digits, and anything that overflows are errors,

@@ -1,7 +1,8 @@
 /*
  * reply.c: every octet pop3d sends goes through here.
- * Runs as: the jailed pre-login child (started as root) or the invoking
- * user before login; the mail user after it.
+ * Runs as: root (the -ERR when the pre-login child cannot start), the
+ * jailed pre-login child or the invoking user before login, the mail user
+ * after it.
  *
  * Status lines are formatted by us (client bytes are never a format
  * string) and cut to fit POP_REPLY_MAX with their CRLF (RFC 2449 section

@@ -3,6 +3,7 @@
  * timestamps, user names, secrets file lines, the secrets file's owner,
  * mode and type, and password and APOP checks against a secrets file,
  * also when reading it fails (tests/fakes/faults.c).
+ * Runs as: the test, as any user.
  */
 #include "config.h"
 

@@ -2,6 +2,7 @@
  * conf-t.c: the configuration: defaults, every key with good and bad
  * values (conf_set), conf_finish's default auth order, configuration
  * files (conf_load) and the mailbox path template (mailbox_path).
+ * Runs as: the test, as any user.
  */
 #include "config.h"
 

@@ -6,6 +6,7 @@
  * IPv6, and on pipes the address an inetd-like launcher puts in
  * REMOTE_ADDR or REMOTE_HOST when it looks like one.  Runs as any user,
  * on 127.0.0.1 and ::1 with ports the kernel picks.
+ * Runs as: the test, as any user.
  */
 #include "config.h"
 

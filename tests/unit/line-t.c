@@ -2,6 +2,7 @@
  * line-t.c: line_read() on a pipe: line ends, the 255-octet limit, lines
  * far too long, NUL and bare CR, telnet IAC, backspace and DEL, EOF,
  * pipelined input and the idle timeout.
+ * Runs as: the test, as any user.
  */
 #include "config.h"
 

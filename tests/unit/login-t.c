@@ -7,8 +7,9 @@
  * as root runs, without the jail).  The same credentials go both ways:
  * USER/PASS with a wrong password, SASL PLAIN for an unknown user, APOP
  * with a wrong digest, SCRAM with a wrong proof, then a SCRAM login; and
- * a second run ending in a USER/PASS login.  Runs as any user, serving
- * mailboxes as the non-root pop3d does.
+ * a second run ending in a USER/PASS login.  Mailboxes are served as the
+ * non-root pop3d serves them.
+ * Runs as: the test, as any user.
  */
 #include "config.h"
 

@@ -1,5 +1,6 @@
 /*
  * parse-t.c: strict parsing of message numbers and counts.
+ * Runs as: the test, as any user.
  */
 #include "config.h"
 

@@ -7,9 +7,9 @@
  * end (login.c's login_use_parent: login_submit, login_scram_start and
  * _proof) against a scripted parent: what it sends, what it tells the
  * client, and that its session ends rather than trust a parent that
- * answers nonsense.  Runs
- * as any user; the secrets file's users, served as the non-root pop3d
- * does.
+ * answers nonsense.  The secrets file's users, served as the non-root
+ * pop3d does.
+ * Runs as: the test, as any user.
  */
 #include "config.h"
 

@@ -5,6 +5,7 @@
  * names pop3d refuses); and the checks of the empty directory the child
  * is jailed in (as root: made when missing, symbolic links resolved, any
  * directory on the way that others can write to refused).
+ * Runs as: the test, as any user (some points only as root).
  */
 #include "config.h"
 

@@ -3,6 +3,7 @@
  * status lines cut to fit RFC 2449's 512 octets, output queued until a
  * flush, and conn's writes to a client that reads slowly, not at all, or
  * has gone away.
+ * Runs as: the test, as any user.
  */
 #include "config.h"
 

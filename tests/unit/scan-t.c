@@ -4,6 +4,7 @@
  * From_ and mboxrd rules, lines longer than SCAN_HEAD_MAX, the hidden
  * Pine/UW folder message, and that the results never depend on how the
  * input is cut into pieces.
+ * Runs as: the test, as any user.
  */
 #include "config.h"
 

@@ -2,6 +2,7 @@
  * scram-t.c: SCRAM-SHA-256 (auth/scram.c): the test vector of RFC 7677
  * section 3, the parsers of the client's messages, the secrets-file
  * format, and the lookup that makes unknown users look like known ones.
+ * Runs as: the test, as any user.
  */
 #include "config.h"
 

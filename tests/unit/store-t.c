@@ -7,6 +7,7 @@
  * locks, that a garbage journal is ignored, and (tests/fakes/faults.c)
  * that a failure of any one system call, or of all from one on, while
  * the mailbox is opened, read or updated loses nothing.  Runs as any user.
+ * Runs as: the test, as any user.
  */
 #include "config.h"
 

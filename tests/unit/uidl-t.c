@@ -3,6 +3,7 @@
  * store/scan.c feeds it).  Golden values freeze the algorithm; ids survive
  * header edits by mail readers, deletions and new mail; equal messages and
  * X-UIDL headers are made unique; every id is a valid RFC 1939 unique-id.
+ * Runs as: the test, as any user.
  */
 #include "config.h"
 
