@@ -21,7 +21,8 @@
 #include "auth/auth.h"
 
 /* A hash of 32 random bytes nobody knows, with pop3d-passwd's costs. */
-static const char dummy_hash[crypto_pwhash_STRBYTES] = "$argon2id$v=19$m=19456,t=2,p=1$"
+static const char dummy_hash[crypto_pwhash_STRBYTES] =
+    "$argon2id$v=19$m=19456,t=2,p=1$"
     "nGQrwUY7/C76hHQih3uTHg$+d5kO186t4FkIisIl3EB99itxVZnbi7R/NhNDPFMNnc";
 
 enum auth_result auth_pam(const struct auth_config *, const char *,
@@ -261,9 +262,10 @@ auth_password(const struct auth_config *cf, const char *user,
 			worst = AUTH_TEMP;
 		/* Every method's reason, so the log shows which refused. */
 		if (n < sizeof(why))
-			n += (size_t)snprintf(why + n, sizeof(why) - n, "%s%s: %s",
-			    n > 0 ? "; " : "", cf->methods[i] == AUTH_PAM ?
-			    "pam" : "secrets", out->why);
+			n += (size_t)snprintf(why + n, sizeof(why) - n,
+			    "%s%s: %s", n > 0 ? "; " : "",
+			    cf->methods[i] == AUTH_PAM ? "pam" : "secrets",
+			    out->why);
 	}
 	(void)snprintf(out->why, sizeof(out->why), "%s",
 	    cf->nmethods == 0 ? "no method configured" : why);
@@ -346,7 +348,7 @@ auth_scram_lookup(const struct auth_config *cf, const char *user,
 	memset(out, 0, sizeof(*out));
 	memset(sec, 0, sizeof(*sec));
 	if (!auth_apop_offered(cf)) {
-		/* No secrets file: every SCRAM login fails, key from nothing. */
+		/* No secrets file: every SCRAM login fails; no key. */
 		memset(filekey, 0, sizeof(filekey));
 		(void)snprintf(out->why, sizeof(out->why), "no secrets file");
 	} else if ((r = secrets_find(cf, user, &scheme, &value, filekey,

@@ -5,8 +5,8 @@
  * auth/ checks credentials (PAM, the secrets file, APOP digests) and
  * changes process credentials; it never opens a mailbox, never speaks
  * POP3 and includes nothing from pop3d/ or store/.  Nothing here logs or
- * exits: results carry what the caller needs for its log line.  Secrets passed in are not kept;
- * the caller wipes its own copy.
+ * exits: results carry what the caller needs for its log line.  Secrets
+ * passed in are not kept; the caller wipes its own copy.
  */
 #ifndef POP3D_AUTH_H
 #define POP3D_AUTH_H

@@ -245,8 +245,8 @@ send_msg(struct session *s, unsigned int n, long long lines)
 
 	if (store_read_open(s->mb, n - 1, &r) == -1) {
 		if (errno == ESTALE) {
-			log_warnx("mailbox of %s was changed by another program "
-			    "during the session", log_quote(s->login));
+			log_warnx("mailbox of %s was changed by another "
+			    "program during the session", log_quote(s->login));
 			return reply_err(s, "[SYS/TEMP] the maildrop was "
 			    "changed by another program; log in again");
 		}
@@ -341,26 +341,28 @@ trans_quit(struct session *s, char **argv)
 
 	if (store_update(s->mb, s->deleted, &why) == -1) {
 		if (why == STORE_ERR_CHANGED) {
-			log_warnx("mailbox of %s was changed by another program "
-			    "during the session; no message was deleted",
-			    log_quote(s->login));
-			(void)reply_err(s, "[SYS/TEMP] the maildrop was changed "
-			    "by another program; no message was deleted");
+			log_warnx("mailbox of %s was changed by another "
+			    "program during the session; no message was "
+			    "deleted", log_quote(s->login));
+			(void)reply_err(s, "[SYS/TEMP] the maildrop was "
+			    "changed by another program; no message was "
+			    "deleted");
 		} else if (why == STORE_ERR_PERM) {
 			log_warnx("mailbox of %s is read-only; no message was "
 			    "deleted", log_quote(s->login));
-			(void)reply_err(s, "[SYS/PERM] the maildrop is read-only; "
-			    "no message was deleted");
+			(void)reply_err(s, "[SYS/PERM] the maildrop is "
+			    "read-only; no message was deleted");
 		} else if (why == STORE_ERR_INUSE) {
 			log_warnx("mailbox of %s stayed locked; no message was "
 			    "deleted", log_quote(s->login));
-			(void)reply_err(s, "[IN-USE] the maildrop stayed locked "
-			    "by another program; no message was deleted");
+			(void)reply_err(s, "[IN-USE] the maildrop stayed "
+			    "locked by another program; no message was "
+			    "deleted");
 		} else {
 			log_warn("cannot update the mailbox of %s",
 			    log_quote(s->login));
-			(void)reply_err(s, "[SYS/TEMP] the maildrop could not be "
-			    "updated; no message is lost, deleted ones may "
+			(void)reply_err(s, "[SYS/TEMP] the maildrop could not "
+			    "be updated; no message is lost, deleted ones may "
 			    "remain");
 		}
 		session_logout(s, false);

@@ -53,8 +53,9 @@ peer_of(int fd, char *buf, size_t size)
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
 		return false;
 	if (ss.ss_family == AF_INET)
-		return inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
-		    buf, (socklen_t)size) != NULL;
+		return inet_ntop(AF_INET,
+		    &((struct sockaddr_in *)&ss)->sin_addr, buf,
+		    (socklen_t)size) != NULL;
 	if (ss.ss_family != AF_INET6)
 		return false;
 	s6 = (const struct sockaddr_in6 *)&ss;

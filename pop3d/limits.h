@@ -11,9 +11,10 @@
 #define POP_LINE_MAX		255
 /* RFC 2449 section 4: a response line is at most 512 octets, CRLF included. */
 #define POP_REPLY_MAX		512
-#define POP_IDLE_SECONDS	600	/* RFC 1939 section 3: at least 10 min */
-#define POP_IDLE_MAX		86400	/* a day; longer is a configuration typo */
-#define POP_MAX_BAD		10	/* bad commands in a row, then hang up */
+/* RFC 1939 section 3: the idle timer is 10 minutes at least. */
+#define POP_IDLE_SECONDS	600
+#define POP_IDLE_MAX		86400	/* a day; more is a typo */
+#define POP_MAX_BAD		10	/* bad commands in a row: hang up */
 #define POP_MAX_AUTH_FAIL	3	/* failed logins, then hang up */
 #define POP_FAIL_DELAY_MS	2000	/* pause after each failed login */
 #define POP_FAIL_DELAY_MAX_MS	60000	/* longer only ties up a process */

@@ -100,7 +100,8 @@ void		 log_init(enum log_target target);
 void		 log_info(const char *fmt, ...) PRINTFLIKE(1, 2);
 void		 log_notice(const char *fmt, ...) PRINTFLIKE(1, 2);
 void		 log_warnx(const char *fmt, ...) PRINTFLIKE(1, 2);
-void		 log_warn(const char *fmt, ...) PRINTFLIKE(1, 2);	/* + %m */
+/* log_warn adds strerror(errno), as %m would. */
+void		 log_warn(const char *fmt, ...) PRINTFLIKE(1, 2);
 void		 log_errx(const char *fmt, ...) PRINTFLIKE(1, 2);
 /*
  * log_event: one structured line: fields are "KEY=value" strings (NULL

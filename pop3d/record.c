@@ -118,8 +118,8 @@ record_recv_request(int fd, struct record_request *req)
 		memcpy(req->authmsg, p, req->authmsg_len + 1);
 		p += req->authmsg_len + 1;
 		if (strlen(p) != (size_t)(end - p) ||
-		    sasl_b64_bin(p, req->proof, sizeof(req->proof), &sl) == -1 ||
-		    sl != sizeof(req->proof))
+		    sasl_b64_bin(p, req->proof, sizeof(req->proof),
+		    &sl) == -1 || sl != sizeof(req->proof))
 			goto out;
 		break;
 	case REC_ABORT:

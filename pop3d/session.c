@@ -215,8 +215,8 @@ session_loop(struct session *s)
 			s->state = STATE_DONE;
 			continue;
 		case LINE_TOOLONG:
-			(void)reply_err(s, "command line too long (the limit is "
-			    "255 octets); nothing was done");
+			(void)reply_err(s, "command line too long (the limit "
+			    "is 255 octets); nothing was done");
 			r = CMD_BAD;
 			break;
 		case LINE_BAD:
