@@ -96,29 +96,28 @@ try_flock(struct lockset *ls)
 	}
 }
 
-/* Is the dot-lock at lockpath stale?  If so, remove it. */
-static void
-dotlock_reap(const char *lockpath, const struct store_config *cf)
+/*
+ * The dot-lock at lockpath: its stat and the PID it names (0 when it
+ * names none).  0, or -1 when there is no regular file there to judge.
+ */
+static int
+dotlock_read(const char *lockpath, struct stat *st, long *pid_r)
 {
-	struct stat st, st2;
-	char buf[32];
+	char buf[32], *end;
 	ssize_t n;
 	long pid = 0;
-	bool stale;
 	int fd;
 
 	if ((fd = open(lockpath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC)) == -1)
-		return;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		return -1;
+	if (fstat(fd, st) == -1 || !S_ISREG(st->st_mode)) {
 		(void)close(fd);
-		return;
+		return -1;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	(void)close(fd);
 	if (n > 0) {
-		char *end;
-
 		buf[n] = '\0';
 		errno = 0;
 		pid = strtol(buf, &end, 10);
@@ -126,22 +125,63 @@ dotlock_reap(const char *lockpath, const struct store_config *cf)
 		    (*end != '\n' && *end != '\0'))
 			pid = 0;
 	}
+	*pid_r = pid;
+	return 0;
+}
+
+/* Remove the dot-lock judged (st), not a newer one; whether it went. */
+static bool
+dotlock_remove(const char *lockpath, const struct stat *st,
+    const struct store_config *cf)
+{
+	struct stat st2;
+	bool gone = false;
+
+	if (lstat(lockpath, &st2) == -1 || st2.st_ino != st->st_ino ||
+	    st2.st_mtime != st->st_mtime)
+		return false;
+	if (lock_priv_raise(cf) == 0) {
+		gone = unlink(lockpath) == 0;
+		lock_priv_lower(cf);
+	}
+	return gone;
+}
+
+/* Is the dot-lock at lockpath stale?  If so, remove it. */
+static void
+dotlock_reap(const char *lockpath, const struct store_config *cf)
+{
+	struct stat st;
+	long pid;
+	bool stale;
+
+	if (dotlock_read(lockpath, &st, &pid) == -1)
+		return;
 	if (time(NULL) - st.st_mtime > DOTLOCK_MAXAGE)
 		stale = true;
 	else if (pid > 0)
 		stale = kill((pid_t)pid, 0) == -1 && errno == ESRCH;
 	else
 		stale = time(NULL) - st.st_mtime > DOTLOCK_STALE;
-	if (!stale)
-		return;
-	/* Remove only the file that was judged, not a newer one. */
-	if (lstat(lockpath, &st2) == -1 || st2.st_ino != st.st_ino ||
-	    st2.st_mtime != st.st_mtime)
-		return;
-	if (lock_priv_raise(cf) == 0) {
-		(void)unlink(lockpath);
-		lock_priv_lower(cf);
-	}
+	if (stale)
+		(void)dotlock_remove(lockpath, &st, cf);
+}
+
+int
+lock_reap_pid(const char *path, const struct store_config *cf, pid_t pid)
+{
+	struct stat st;
+	char *lockpath;
+	long named;
+	int r = 0;
+
+	if (asprintf(&lockpath, "%s.lock", path) == -1)
+		return -1;
+	if (dotlock_read(lockpath, &st, &named) == 0 && named == (long)pid &&
+	    dotlock_remove(lockpath, &st, cf))
+		r = 1;
+	free(lockpath);
+	return r;
 }
 
 static enum try_result

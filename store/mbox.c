@@ -427,53 +427,82 @@ store_close(struct mbox *mb)
 	free(mb);
 }
 
+/* A new struct mbox for path, nothing opened yet; NULL (errno). */
+static struct mbox *
+mbox_new(const char *path, const struct store_config *cf)
+{
+	struct mbox *mb;
+
+	if ((mb = calloc(1, sizeof(*mb))) == NULL)
+		return NULL;
+	mb->cf = cf;
+	mb->fd = mb->statefd = -1;
+	if ((mb->path = strdup(path)) == NULL ||
+	    (mb->statepath = state_path(path)) == NULL) {
+		store_close(mb);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return mb;
+}
+
+/*
+ * Open the mailbox and the state file (the session lock) and take the
+ * mailbox locks, making sure that the path still names the file locked.
+ * 0 with *ls held, or with mb->fd -1 and nothing held when there is no
+ * mailbox; -1 with errno and *why_r.
+ */
+static int
+mbox_open_locked(struct mbox *mb, struct lockset *ls, enum store_error *why_r)
+{
+	struct stat pst;
+	unsigned int tries;
+	int r;
+
+	for (tries = 0;; tries++) {
+		if (tries == OPEN_TRIES) {
+			errno = ESTALE;
+			*why_r = STORE_ERR_TEMP;
+			return -1;
+		}
+		if ((r = mailbox_open(mb, why_r)) == -1)
+			return -1;
+		if (r == 1)
+			continue;
+		if (mb->fd == -1)
+			return 0;	/* no mailbox, nothing to lock */
+		if (mb->statefd == -1 && state_open(mb, why_r) == -1)
+			return -1;
+		if (lock_take(mb->fd, mb->path, mb->cf, ls, why_r) == -1)
+			return -1;
+		/* Is the path still the file we opened and locked? */
+		if (lstat(mb->path, &pst) == 0 && pst.st_dev == mb->st.st_dev &&
+		    pst.st_ino == mb->st.st_ino)
+			return 0;
+		lock_drop(ls);
+		(void)close(mb->fd);
+		mb->fd = -1;
+	}
+}
+
 int
 store_open(const char *path, const struct store_config *cf,
     struct mbox **mb_r, enum store_error *why_r)
 {
 	struct mbox *mb;
 	struct lockset ls;
-	struct stat pst;
 	struct scan s;
-	unsigned int tries;
-	int r, saved;
+	int saved;
 
-	if ((mb = calloc(1, sizeof(*mb))) == NULL) {
+	if ((mb = mbox_new(path, cf)) == NULL) {
 		*why_r = STORE_ERR_TEMP;
 		return -1;
 	}
-	mb->cf = cf;
-	mb->fd = mb->statefd = -1;
-	if ((mb->path = strdup(path)) == NULL ||
-	    (mb->statepath = state_path(path)) == NULL) {
-		*why_r = STORE_ERR_TEMP;
+	if (mbox_open_locked(mb, &ls, why_r) == -1)
 		goto fail;
-	}
-	for (tries = 0;; tries++) {
-		if (tries == OPEN_TRIES) {
-			errno = ESTALE;
-			*why_r = STORE_ERR_TEMP;
-			goto fail;
-		}
-		if ((r = mailbox_open(mb, why_r)) == -1)
-			goto fail;
-		if (r == 1)
-			continue;
-		if (mb->fd == -1) {
-			*mb_r = mb;	/* no mailbox, nothing to lock */
-			return 0;
-		}
-		if (mb->statefd == -1 && state_open(mb, why_r) == -1)
-			goto fail;
-		if (lock_take(mb->fd, mb->path, cf, &ls, why_r) == -1)
-			goto fail;
-		/* Is the path still the file we opened and locked? */
-		if (lstat(mb->path, &pst) == 0 && pst.st_dev == mb->st.st_dev &&
-		    pst.st_ino == mb->st.st_ino)
-			break;
-		lock_drop(&ls);
-		(void)close(mb->fd);
-		mb->fd = -1;
+	if (mb->fd == -1) {
+		*mb_r = mb;	/* no mailbox: an empty maildrop */
+		return 0;
 	}
 	if (update_recover(mb, &ls, why_r) == -1 ||
 	    fstat(mb->fd, &mb->st) == -1) {
@@ -506,6 +535,60 @@ fail:
 	saved = errno;
 	store_close(mb);
 	errno = saved;
+	return -1;
+}
+
+int
+store_repair(const char *path, const struct store_config *cf, pid_t dead,
+    struct store_repair *r_r, enum store_error *why_r)
+{
+	struct store_repair r = { STORE_RECOVERY_NONE, false };
+	struct mbox *mb;
+	struct lockset ls;
+	struct stat st;
+	int n, saved;
+
+	*why_r = STORE_ERR_TEMP;
+	if (dead > 0) {
+		if ((n = lock_reap_pid(path, cf, dead)) == -1)
+			return -1;
+		r.lock_removed = n == 1;
+	}
+	if ((mb = mbox_new(path, cf)) == NULL)
+		return -1;
+	/* Nothing pending (the usual case): no lock, nothing read. */
+	if (stat(mb->statepath, &st) == -1) {
+		if (errno != ENOENT)
+			goto fail;
+		st.st_size = 0;		/* no state file: no journal */
+	}
+	if (st.st_size == 0) {
+		store_close(mb);
+		*why_r = STORE_OK;
+		*r_r = r;
+		return 0;
+	}
+	if (mbox_open_locked(mb, &ls, why_r) == -1)
+		goto fail;
+	if (mb->fd != -1) {
+		n = update_recover(mb, &ls, why_r);
+		saved = errno;
+		lock_drop(&ls);
+		errno = saved;
+		if (n == -1)
+			goto fail;
+		r.recovery = mb->recovery;
+	}
+	store_close(mb);
+	*why_r = STORE_OK;
+	*r_r = r;
+	return 0;
+fail:
+	saved = errno;
+	store_close(mb);
+	errno = saved;
+	if (*why_r == STORE_OK)
+		*why_r = STORE_ERR_TEMP;
 	return -1;
 }
 

@@ -167,6 +167,12 @@ int		 lock_take(int fd, const char *path,
 		    const struct store_config *cf, struct lockset *ls,
 		    enum store_error *why_r);
 void		 lock_drop(struct lockset *ls);
+/*
+ * lock_reap_pid: remove the dot-lock of path if it names pid (a process
+ * known to be gone); 1 when it did, 0 when there was none of pid's, -1.
+ */
+int		 lock_reap_pid(const char *path, const struct store_config *cf,
+		    pid_t pid);
 /* lock_touch: keep a held dot-lock fresh during a long update. */
 void		 lock_touch(struct lockset *ls);
 /* With the lock group's privilege (if any) for one call. */

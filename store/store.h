@@ -79,6 +79,24 @@ struct mbox;
 int		 store_open(const char *path, const struct store_config *cf,
 		    struct mbox **mb_r, enum store_error *why_r);
 
+/*
+ * store_repair: finish (or drop, when it is for another file) an update
+ * of the mailbox at path that a crash interrupted, as store_open would,
+ * taking the same locks, but reading no message; and first, when dead is
+ * not 0, remove the dot-lock of path if it names dead (a process known
+ * to be gone, and only then).  Nothing pending costs one stat().
+ * Returns 0 with what was done in *r_r, or -1 with errno and *why_r
+ * (STORE_ERR_INUSE: another session holds the maildrop, and will finish
+ * the update itself).
+ */
+struct store_repair {
+	enum store_recovery recovery;
+	bool		 lock_removed;	/* dead's dot-lock was removed */
+};
+int		 store_repair(const char *path, const struct store_config *cf,
+		    pid_t dead, struct store_repair *r_r,
+		    enum store_error *why_r);
+
 /* store_recovery: what store_open did about an interrupted update. */
 enum store_recovery store_recovery(const struct mbox *mb);
 

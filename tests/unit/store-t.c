@@ -1232,8 +1232,9 @@ test_popa3d_ids(void)
 static unsigned long
 update_faults(const char *name, const char *before, size_t blen,
     const char *mail, const bool *del, const char *after, size_t alen,
-    bool sticky)
+    bool sticky, bool repair)
 {
+	struct store_repair rep;
 	struct text all = { NULL, 0, 0 };
 	char path[512];
 	struct mbox *mb;
@@ -1279,10 +1280,29 @@ update_faults(const char *name, const char *before, size_t blen,
 			break;
 		}
 		faults_arm(n, false);
-		if (store_open(path, &cf, &mb, &why) == 0)
+		if (repair)
+			(void)store_repair(path, &cf, 0, &rep, &why);
+		else if (store_open(path, &cf, &mb, &why) == 0)
 			store_close(mb);
 		(void)faults_disarm();
 		(void)unlink(lock_path(name));
+		if (repair) {
+			/* As a waiting parent repairs: before any open. */
+			if (store_repair(path, &cf, 0, &rep, &why) == -1) {
+				diag("%s: call %lu failed: the repair fails: "
+				    "%s (reason %d)", name, n, strerror(errno),
+				    why);
+				break;
+			}
+			if ((!file_equals(path, after, alen) &&
+			    !file_equals(path, all.p, all.len)) ||
+			    file_size(state_path(name)) != 0) {
+				diag("%s: call %lu failed: after the repair the "
+				    "file is neither as before nor as after, "
+				    "or the journal stays", name, n);
+				break;
+			}
+		}
 		if (store_open(path, &cf, &mb, &why) == -1) {
 			diag("%s: call %lu failed: the next open fails: %s "
 			    "(reason %d)", name, n, strerror(errno), why);
@@ -1608,11 +1628,15 @@ test_faults(void)
 	    "[SYS/TEMP] or the right bytes (%lu calls)", n);
 
 	n = update_faults("fupd", MA MB MC MD, strlen(MA MB MC MD), ME,
-	    middle, MA MC MD ME, strlen(MA MC MD ME), false);
+	    middle, MA MC MD ME, strlen(MA MC MD ME), false, false);
 	ok(n > 0, "every call of an update fails in turn: all or nothing, "
 	    "new mail kept (%lu calls)", n);
+	n = update_faults("fupdr", MA MB MC MD, strlen(MA MB MC MD), ME,
+	    middle, MA MC MD ME, strlen(MA MC MD ME), false, true);
+	ok(n > 0, "and store_repair, without an open, leaves the same: all "
+	    "or nothing (%lu calls)", n);
 	n = update_faults("fupds", MA MB MC MD, strlen(MA MB MC MD), ME,
-	    middle, MA MC MD ME, strlen(MA MC MD ME), true);
+	    middle, MA MC MD ME, strlen(MA MC MD ME), true, false);
 	ok(n > 0, "every call of an update fails from one on, as on a full "
 	    "disk: all or nothing (%lu calls)", n);
 
@@ -1625,11 +1649,14 @@ test_faults(void)
 	text_add(&big, "\n" MC);
 	text_add(&kept, big.p + strlen(MA));
 	n = update_faults("fbig", big.p, big.len, NULL, first, kept.p,
-	    kept.len, false);
+	    kept.len, false, false);
 	ok(n > 0, "the same for a move through the journal in several "
 	    "chunks (%lu calls)", n);
+	n = update_faults("fbigr", big.p, big.len, NULL, first, kept.p,
+	    kept.len, false, true);
+	ok(n > 0, "and store_repair of it, without an open (%lu calls)", n);
 	n = update_faults("fbigs", big.p, big.len, NULL, first, kept.p,
-	    kept.len, true);
+	    kept.len, true, false);
 	ok(n > 0, "and from one call on (%lu calls)", n);
 	text_free(&big);
 	text_free(&kept);
@@ -1644,6 +1671,80 @@ test_faults(void)
 	    "open (%lu calls, %u journals dropped)", n, dropped);
 }
 
+/*
+ * A fresh MA MB MC at path ("rep"), updated with del and every call from
+ * n on failing; whether a call failed (else the update ran to its end).
+ */
+static bool
+update_fails_at(const char *path, const bool *del, unsigned long n)
+{
+	enum store_error why = STORE_OK;
+	struct mbox *mb;
+	bool fired;
+
+	(void)box_write("rep", MA MB MC, strlen(MA MB MC));
+	(void)unlink(state_path("rep"));
+	mb = open_or_bail(path);
+	faults_arm(n, true);
+	(void)store_update(mb, del, &why);
+	fired = faults_disarm();
+	store_close(mb);
+	(void)unlink(lock_path("rep"));
+	return fired;
+}
+
+/* store_repair on its own: nothing pending, dot-locks, a journal. */
+static void
+test_repair(void)
+{
+	static const bool second[] = { false, true, false };
+	struct store_repair rep;
+	enum store_error why = STORE_OK;
+	char line[32], path[512];
+	struct stat st;
+	unsigned long n, last;
+	pid_t gone = dead_pid();
+
+	/* A copy: box_path's buffers are reused. */
+	(void)snprintf(path, sizeof(path), "%s",
+	    box_write("rep", MA MB MC, strlen(MA MB MC)));
+	(void)unlink(state_path("rep"));
+	ok(store_repair(path, &cf, gone, &rep, &why) == 0 &&
+	    rep.recovery == STORE_RECOVERY_NONE && !rep.lock_removed &&
+	    stat(state_path("rep"), &st) == -1 && errno == ENOENT &&
+	    file_equals(path, MA MB MC, strlen(MA MB MC)),
+	    "repair: nothing pending, nothing done, nothing made");
+
+	(void)snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+	(void)box_write("rep.lock", line, strlen(line));
+	(void)rename(box_path("rep.lock"), lock_path("rep"));
+	ok(store_repair(path, &cf, gone, &rep, &why) == 0 &&
+	    !rep.lock_removed && stat(lock_path("rep"), &st) == 0,
+	    "repair: a dot-lock of another process stays");
+	(void)snprintf(line, sizeof(line), "%ld\n", (long)gone);
+	(void)box_write("rep.lock", line, strlen(line));
+	(void)rename(box_path("rep.lock"), lock_path("rep"));
+	ok(store_repair(path, &cf, gone, &rep, &why) == 0 &&
+	    rep.lock_removed && stat(lock_path("rep"), &st) == -1,
+	    "repair: the dot-lock of the process that is gone is removed");
+
+	/* A journal left by an update that failed midway: the last call
+	 * whose failure leaves one (the plan is durable by then). */
+	for (last = 0, n = 1; n <= FAULT_CALLS_MAX; n++) {
+		if (!update_fails_at(path, second, n))
+			break;
+		if (file_size(state_path("rep")) > 0)
+			last = n;
+	}
+	(void)update_fails_at(path, second, last);
+	ok(file_size(state_path("rep")) > 0 &&
+	    store_repair(path, &cf, 0, &rep, &why) == 0 &&
+	    rep.recovery == STORE_RECOVERY_DONE &&
+	    file_size(state_path("rep")) == 0 &&
+	    file_equals(path, MA MC, strlen(MA MC)),
+	    "repair: an interrupted update is finished, the journal emptied");
+}
+
 int
 main(void)
 {
@@ -1651,7 +1752,7 @@ main(void)
 		bail("sodium_init failed");
 	(void)alarm(TEST_SECONDS);
 	config_init(false);
-	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 1 + 4 + 10 + 1 + 7);
+	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 1 + 4 + 10 + 1 + 9 + 4);
 	test_refused();
 	test_read();
 	test_long();
@@ -1664,5 +1765,6 @@ main(void)
 	test_mboxcl2();
 	test_popa3d_ids();
 	test_faults();
+	test_repair();
 	return done();
 }
