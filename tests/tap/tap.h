@@ -21,6 +21,12 @@ bool	is_str(const char *got, const char *want, const char *fmt, ...)
 	    TAP_PRINTF(3, 4);
 bool	is_mem(const void *got, size_t glen, const void *want, size_t wlen,
 	    const char *fmt, ...) TAP_PRINTF(5, 6);
+/*
+ * skip: a test point that cannot run on this host (no IPv6 loopback, say),
+ * printed as TAP says, "ok N # SKIP reason"; it counts as run, not failed.
+ * Only for what the host lacks, never for a missing package.
+ */
+void	skip(const char *fmt, ...) TAP_PRINTF(1, 2);
 void	diag(const char *fmt, ...) TAP_PRINTF(1, 2);
 /* done: the exit status (0 when all planned tests ran and passed). */
 int	done(void);

@@ -181,7 +181,7 @@ test_inetd(void)
 		bail("dup: %s", strerror(errno));
 
 	if ((lfd = listener(AF_INET6, "::1", &ss, &len)) == -1)
-		ok(true, "inetd: an IPv6 peer # SKIP no IPv6 loopback here");
+		skip("inetd, an IPv6 peer: no IPv6 loopback here");
 	else {
 		c = accepted_at(lfd, &ss, AF_INET6, "::1", STDIN_FILENO);
 		r = launch_setup(&l, err, sizeof(err));
@@ -193,7 +193,7 @@ test_inetd(void)
 	}
 
 	if ((lfd = listener(AF_INET6, "::", &ss, &len)) == -1)
-		ok(true, "an IPv4-mapped peer # SKIP no IPv6 here");
+		skip("an IPv4-mapped peer: no IPv6 here");
 	else {
 		c = accepted_at(lfd, &ss, AF_UNSPEC, "127.0.0.1",
 		    STDIN_FILENO);
