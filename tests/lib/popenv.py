@@ -78,6 +78,14 @@ class Tap:
         sys.stdout.flush()
         return cond
 
+    def skip(self, why):
+        """A test point that cannot run on this host (as another user
+        than root, say), "ok N # SKIP why" as TAP says: run, not failed.
+        Only for what the host lacks, never for a missing package."""
+        self.n += 1
+        print("ok %d # SKIP %s" % (self.n, why))
+        sys.stdout.flush()
+
     def diag(self, text):
         for line in str(text).splitlines():
             print("# " + line)
