@@ -172,7 +172,7 @@ def root_flow(tap, env, users):
     pw_a, pw_b = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
     a = users.add(pw_a)
     b = users.add(pw_b)
-    tap.ok(True, "made system users %s and %s" % (a, b))
+    tap.diag("made system users %s and %s" % (a, b))
     mail_gid = grp.getgrnam("mail").gr_gid
     for name in (a, b):
         path = os.path.join(SPOOL, name)
@@ -203,7 +203,8 @@ def root_flow(tap, env, users):
         tap.ok(False, "systemd-socket-activate (root) listens", e)
         return
     try:
-        tap.ok(True, "pop3d as root behind systemd-socket-activate")
+        tap.diag("pop3d as root behind systemd-socket-activate on "
+                 "127.0.0.1:%d" % port)
 
         here = popenv.log_size(env.log)
         pop, resp = pop_login(port, a, pw_a)

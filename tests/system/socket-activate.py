@@ -63,8 +63,8 @@ def sessions(tap, env, mode, inetd):
         tap.ok(False, "%s: systemd-socket-activate listens" % mode, e)
         return
     try:
-        tap.ok(True, "%s: systemd-socket-activate listens on 127.0.0.1:%d"
-               % (mode, port))
+        tap.diag("%s: systemd-socket-activate listens on 127.0.0.1:%d"
+                 % (mode, port))
         pop = poplib.POP3("127.0.0.1", port, timeout=TIMEOUT)
         tap.ok(pop.getwelcome().startswith(b"+OK"), "%s: greeting" % mode,
                pop.getwelcome())
