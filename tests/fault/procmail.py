@@ -16,13 +16,20 @@ undecided (the next open may finish them), so those messages may be
 present or not, but at most once.
 
 Bounded: DELIVERIES deliveries and at most DEADLINE seconds in all (no
-delivery starts after it; alone the test takes about 20 s, beside the
+delivery starts after it; alone the test takes about 30 s, beside the
 rest of the suite it may take several times that).
-SESSIONS sessions are spread over the deliveries, one each time another
-tenth of them is done, rather than run back to back: after a reader
-touched the mailbox (its access time), procmail waits a second with the
-mailbox locked before it writes, so that new mail looks new to biff and
-shells, and back-to-back sessions would hold up every delivery so.
+SESSIONS sessions are spread over the deliveries, rather than run back
+to back: after a reader touched the mailbox (its access time), procmail
+waits a second with the mailbox locked before it writes, so that new
+mail looks new to biff and shells, and back-to-back sessions would hold
+up every delivery so.  The deliveries come in SESSIONS parts, and a gate
+makes them overlap the sessions whatever the speed of either: session k
+starts once part k is delivered; part k+1 may start only once session k
+has opened the maildrop (or failed to), and before its QUIT session k
+waits (at most OVERLAP_WAIT seconds) until one of part k+1 has been
+delivered, so that its QUIT rewrites a mailbox that grew meanwhile.  A
+session counts as one during the deliveries when mail was delivered
+between its login and its QUIT.
 POP3D_PROCMAIL_DELIVERIES sets the number of deliveries.
 """
 
@@ -46,6 +53,7 @@ DEADLINE = 180.0        # seconds for the whole test
 LOCK_WAIT = 20          # pop3d --lock-wait: then -ERR [IN-USE]
 READ_TIMEOUT = LOCK_WAIT + 25.0    # one reply line, longer than that
 SESSIONS = 10           # during the deliveries, spread over them
+OVERLAP_WAIT = 30.0     # seconds a session waits for a delivery
 
 
 def message(n):
@@ -118,19 +126,33 @@ class Session:
         self.proc.stdout.close()
 
 
+def part_end(k):
+    """The number of the last delivery of part k (1..SESSIONS), or of
+    the last one of all for k past the last part."""
+    return min(DELIVERIES, k * DELIVERIES // SESSIONS)
+
+
 class Deliveries:
-    """DELIVERERS threads running procmail for numbers 1..DELIVERIES."""
+    """DELIVERERS threads running procmail for numbers 1..DELIVERIES,
+    none beyond the gate (open_through) and none after the deadline."""
 
     def __init__(self, env, rcfile, deadline):
         self.env = env
         self.deadline = deadline
         self.rcfile = rcfile
         self.next = 1
-        self.lock = threading.Lock()
+        self.gate = part_end(1)
+        self.lock = threading.Condition()
         self.delivered = set()
         self.failures = []
         self.threads = [threading.Thread(target=self.run)
                         for _ in range(DELIVERERS)]
+
+    def open_through(self, n):
+        """Deliveries up to number n may start."""
+        with self.lock:
+            self.gate = max(self.gate, n)
+            self.lock.notify_all()
 
     def run(self):
         procmail = shutil.which("procmail")
@@ -139,6 +161,9 @@ class Deliveries:
             with self.lock:
                 n = self.next
                 self.next += 1
+                while n <= DELIVERIES and n > self.gate and \
+                        time.time() < self.deadline:
+                    self.lock.wait(max(0.0, self.deadline - time.time()))
             if n > DELIVERIES or time.time() >= self.deadline:
                 return
             try:
@@ -155,6 +180,7 @@ class Deliveries:
                     self.delivered.add(n)
                 else:
                     self.failures.append((n, why))
+                self.lock.notify_all()
 
     def start(self):
         for t in self.threads:
@@ -167,26 +193,50 @@ class Deliveries:
         with self.lock:
             return len(self.delivered) + len(self.failures)
 
+    def count(self):
+        """How many have been delivered so far."""
+        with self.lock:
+            return len(self.delivered)
+
+    def wait_delivered(self, n, upto, timeout):
+        """Wait until more than n are delivered, while some up to number
+        upto are left to do, for at most timeout seconds and never past
+        the deadline; returns whether more than n are."""
+        end = min(time.time() + timeout, self.deadline)
+        with self.lock:
+            while len(self.delivered) <= n and \
+                    len(self.delivered) + len(self.failures) < upto and \
+                    time.time() < end and self.alive():
+                self.lock.wait(min(0.5, max(0.0, end - time.time())))
+            return len(self.delivered) > n
+
     def join(self, timeout):
         end = time.time() + timeout
         for t in self.threads:
             t.join(max(0.0, end - time.time()))
 
 
-def pop_round(env, rng, stats):
-    """One session: RETR all, DELE about half, QUIT.  Returns (deleted,
-    undecided) message numbers."""
+def pop_round(env, rng, stats, d, upto):
+    """One session: RETR all, DELE about half, QUIT.  Once the maildrop
+    is open (or the login failed), deliveries up to number upto may
+    start, and before QUIT the session waits until one more has been
+    delivered, if any are left.  Returns (deleted, undecided) message
+    numbers and whether mail was delivered during the session."""
     s = Session(env)
     dele = []
+    seen = None
     try:
         if not s.line().startswith(b"+OK") or \
                 not s.command(b"USER alice").startswith(b"+OK"):
             stats["refused"] += 1
-            return set(), set()
+            return set(), set(), False
         resp = s.command(b"PASS wonderland")
+        # No delivery runs now: the gate holds the next part back.
+        seen = d.count()
+        d.open_through(upto)
         if not resp.startswith(b"+OK"):
             stats["refused"] += 1    # [IN-USE] while a delivery locks
-            return set(), set()
+            return set(), set(), False
         count = int(s.command(b"STAT").split()[1])
         for i in range(1, count + 1):
             if not s.command(b"RETR %d" % i).startswith(b"+OK"):
@@ -203,16 +253,23 @@ def pop_round(env, rng, stats):
             if n % 3 != 0 and rng.random() < 0.5:
                 if s.command(b"DELE %d" % i).startswith(b"+OK"):
                     dele.append(n)
+        t = time.time()
+        d.wait_delivered(seen, upto, OVERLAP_WAIT)
+        stats["waited"] += time.time() - t
+        during = d.count() > seen
+        stats["overlap"] += d.count() - seen
         resp = s.command(b"QUIT")
         stats["sessions"] += 1
         if resp.startswith(b"+OK"):
-            return set(dele), set()
+            return set(dele), set(), during
         stats["quit_failed"] += 1
-        return set(), set(dele)
+        return set(), set(dele), during
     except (TimeoutError, EOFError, BrokenPipeError) as e:
         stats["bad"].append("session: %s" % e)
-        return set(), set(dele)
+        return set(), set(dele), False
     finally:
+        if seen is None:
+            d.open_through(upto)    # never hold the deliveries back
         s.close()
 
 
@@ -235,22 +292,22 @@ def main():
         d = Deliveries(env, rcfile, start + DEADLINE)
         d.start()
         stats = {"sessions": 0, "retrieved": 0, "refused": 0,
-                 "quit_failed": 0, "bad": []}
+                 "quit_failed": 0, "bad": [], "overlap": 0, "waited": 0.0}
         deleted, undecided = set(), set()
         during = 0
         for k in range(1, SESSIONS + 2):
-            # Session k once k tenths are delivered; the last one after.
-            want = min(DELIVERIES, k * DELIVERIES // SESSIONS)
+            # Session k once part k is delivered; the last one after.
+            want = part_end(k)
             while d.done() < want and d.alive() and \
                     time.time() - start < DEADLINE:
                 time.sleep(0.01)
             if time.time() - start >= DEADLINE:
                 break
-            running = d.alive()
-            sure, maybe = pop_round(env, rng, stats)
+            sure, maybe, overlapped = pop_round(env, rng, stats, d,
+                                                part_end(k + 1))
             deleted |= sure
             undecided |= maybe
-            if running:
+            if overlapped:
                 during += 1
         d.join(max(1.0, DEADLINE - (time.time() - start)))
         # A last session, after the last delivery: it only looks.
@@ -264,10 +321,12 @@ def main():
             s.close()
         elapsed = time.time() - start
 
-        tap.diag("%d deliveries, %d sessions (%d during delivery), %d "
+        tap.diag("%d deliveries, %d sessions (%d during delivery, %d "
+                 "deliveries inside them, %.1f s waited for them), %d "
                  "refused logins, %d messages retrieved, %d deleted, %d "
                  "undecided, %.1f s" % (len(d.delivered), stats["sessions"],
-                                        during, stats["refused"],
+                                        during, stats["overlap"],
+                                        stats["waited"], stats["refused"],
                                         stats["retrieved"], len(deleted),
                                         len(undecided), elapsed))
         tap.ok(not d.alive() and elapsed < DEADLINE + 5,
