@@ -209,14 +209,16 @@ def main():
                "they are", r)
 
         # On a terminal: asked twice, never shown.
-        r = run_tty(path, ["--scheme=plain", "tty"], ["Jabberwock", "Jabberwock"])
+        r = run_tty(path, ["--scheme=plain", "tty"],
+                    ["Jabberwock", "Jabberwock"])
         tap.ok(r[0] == 0 and entry(path, "tty") == "tty:{PLAIN}Jabberwock",
                "on a terminal the password is asked for twice", r)
         tap.ok("Password: " in r[1] and "Again: " in r[1] and
                "Jabberwock" not in r[1],
                "with the prompts shown and the password not echoed", r[1])
         saved = lines(path)
-        r = run_tty(path, ["--scheme=plain", "tty"], ["Jabberwock", "Bandersnatch"])
+        r = run_tty(path, ["--scheme=plain", "tty"],
+                    ["Jabberwock", "Bandersnatch"])
         tap.ok(r[0] == EX_USAGE and "differ" in r[1] and lines(path) == saved,
                "two different passwords: status 100, file as it was", r)
 

@@ -21,7 +21,8 @@
 #define S1	"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0," \
 		"s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
 #define NONCE	"rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
-#define C2	"c=biws,r=" NONCE ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+#define C2	"c=biws,r=" NONCE \
+		",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
 #define V	"6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
 
 static struct scram_secret sec;
@@ -121,8 +122,8 @@ test_parsers(void)
 	ok(scram_client_final("c=biws,r=" NONCE ",p=***", &cl, NONCE, &wp,
 	    proof) == -1, "a proof that is not base64");
 	/* libsodium 1.0.18 alone reads an octet 0x80-0xFF as '/'. */
-	ok(scram_client_final("c=biws,r=" NONCE ",p=dHzbZapWIk4jUhN\xffUte9ytag9"
-	    "zjfMHgsqmmiz7AndVQ=", &cl, NONCE, &wp, proof) == -1,
+	ok(scram_client_final("c=biws,r=" NONCE ",p=dHzbZapWIk4jUhN\xff"
+	    "Ute9ytag9zjfMHgsqmmiz7AndVQ=", &cl, NONCE, &wp, proof) == -1,
 	    "a proof with an octet 0xFF in its base64 is refused");
 }
 
