@@ -29,6 +29,7 @@ enum sasl_step {
 	SASL_CANCEL,	/* "*" */
 	SASL_GONE,	/* EOF or the timeout */
 	SASL_BAD,	/* too long, or a NUL or CR in it */
+	SASL_STOP,	/* a stop was asked for (SIGTERM) */
 	SASL_MALFORMED	/* not what the mechanism asked for */
 };
 
@@ -44,6 +45,8 @@ sasl_read(struct session *s, const char *challenge, char *buf, size_t size)
 	st = line_read(s->conn, buf, size - 1);
 	if (st == LINE_EOF || st == LINE_TIMEOUT)
 		return SASL_GONE;
+	if (st == LINE_STOP)
+		return SASL_STOP;
 	if (st != LINE_OK)
 		return SASL_BAD;
 	return strcmp(buf, "*") == 0 ? SASL_CANCEL : SASL_LINE;
@@ -55,6 +58,10 @@ sasl_stop(struct session *s, enum sasl_step step)
 {
 	if (step == SASL_GONE)
 		return CMD_CLOSE;
+	if (step == SASL_STOP) {
+		session_shutdown(s);
+		return CMD_CLOSE;
+	}
 	if (step == SASL_CANCEL) {
 		/* Counted like a bad command, so that starting and
 		 * cancelling exchanges cannot go on for ever. */

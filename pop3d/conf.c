@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <grp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -568,4 +569,34 @@ mailbox_path(const char *tmpl, const char *user, const char *home, char *buf,
 		return -1;
 	}
 	return 0;
+}
+
+void
+conf_store(const struct config *cf, struct store_config *sc)
+{
+	unsigned int i;
+
+	memset(sc, 0, sizeof(*sc));
+	for (i = 0; i < cf->nlocking; i++)
+		sc->locking[i] = cf->locking[i];
+	sc->nlocking = cf->nlocking;
+	sc->lock_wait = cf->lock_wait;
+	sc->unquote_mboxrd = cf->mboxrd;
+	sc->content_length = cf->mboxcl2;
+	sc->uidl = cf->uidl;
+	sc->owner = getuid();
+	sc->lock_gid = (gid_t)-1;
+}
+
+gid_t
+conf_mail_gid(const struct config *cf)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+
+	if (cf->mail_group == NULL ||
+	    getgrnam_r(cf->mail_group, &gr, buf, sizeof(buf), &res) != 0 ||
+	    res == NULL || gr.gr_gid == 0)
+		return (gid_t)-1;
+	return gr.gr_gid;
 }

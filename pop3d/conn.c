@@ -11,17 +11,67 @@
  * PIPELINING), or when the queue is full.  Every wait is a poll() with the
  * idle timeout: a client that stops reading, or stops sending, is dropped
  * after `timeout' seconds without growing memory.
+ *
+ * SIGTERM and SIGHUP (a shutdown) are blocked except inside these waits
+ * (ppoll), so that they never cut an update, a check or a reply short: a
+ * wait for the client's next command ends with CONN_STOP instead, and
+ * the session answers and ends; a wait to write goes on, so that the
+ * client gets the answer it is owed.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "pop3d/pop3d.h"
+
+/* A stop was asked for; set by the signal handler only. */
+static volatile sig_atomic_t stop_asked;
+/* The signal mask inside a wait: SIGTERM and SIGHUP let through. */
+static sigset_t wait_mask;
+static bool wait_mask_set;
+
+enum wait_result { WAIT_READY, WAIT_TIMEOUT, WAIT_ERROR, WAIT_STOP };
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stop_asked = 1;
+}
+
+int
+conn_stop_setup(void)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	(void)sigemptyset(&sa.sa_mask);
+	(void)sigemptyset(&block);
+	(void)sigaddset(&block, SIGTERM);
+	(void)sigaddset(&block, SIGHUP);
+	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGHUP, &sa, NULL) == -1 ||
+	    sigprocmask(SIG_BLOCK, &block, &wait_mask) == -1)
+		return -1;
+	(void)sigdelset(&wait_mask, SIGTERM);
+	(void)sigdelset(&wait_mask, SIGHUP);
+	wait_mask_set = true;
+	return 0;
+}
+
+bool
+conn_stopping(void)
+{
+	return stop_asked != 0;
+}
 
 void
 conn_init(struct conn *c, int in_fd, int out_fd, unsigned int timeout)
@@ -41,27 +91,37 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Wait until fd is ready for events; 1 ready, 0 timed out, -1 error. */
-static int
-conn_wait(int fd, short events, long long deadline)
+/*
+ * Wait until fd is ready for events, or the deadline passes; when
+ * stoppable, a stop asked for (before or during the wait) ends it too.
+ */
+static enum wait_result
+conn_wait(int fd, short events, long long deadline, bool stoppable)
 {
 	struct pollfd pfd;
+	struct timespec ts;
 	long long left;
 	int r;
 
 	for (;;) {
+		if (stoppable && stop_asked)
+			return WAIT_STOP;
 		left = deadline - now_ms();
 		if (left <= 0)
-			return 0;
+			return WAIT_TIMEOUT;
 		pfd.fd = fd;
 		pfd.events = events;
 		pfd.revents = 0;
-		r = poll(&pfd, 1, left > 0x7fffffff ? 0x7fffffff : (int)left);
+		ts.tv_sec = (time_t)(left / 1000);
+		ts.tv_nsec = (long)(left % 1000) * 1000000L;
+		r = ppoll(&pfd, 1, &ts, wait_mask_set ? &wait_mask : NULL);
 		if (r == -1 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			return r;
-		return 1;
+		if (r == -1)
+			return WAIT_ERROR;
+		if (r == 0)
+			return WAIT_TIMEOUT;
+		return WAIT_READY;
 	}
 }
 
@@ -69,9 +129,9 @@ int
 conn_flush(struct conn *c)
 {
 	long long deadline = now_ms() + c->timeout_ms;
+	enum wait_result r;
 	size_t done = 0;
 	ssize_t n;
-	int r;
 
 	if (c->failed)
 		return -1;
@@ -84,9 +144,10 @@ conn_flush(struct conn *c)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if ((r = conn_wait(c->out_fd, POLLOUT, deadline)) == 1)
+			r = conn_wait(c->out_fd, POLLOUT, deadline, false);
+			if (r == WAIT_READY)
 				continue;
-			if (r == 0)
+			if (r == WAIT_TIMEOUT)
 				errno = ETIMEDOUT;
 		}
 		c->failed = true;
@@ -123,13 +184,15 @@ int
 conn_getc(struct conn *c)
 {
 	long long deadline;
+	enum wait_result r;
 	ssize_t n;
-	int r;
 
 	if (c->in_start < c->in_len)
 		return c->in[c->in_start++];
 	if (c->eof)
 		return CONN_EOF;
+	if (stop_asked)
+		return CONN_STOP;
 	/* Nothing left to answer from: send what is queued, then wait. */
 	if (c->out_len > 0 && conn_flush(c) == -1) {
 		c->eof = true;
@@ -142,9 +205,12 @@ conn_getc(struct conn *c)
 		 * terminal (stunnel's exec=, a test), where read() alone
 		 * would wait for ever.
 		 */
-		if ((r = conn_wait(c->in_fd, POLLIN, deadline)) == 0)
+		if ((r = conn_wait(c->in_fd, POLLIN, deadline, true)) ==
+		    WAIT_TIMEOUT)
 			return CONN_TIMEOUT;
-		if (r == -1) {
+		if (r == WAIT_STOP)
+			return CONN_STOP;
+		if (r == WAIT_ERROR) {
 			c->eof = true;
 			return CONN_EOF;
 		}

@@ -49,6 +49,20 @@ telnet_skip(struct conn *c)
 	return -1000;			/* NOP, AYT, GA and the like */
 }
 
+/* Why the input ended: conn_getc's code as a line status. */
+static enum line_status
+line_end(int ch)
+{
+	switch (ch) {
+	case CONN_TIMEOUT:
+		return LINE_TIMEOUT;
+	case CONN_STOP:
+		return LINE_STOP;
+	default:
+		return LINE_EOF;
+	}
+}
+
 enum line_status
 line_read(struct conn *c, char *buf, size_t size)
 {
@@ -59,13 +73,12 @@ line_read(struct conn *c, char *buf, size_t size)
 	conn_line_start(c);
 	for (;;) {
 		if ((ch = conn_getc(c)) < 0)
-			return ch == CONN_TIMEOUT ? LINE_TIMEOUT : LINE_EOF;
+			return line_end(ch);
 		if (ch == TELNET_IAC) {
 			if ((ch = telnet_skip(c)) == -1000)
 				continue;
 			if (ch < 0)
-				return ch == CONN_TIMEOUT ? LINE_TIMEOUT :
-				    LINE_EOF;
+				return line_end(ch);
 		}
 		if (ch == '\n')
 			break;

@@ -20,8 +20,9 @@
  * The checker is the same code either way (login_check,
  * login_scram_lookup, login_scram_check, in this process or in
  * prelogin_serve): the account that serves the name, the log line, the
- * failure count and pause.  Then login_finish becomes the user, opens the
- * maildrop and enters TRANSACTION.
+ * failure count and pause.  Then login_finish becomes the user, leaves a
+ * parent behind to repair what the session may leave half done
+ * (watch.c), opens the maildrop and enters TRANSACTION.
  *
  * A parent that goes away or answers out of turn ends the child's session
  * at once, without a word to the client (exit status EXIT_TEMP): a parent
@@ -30,7 +31,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,20 +248,6 @@ login_refused(struct session *s, enum auth_result r, bool last)
 
 /* ---- Becoming the user and opening the maildrop ------------------------ */
 
-/* The mail group of a group-writable spool, kept for dot-locks. */
-static gid_t
-mail_gid(const struct config *cf)
-{
-	struct group gr, *res = NULL;
-	char buf[4096];
-
-	if (cf->mail_group == NULL ||
-	    getgrnam_r(cf->mail_group, &gr, buf, sizeof(buf), &res) != 0 ||
-	    res == NULL || gr.gr_gid == 0)
-		return (gid_t)-1;
-	return gr.gr_gid;
-}
-
 static enum cmd_result
 open_failed(struct session *s, const char *path, enum store_error why)
 {
@@ -329,7 +315,7 @@ login_finish(struct session *s, const struct login *l)
 		return CMD_CLOSE;
 	}
 	if (s->root) {
-		keep = mail_gid(s->conf);
+		keep = conf_mail_gid(s->conf);
 		if (privsep_become(l->system ? l->user : NULL, l->uid, l->gid,
 		    keep) == -1) {
 			/* Part of root may be left: serve nobody, say
@@ -341,6 +327,14 @@ login_finish(struct session *s, const struct login *l)
 		}
 		s->store.owner = l->uid;
 		s->store.lock_gid = keep;
+	}
+	/* From here the session is a child; this process waits to repair. */
+	if (watch_session(s, path) == -1) {
+		log_warn("cannot start the session of user %s",
+		    log_quote(l->user));
+		(void)reply_err(s, "[SYS/TEMP] the server cannot serve you "
+		    "right now; try again later");
+		return CMD_CLOSE;
 	}
 	if (store_open(path, &s->store, &s->mb, &why) == -1)
 		return open_failed(s, path, why);

@@ -77,6 +77,14 @@ int		 conf_set(struct config *cf, const char *key, const char *value,
 		    char *err, size_t errlen);
 int		 conf_finish(struct config *cf, char *err, size_t errlen);
 void		 conf_free(struct config *cf);
+/*
+ * conf_store: the store settings of cf (locks, format, UIDLs), for a
+ * mailbox owned by the invoking user.  conf_mail_gid: the group of
+ * mail-group, which makes dot-locks in a group-writable spool, or
+ * (gid_t)-1 when there is none (or it is group 0).
+ */
+void		 conf_store(const struct config *cf, struct store_config *sc);
+gid_t		 conf_mail_gid(const struct config *cf);
 /* conf_keys: the NULL-terminated list of keys, for --help. */
 const char *const *conf_keys(void);
 
@@ -118,7 +126,7 @@ const char	*log_quote(const char *s);
 
 /* ---- conn.c: buffered client I/O with an idle timeout ------------------- */
 
-enum { CONN_EOF = -1, CONN_TIMEOUT = -2 };
+enum { CONN_EOF = -1, CONN_TIMEOUT = -2, CONN_STOP = -3 };
 
 struct conn {
 	int		 in_fd;
@@ -134,10 +142,19 @@ struct conn {
 	unsigned char	 out[CONN_OUT_SIZE];
 };
 
+/*
+ * conn_stop_setup: from now on SIGTERM and SIGHUP only ask the session to
+ * stop, at its next wait for input (they are blocked but inside a wait,
+ * so that no update or reply is ever cut short).  0, or -1 with errno.
+ * conn_stopping: was a stop asked for?
+ */
+int		 conn_stop_setup(void);
+bool		 conn_stopping(void);
 void		 conn_init(struct conn *c, int in_fd, int out_fd,
 		    unsigned int timeout);
-/* conn_getc: the next byte, or CONN_EOF / CONN_TIMEOUT.  Queued output
- * is flushed before it waits for input. */
+/* conn_getc: the next byte, or CONN_EOF / CONN_TIMEOUT / CONN_STOP (the
+ * input is used up and a stop was asked for).  Queued output is flushed
+ * before it waits for input. */
 int		 conn_getc(struct conn *c);
 /*
  * conn_line_start: the next line must be complete within the idle
@@ -160,7 +177,8 @@ enum line_status {
 	LINE_EOF,
 	LINE_TIMEOUT,
 	LINE_TOOLONG,	/* read to its end and discarded */
-	LINE_BAD	/* a NUL or a bare CR in it */
+	LINE_BAD,	/* a NUL or a bare CR in it */
+	LINE_STOP	/* a stop was asked for (conn_stop_setup) */
 };
 
 /*
@@ -259,6 +277,8 @@ int		 session_loop(struct session *s);
 void		 session_free(struct session *s);
 /* session_logout: the logout log line. */
 void		 session_logout(struct session *s, bool updated);
+/* session_shutdown: answer a stop (SIGTERM) and end the session. */
+void		 session_shutdown(struct session *s);
 
 /* The command tables of each state (cmd.c). */
 struct command {
@@ -353,12 +373,23 @@ enum auth_result login_scram_check(struct session *s, const char *authmsg,
 		    size_t len, const unsigned char *proof, unsigned char *sig,
 		    struct login *l, bool *last_r);
 /*
- * login_finish: become the account (when root), open the maildrop and
- * enter TRANSACTION; replies +OK, or -ERR and CMD_CLOSE (CMD_CLOSE
- * without a reply, and s->status EXIT_TEMP, when root could not be given
- * up).
+ * login_finish: become the account (when root), fork the session off
+ * its watcher (watch_session), open the maildrop and enter TRANSACTION;
+ * replies +OK, or -ERR and CMD_CLOSE (CMD_CLOSE without a reply, and
+ * s->status EXIT_TEMP, when root could not be given up).
  */
 enum cmd_result	 login_finish(struct session *s, const struct login *l);
+
+/* ---- watch.c ------------------------------------------------------------ */
+
+/*
+ * watch_session: fork; the child returns 0 and serves the session on;
+ * the parent lets go of the client, waits for the child, repairs what it
+ * left of an update or a dot-lock of mailbox path (store_repair), logs
+ * that, and exits with the child's status (EXIT_TEMP when it was
+ * killed).  -1 with errno when there is no child.
+ */
+int		 watch_session(struct session *s, const char *path);
 
 /* ---- serve.c ------------------------------------------------------------ */
 

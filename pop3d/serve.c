@@ -59,6 +59,10 @@ serve(const struct config *cf)
 	int status;
 
 	log_init(cf->log);
+	if (conn_stop_setup() == -1) {
+		log_warn("cannot set up the signals that stop a session");
+		return EXIT_TEMP;
+	}
 	if (sodium_init() < 0) {
 		log_errx("cannot initialise libsodium");
 		return EXIT_TEMP;

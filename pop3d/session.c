@@ -41,15 +41,7 @@ session_init(struct session *s, struct conn *c, const struct config *cf,
 	s->auth.secrets = cf->secrets;
 	s->auth.rhost = peer;
 	s->auth.root = s->root;
-	for (i = 0; i < cf->nlocking; i++)
-		s->store.locking[i] = cf->locking[i];
-	s->store.nlocking = cf->nlocking;
-	s->store.lock_wait = cf->lock_wait;
-	s->store.unquote_mboxrd = cf->mboxrd;
-	s->store.content_length = cf->mboxcl2;
-	s->store.uidl = cf->uidl;
-	s->store.owner = getuid();
-	s->store.lock_gid = (gid_t)-1;
+	conf_store(cf, &s->store);
 	s->apop = auth_apop_offered(&s->auth) &&
 	    auth_apop_stamp(cf->hostname, s->stamp, sizeof(s->stamp)) == 0;
 	if (!s->apop)
@@ -179,6 +171,16 @@ session_logout(struct session *s, bool updated)
 }
 
 void
+session_shutdown(struct session *s)
+{
+	(void)reply_err(s, "[SYS/TEMP] server shutting down; try again in a "
+	    "moment");
+	if (s->state == STATE_TRANS)
+		log_logout(s, "shut down, nothing deleted");
+	s->state = STATE_DONE;
+}
+
+void
 session_greet(struct session *s)
 {
 	if (s->apop)
@@ -202,8 +204,16 @@ session_loop(struct session *s)
 	enum cmd_result r;
 
 	while (s->state != STATE_DONE) {
+		/* A stop asked for while commands were still buffered. */
+		if (conn_stopping()) {
+			session_shutdown(s);
+			continue;
+		}
 		st = line_read(s->conn, line, sizeof(line) - 1);
 		switch (st) {
+		case LINE_STOP:
+			session_shutdown(s);
+			continue;
 		case LINE_EOF:
 		case LINE_TIMEOUT:
 			/* RFC 1939 section 3: a timeout closes without

@@ -47,6 +47,19 @@ conn_mem_output_len(void)
 	return out_len;
 }
 
+/* No signals here: a stop is never asked for. */
+int
+conn_stop_setup(void)
+{
+	return 0;
+}
+
+bool
+conn_stopping(void)
+{
+	return false;
+}
+
 void
 conn_init(struct conn *c, int in_fd, int out_fd, unsigned int timeout)
 {

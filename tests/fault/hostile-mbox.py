@@ -77,7 +77,7 @@ class Session:
             total += len(line) - (1 if line.startswith(b".") else 0)
 
     def hwm(self):
-        return popenv.vm_bytes(self.proc.pid, "VmHWM")
+        return popenv.vm_bytes(popenv.session_pid(self.proc), "VmHWM")
 
     def quit(self):
         answer = self.cmd(b"QUIT")

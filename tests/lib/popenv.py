@@ -488,6 +488,37 @@ def client_main(run, programs):
     return tap.done()
 
 
+def children(pid):
+    """The PIDs of the processes whose parent is pid."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(d))
+    return kids
+
+
+def session_pid(proc, deadline=10.0):
+    """The process that serves a logged-in session: after a login pop3d
+    forks it off and the process started waits to repair what it may
+    leave half done (pop3d/watch.c).  Call it after the login's +OK."""
+    end = time.time() + deadline
+    while True:
+        kids = children(proc.pid)
+        if len(kids) == 1:
+            return kids[0]
+        if time.time() > end:
+            raise RuntimeError("pop3d %d has children %r, not one session"
+                               % (proc.pid, kids))
+        time.sleep(0.01)
+
+
 def vm_bytes(pid, field):
     """A memory field of /proc/PID/status (VmHWM, VmRSS...) in bytes."""
     with open("/proc/%d/status" % pid) as f:

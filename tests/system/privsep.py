@@ -163,9 +163,17 @@ def main():
                tail[2].startswith(b"+OK nothing"),
                "the commands pipelined after PASS are answered, in order",
                text)
-        kids = wait_children(proc.pid, 0)
-        tap.ok(kids == [], "after login the child is gone", kids)
-        st = status(proc.pid)
+        # The pre-login child is gone; the session runs in a new child,
+        # and the process started waits for it, as the user too.
+        session = wait_children(proc.pid, 1)
+        tap.ok(len(session) == 1 and (not kids or session[0] != kids[0]),
+               "after login the pre-login child is gone, the session "
+               "runs in a child of its own", (kids, session))
+        watcher = status(proc.pid)
+        tap.ok(watcher["Uid"].split() == [str(nobody.pw_uid)] * 4,
+               "the process that waits for the session is the mail user "
+               "too", watcher["Uid"])
+        st = status(session[0]) if session else watcher
         tap.ok(st["Uid"].split() == [str(nobody.pw_uid)] * 4,
                "the session runs as the mail user (all four uids)", st)
         # Real, effective and filesystem gid are the user's; the saved
