@@ -23,7 +23,8 @@
 #include "store/mbox.h"
 
 #define SCAN_BUF	(1024 * 1024)
-#define OPEN_TRIES	3	/* the path may be replaced between open and lock */
+#define OPEN_TRIES	3	/* the path may be replaced between open and
+				   lock */
 
 static bool
 same_stat(const struct stat *a, const struct stat *b)

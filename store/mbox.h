@@ -32,11 +32,14 @@
 struct msg {
 	uint64_t	 from_off;	/* its From_ line */
 	uint64_t	 data_off;	/* first byte after the From_ line */
-	uint64_t	 end_off;	/* end of content (separator line excluded) */
+	uint64_t	 end_off;	/* end of content (separator line
+					   excluded) */
 	uint64_t	 size;		/* octets with CRLF line ends */
 	unsigned char	 hash[UIDL_HASH_LEN];
-	uint32_t	 dup;		/* 0, or k for the (k+1)th equal message */
-	uint32_t	 xuidl;		/* 0, or 1 + offset in the X-UIDL strings */
+	uint32_t	 dup;		/* 0, or k for the (k+1)th equal
+					   message */
+	uint32_t	 xuidl;		/* 0, or 1 + offset in the X-UIDL
+					   strings */
 	uint32_t	 flags;
 };
 _Static_assert(sizeof(struct msg) == 64, "64 bytes a message: keep it so");

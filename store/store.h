@@ -39,11 +39,13 @@ struct store_config {
 	enum store_lock	 locking[STORE_LOCK_METHODS];
 	unsigned int	 nlocking;		/* 0: no locks at all */
 	unsigned int	 lock_wait;		/* seconds, in total */
-	bool		 unquote_mboxrd;	/* ">>From " reads as ">From " */
+	bool		 unquote_mboxrd;	/* ">>From " reads as
+						   ">From " */
 	bool		 content_length;	/* mboxcl2: trust Content-Length
 						   where it checks out */
 	enum store_uidl_mode uidl;
-	uid_t		 owner;			/* the mailbox must be this uid's */
+	uid_t		 owner;			/* the mailbox must be this
+						   uid's */
 	/*
 	 * The group whose privilege creates dot-lock and journal files in a
 	 * group-writable spool (Debian: mail), kept as the saved set-group-ID
@@ -56,16 +58,19 @@ enum store_error {
 	STORE_OK = 0,
 	STORE_ERR_INUSE,	/* another session or a lock holder: retry */
 	STORE_ERR_TEMP,		/* I/O trouble, try again later */
-	STORE_ERR_PERM,		/* wrong owner, type or links: needs the admin */
+	STORE_ERR_PERM,		/* wrong owner, type or links: needs the
+				   admin */
 	STORE_ERR_NOTMBOX,	/* the file is not an mbox; it is not touched */
-	STORE_ERR_CHANGED	/* rewritten by someone else during the session */
+	STORE_ERR_CHANGED	/* rewritten by someone else during the
+				   session */
 };
 
 /* What store_open found of an update that a crash interrupted. */
 enum store_recovery {
 	STORE_RECOVERY_NONE = 0,	/* nothing to do */
 	STORE_RECOVERY_DONE,		/* the update was completed */
-	STORE_RECOVERY_DISCARDED	/* a journal for another file, dropped */
+	STORE_RECOVERY_DISCARDED	/* a journal for another file,
+					   dropped */
 };
 
 struct mbox;

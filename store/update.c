@@ -56,7 +56,8 @@
 
 #define UPDATE_CHUNK		(4 * 1024 * 1024)
 #define JOURNAL_ALIGN		4096
-#define JOURNAL_SEGS_MAX	(1U << 26)	/* far above any real maildrop */
+#define JOURNAL_SEGS_MAX	(1U << 26)	/* far above any real
+						   maildrop */
 #define NEWMAIL_SKIP_MAX	4	/* "\r\n\r\n" */
 
 static const char head_magic[8] = "pop3dJ2\n";
