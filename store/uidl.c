@@ -87,6 +87,18 @@ hex(const unsigned char *b, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+#define DIGEST_ID_SIZE	(2 * UIDL_HASH_LEN + 1)
+
+/* The id of a message without X-UIDL, before any suffix. */
+static void
+digest_id(const struct msg *m, char *out)
+{
+	if (m->flags & MSG_ID64)
+		hex(m->hash, 8, out);	/* the rest of hash[] is zero */
+	else
+		hex(m->hash, sizeof(m->hash), out);
+}
+
 /* uidl_assign() sees to it that an id never needs the cut made here. */
 void
 uidl_format(const struct msg *m, const char *xuidls, char *buf)
@@ -95,10 +107,8 @@ uidl_format(const struct msg *m, const char *xuidls, char *buf)
 
 	if (m->xuidl != 0)
 		(void)snprintf(base, sizeof(base), "%s", xuidls + m->xuidl - 1);
-	else if (m->flags & MSG_ID64)
-		hex(m->hash, 8, base);	/* the rest of hash[] is zero */
 	else
-		hex(m->hash, sizeof(m->hash), base);
+		digest_id(m, base);
 	if (m->dup == 0)
 		(void)snprintf(id, sizeof(id), "%s", base);
 	else
@@ -107,7 +117,103 @@ uidl_format(const struct msg *m, const char *xuidls, char *buf)
 	memcpy(buf, id, STORE_UIDL_MAX + 1);
 }
 
-/* Sorting by id: qsort_r carries the message array. */
+/*
+ * Making ids unique.  The rules, frozen with the ids themselves:
+ *  1. Messages of one key (the same X-UIDL value, or without one the same
+ *     digest) are numbered in file order: the (k+1)th gets "-(k+1)".
+ *  2. An X-UIDL message whose suffix would make its id longer than 70
+ *     characters gives way: it joins its digest's key instead.
+ *  3. Then in rounds, each judging the ids as they were when it began:
+ *     of the messages holding one id, the X-UIDL ones give way, the
+ *     latest in file order first, until one is left (digest ids are
+ *     never shared with each other, so a digest holder is that one).
+ *     Giving way renumbers two keys, which can share other ids, so the
+ *     rounds go on until one finds no id shared.
+ * Rule 2 can only apply before the first round: an X-UIDL key only loses
+ * members, so its suffixes only get shorter.
+ *
+ * Done as said, each round costs a pass over all messages, and there can
+ * be a round for every message ("a-2" once, then "a" many times: each
+ * round the copy that moves up to be "a-2" gives way): quadratic.  Here a
+ * round judges only the ids that could be shared in it: those shared in
+ * the round before, and the new last ids of the digest keys that grew.
+ * An id is a stem (the id without its suffix) with a rank; the holder of a
+ * rank is found in a Fenwick tree of a key's members.  Each message gives
+ * way at most once, so all rounds together cost O(n log n).
+ *
+ * Two ids are the same only when they have the same stem and rank, or
+ * when one of rank 0 has the stem "stem-(rank + 1)" of the other: a suffix
+ * has no '-' and no leading zero, so the last '-' of an id begins it.
+ *
+ * A digest group has one stem, as scan.c gives all messages of a mailbox
+ * the same kind of digest (MSG_ID64 or not).
+ */
+#define NONE		UINT32_MAX	/* no such stem */
+
+/* The members of one key, in file order: slot[first .. first + len). */
+struct group {
+	uint32_t	 first;
+	uint32_t	 len;
+	uint32_t	 held;		/* members holding one of its ids now */
+	uint32_t	 stem;
+};
+
+/* Where a message is a member: of its X-UIDL's key, and its digest's. */
+struct place {
+	uint32_t	 xgroup;	/* when it has an X-UIDL */
+	uint32_t	 xpos;
+	uint32_t	 dgroup;
+	uint32_t	 dpos;
+};
+
+/* A distinct stem, and the groups whose ids it begins. */
+struct stem {
+	uint32_t	 first;		/* bystem[first .. first + ngroups) */
+	uint32_t	 ngroups;
+	uint32_t	 parent;	/* this stem is "parent-num", or NONE */
+	uint32_t	 num;
+};
+
+/* A stem that is another one, parent, with the suffix "-num" added. */
+struct child {
+	uint32_t	 parent;
+	uint32_t	 num;
+	uint32_t	 stem;
+};
+
+/* An id: rank 0 is the stem alone, rank k the stem and "-(k + 1)". */
+struct idv {
+	uint32_t	 stem;
+	uint32_t	 rank;
+};
+
+/* Rules 2 and 3 at work. */
+struct unique {
+	struct msg	*msgs;
+	const char	*xuidls;
+	uint32_t	 n;
+	uint32_t	 nx;		/* messages with an X-UIDL */
+	uint32_t	*slot;		/* X-UIDL keys' members, digests' */
+	uint32_t	*tree;		/* per group: its held members */
+	struct place	*place;		/* per message */
+	struct group	*groups;	/* the X-UIDL ones first */
+	uint32_t	 ngroups;
+	uint32_t	 nxgroups;
+	char		*hex;		/* each digest group's stem */
+	uint32_t	*bystem;	/* the groups in stem order */
+	struct stem	*stems;
+	uint32_t	 nstems;
+	uint32_t	 maxgroups;	/* most groups of one stem */
+	struct child	*children;	/* by parent, then num */
+	uint32_t	 nchildren;
+	struct idv	*ids;		/* the ids to judge next */
+	uint32_t	 nids;
+	uint32_t	*out;		/* who gives way in this round */
+	uint32_t	 nout;
+	uint32_t	*holders;	/* the X-UIDL holders of one id */
+};
+
+/* Sorting by key: qsort_r carries the message array. */
 struct uidl_ctx {
 	const struct msg *msgs;
 	const char	*xuidls;
@@ -135,90 +241,550 @@ idx_cmp(const void *pa, const void *pb, void *arg)
 	return a < b ? -1 : a > b;
 }
 
-static int
-str_cmp(const void *pa, const void *pb)
+/* Rule 1: number the members of each key in file order. */
+static void
+number(struct msg *msgs, unsigned int n, const char *xuidls, uint32_t *idx)
 {
-	return strcmp(*(char *const *)pa, *(char *const *)pb);
+	struct uidl_ctx c = { msgs, xuidls };
+	unsigned int i, j;
+
+	for (i = 0; i < n; i++)
+		idx[i] = i;
+	qsort_r(idx, n, sizeof(*idx), idx_cmp, &c);
+	for (i = 0; i < n; i = j) {
+		msgs[idx[i]].dup = 0;
+		for (j = i + 1; j < n && key_cmp(&msgs[idx[i]],
+		    &msgs[idx[j]], xuidls) == 0; j++)
+			msgs[idx[j]].dup = j - i;
+	}
+}
+
+static int
+xslot_cmp(const void *pa, const void *pb, void *arg)
+{
+	const struct unique *u = arg;
+	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+	int r = strcmp(u->xuidls + u->msgs[a].xuidl - 1,
+	    u->xuidls + u->msgs[b].xuidl - 1);
+
+	if (r != 0)
+		return r;
+	return a < b ? -1 : a > b;
+}
+
+static int
+dslot_cmp(const void *pa, const void *pb, void *arg)
+{
+	const struct unique *u = arg;
+	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+	int r = memcmp(u->msgs[a].hash, u->msgs[b].hash, UIDL_HASH_LEN);
+
+	if (r != 0)
+		return r;
+	return a < b ? -1 : a > b;
+}
+
+/* Does slot k (k > 0) hold a member of the same key as slot k - 1? */
+static bool
+same_key(const struct unique *u, uint32_t k)
+{
+	const struct msg *a = &u->msgs[u->slot[k - 1]];
+	const struct msg *b = &u->msgs[u->slot[k]];
+
+	if (k == u->nx)
+		return false;
+	if (k < u->nx)
+		return strcmp(u->xuidls + a->xuidl - 1,
+		    u->xuidls + b->xuidl - 1) == 0;
+	return memcmp(a->hash, b->hash, UIDL_HASH_LEN) == 0;
 }
 
 /*
- * Give equal keys their -2, -3 suffixes, then make sure no X-UIDL value
- * collides with another id or grows past 70 characters with its suffix; a
- * colliding X-UIDL gives way to the digest and the numbering is redone.
- * Computed ids never collide with each other (32 hex digits, distinct
- * suffixes), so the loop ends once all X-UIDLs are settled.
+ * Fenwick trees of counts 0 or 1, t[0 .. len): the positions are 64-bit
+ * as a step past the end of a group of over 2^31 can pass 2^32.
+ * fen_build: t held the counts; make it their tree.
  */
+static void
+fen_build(uint32_t *t, uint32_t len)
+{
+	uint64_t i, j;
+
+	for (i = 1; i <= len; i++)
+		if ((j = i + (i & -i)) <= len)
+			t[j - 1] += t[i - 1];
+}
+
+/* fen_add: add delta (1, or -1 modulo 2^32) to the count at pos. */
+static void
+fen_add(uint32_t *t, uint32_t len, uint32_t pos, uint32_t delta)
+{
+	uint64_t p;
+
+	for (p = (uint64_t)pos + 1; p <= len; p += p & -p)
+		t[p - 1] += delta;
+}
+
+/* fen_select: the position of the one counted of rank r (r < them all). */
+static uint32_t
+fen_select(const uint32_t *t, uint32_t len, uint32_t r)
+{
+	uint64_t pos = 0, step = 1;
+
+	while (step * 2 <= len)
+		step *= 2;
+	for (; step > 0; step /= 2)
+		if (pos + step <= len && t[pos + step - 1] <= r) {
+			pos += step;
+			r -= t[pos - 1];
+		}
+	return (uint32_t)pos;
+}
+
+/* The message holding rank r of group g (r < its held members). */
+static uint32_t
+member(const struct unique *u, uint32_t g, uint32_t r)
+{
+	const struct group *gr = &u->groups[g];
+	uint32_t pos = fen_select(u->tree + gr->first, gr->len, r);
+
+	return u->slot[gr->first + pos];
+}
+
+/*
+ * Sort the members of each key together, X-UIDL values (each message
+ * with one) and digests (every message), and make them groups; a digest
+ * group holds ids for its members without an X-UIDL.
+ */
+static int
+make_groups(struct unique *u)
+{
+	struct group *g = NULL;
+	uint32_t i, k, m, total = u->nx + u->n;
+
+	for (i = 0, k = 0; i < u->n; i++)
+		if (u->msgs[i].xuidl != 0)
+			u->slot[k++] = i;
+	for (i = 0; i < u->n; i++)
+		u->slot[u->nx + i] = i;
+	qsort_r(u->slot, u->nx, sizeof(*u->slot), xslot_cmp, u);
+	qsort_r(u->slot + u->nx, u->n, sizeof(*u->slot), dslot_cmp, u);
+	for (k = 0; k < total; k++)
+		if (k == 0 || !same_key(u, k))
+			u->ngroups++;
+	if ((u->groups = calloc(u->ngroups, sizeof(*u->groups))) == NULL)
+		return -1;
+	for (k = 0, i = 0; k < total; k++) {
+		if (k == 0 || !same_key(u, k)) {
+			g = &u->groups[i++];
+			g->first = k;
+			if (k < u->nx)
+				u->nxgroups = i;
+		}
+		m = u->slot[k];
+		if (k < u->nx) {
+			u->place[m].xgroup = i - 1;
+			u->place[m].xpos = g->len;
+		} else {
+			u->place[m].dgroup = i - 1;
+			u->place[m].dpos = g->len;
+		}
+		u->tree[k] = k < u->nx || u->msgs[m].xuidl == 0;
+		g->held += u->tree[k];
+		g->len++;
+	}
+	for (i = 0; i < u->ngroups; i++)
+		fen_build(u->tree + u->groups[i].first, u->groups[i].len);
+	return 0;
+}
+
+/* Group g's stem: its X-UIDL value as uidl_format cuts it, or digest. */
+static const char *
+stem_of(const struct unique *u, uint32_t g, size_t *len_r)
+{
+	const char *s;
+
+	if (g >= u->nxgroups) {
+		s = u->hex + (size_t)(g - u->nxgroups) * DIGEST_ID_SIZE;
+		*len_r = strlen(s);
+	} else {
+		s = u->xuidls + u->msgs[u->slot[u->groups[g].first]].xuidl - 1;
+		*len_r = strnlen(s, STORE_UIDL_MAX);
+	}
+	return s;
+}
+
+static int
+mem_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int r = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (r != 0)
+		return r;
+	return alen < blen ? -1 : alen > blen;
+}
+
+static int
+stem_cmp(const void *pa, const void *pb, void *arg)
+{
+	const struct unique *u = arg;
+	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+	const char *sa, *sb;
+	size_t alen, blen;
+	int r;
+
+	sa = stem_of(u, a, &alen);
+	sb = stem_of(u, b, &blen);
+	if ((r = mem_cmp(sa, alen, sb, blen)) != 0)
+		return r;
+	return a < b ? -1 : a > b;
+}
+
+/* Sort the groups by stem; groups of equal stems share a stems[] entry. */
+static int
+make_stems(struct unique *u)
+{
+	const char *s, *prev = NULL;
+	size_t len, plen = 0;
+	uint32_t i, g, ndigests = u->ngroups - u->nxgroups;
+	struct stem *st = NULL;
+
+	u->hex = calloc(ndigests, DIGEST_ID_SIZE);
+	u->bystem = calloc(u->ngroups, sizeof(*u->bystem));
+	u->stems = calloc(u->ngroups, sizeof(*u->stems));
+	if (u->hex == NULL || u->bystem == NULL || u->stems == NULL)
+		return -1;
+	for (i = 0; i < ndigests; i++)
+		digest_id(&u->msgs[u->slot[u->groups[u->nxgroups + i].first]],
+		    u->hex + (size_t)i * DIGEST_ID_SIZE);
+	for (i = 0; i < u->ngroups; i++)
+		u->bystem[i] = i;
+	qsort_r(u->bystem, u->ngroups, sizeof(*u->bystem), stem_cmp, u);
+	for (i = 0; i < u->ngroups; i++) {
+		g = u->bystem[i];
+		s = stem_of(u, g, &len);
+		if (prev == NULL || mem_cmp(prev, plen, s, len) != 0) {
+			st = &u->stems[u->nstems++];
+			st->first = i;
+			st->parent = NONE;
+			prev = s;
+			plen = len;
+		}
+		st->ngroups++;
+		if (st->ngroups > u->maxgroups)
+			u->maxgroups = st->ngroups;
+		u->groups[g].stem = u->nstems - 1;
+	}
+	return 0;
+}
+
+/* The stem that is s, or NONE. */
+static uint32_t
+find_stem(const struct unique *u, const char *s, size_t len)
+{
+	uint32_t lo = 0, hi = u->nstems, mid;
+	const char *t;
+	size_t tlen;
+	int r;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		t = stem_of(u, u->bystem[u->stems[mid].first], &tlen);
+		if ((r = mem_cmp(s, len, t, tlen)) == 0)
+			return mid;
+		if (r < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NONE;
+}
+
+/*
+ * Does s end in a suffix uidl_format could have written for a rank below
+ * max ("-2" or more, no leading zero)?  Then the length before it and the
+ * number.
+ */
+static bool
+split_suffix(const char *s, size_t len, uint32_t max, size_t *plen_r,
+    uint32_t *num_r)
+{
+	uint64_t num = 0;
+	size_t p, i;
+
+	for (p = len; p > 0 && s[p - 1] != '-'; p--)
+		;
+	if (p == 0 || p == len || s[p] == '0')
+		return false;
+	for (i = p; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		num = num * 10 + (uint64_t)(s[i] - '0');
+		if (num > max)
+			return false;
+	}
+	if (num < 2)
+		return false;
+	*plen_r = p - 1;
+	*num_r = (uint32_t)num;
+	return true;
+}
+
+static int
+child_cmp(const void *pa, const void *pb)
+{
+	const struct child *a = pa, *b = pb;
+
+	if (a->parent != b->parent)
+		return a->parent < b->parent ? -1 : 1;
+	return a->num < b->num ? -1 : a->num > b->num;
+}
+
+/* Link each stem "p-num" to stem p, when there is one. */
+static int
+make_children(struct unique *u)
+{
+	struct child *c;
+	const char *s;
+	size_t len, plen;
+	uint32_t i, num, p;
+
+	if ((u->children = calloc(u->nstems, sizeof(*u->children))) == NULL)
+		return -1;
+	for (i = 0; i < u->nstems; i++) {
+		s = stem_of(u, u->bystem[u->stems[i].first], &len);
+		if (!split_suffix(s, len, u->n, &plen, &num) ||
+		    (p = find_stem(u, s, plen)) == NONE)
+			continue;
+		u->stems[i].parent = p;
+		u->stems[i].num = num;
+		c = &u->children[u->nchildren++];
+		c->parent = p;
+		c->num = num;
+		c->stem = i;
+	}
+	qsort(u->children, u->nchildren, sizeof(*u->children), child_cmp);
+	return 0;
+}
+
+/* The stem that is stem p with the suffix "-num", or NONE. */
+static uint32_t
+find_child(const struct unique *u, uint32_t p, uint32_t num)
+{
+	struct child key = { p, num, 0 };
+	const struct child *c;
+
+	c = bsearch(&key, u->children, u->nchildren, sizeof(*u->children),
+	    child_cmp);
+	return c != NULL ? c->stem : NONE;
+}
+
+/* Rank r of stem st as one id has it, written the one way (see above). */
+static struct idv
+id_at(const struct unique *u, uint32_t st, uint32_t r)
+{
+	struct idv v = { st, r };
+
+	if (r == 0 && u->stems[st].parent != NONE) {
+		v.stem = u->stems[st].parent;
+		v.rank = u->stems[st].num - 1;
+	}
+	return v;
+}
+
+/* Message m takes its digest's key; the digest's new last id may be taken. */
+static void
+give_way(struct unique *u, uint32_t m)
+{
+	const struct place *p = &u->place[m];
+	struct group *gx = &u->groups[p->xgroup];
+	struct group *gd = &u->groups[p->dgroup];
+
+	/* Never twice: member() trusts the counts not to pass a group. */
+	if (u->msgs[m].xuidl == 0)
+		return;
+	u->msgs[m].xuidl = 0;
+	fen_add(u->tree + gx->first, gx->len, p->xpos, UINT32_MAX);
+	gx->held--;
+	fen_add(u->tree + gd->first, gd->len, p->dpos, 1);
+	gd->held++;
+	u->ids[u->nids++] = id_at(u, gd->stem, gd->held - 1);
+}
+
+/* Rule 2, on the numbering of rule 1, where every member holds its id. */
+static void
+too_long(struct unique *u)
+{
+	const struct group *g;
+	size_t len;
+	uint32_t i, r;
+
+	for (i = 0; i < u->nxgroups; i++) {
+		g = &u->groups[i];
+		len = strlen(u->xuidls + u->msgs[u->slot[g->first]].xuidl - 1);
+		for (r = 1; r < g->len; r++)
+			if (len + (size_t)snprintf(NULL, 0, "-%u", r + 1) >
+			    STORE_UIDL_MAX)
+				give_way(u, u->slot[g->first + r]);
+	}
+}
+
+/* Add the holders of rank r of stem st's groups: X-UIDL ones, digests. */
+static void
+holders_of(struct unique *u, uint32_t st, uint32_t r, uint32_t *nx_r,
+    uint32_t *nd_r)
+{
+	const struct stem *s = &u->stems[st];
+	uint32_t i, g;
+
+	for (i = 0; i < s->ngroups; i++) {
+		g = u->bystem[s->first + i];
+		if (u->groups[g].held <= r)
+			continue;
+		if (g < u->nxgroups)
+			u->holders[(*nx_r)++] = member(u, g, r);
+		else
+			(*nd_r)++;
+	}
+}
+
+static int
+later_first(const void *pa, const void *pb)
+{
+	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+
+	return a > b ? -1 : a < b;
+}
+
+/*
+ * Rule 3 for id v: when it is shared and an X-UIDL holds it, the later
+ * X-UIDL holders are to give way, and it is judged again next round.
+ */
+static void
+judge(struct unique *u, struct idv v)
+{
+	uint32_t c, i, nx = 0, nd = 0, give;
+
+	holders_of(u, v.stem, v.rank, &nx, &nd);
+	if (v.rank > 0 && (c = find_child(u, v.stem, v.rank + 1)) != NONE)
+		holders_of(u, c, 0, &nx, &nd);
+	if (nx == 0 || nx + nd < 2)
+		return;
+	qsort(u->holders, nx, sizeof(*u->holders), later_first);
+	give = nx + nd - 1 < nx ? nx + nd - 1 : nx;
+	for (i = 0; i < give; i++)
+		u->out[u->nout++] = u->holders[i];
+	u->ids[u->nids++] = v;
+}
+
+static int
+idv_cmp(const void *pa, const void *pb)
+{
+	const struct idv *a = pa, *b = pb;
+
+	if (a->stem != b->stem)
+		return a->stem < b->stem ? -1 : 1;
+	return a->rank < b->rank ? -1 : a->rank > b->rank;
+}
+
+/*
+ * Rule 3, round by round.  An id kept for the next round made at least
+ * one holder give way, and each giving way adds one id, so ids[] never
+ * holds more than twice the X-UIDL messages; those kept go back into
+ * ids[] in place, behind the one being read.
+ */
+static void
+rounds(struct unique *u)
+{
+	struct idv v, prev = { NONE, 0 };
+	uint32_t i, n;
+
+	while (u->nids > 0) {
+		qsort(u->ids, u->nids, sizeof(*u->ids), idv_cmp);
+		n = u->nids;
+		u->nids = u->nout = 0;
+		for (i = 0; i < n; i++) {
+			v = u->ids[i];
+			if (i == 0 || idv_cmp(&prev, &v) != 0)
+				judge(u, v);
+			prev = v;
+		}
+		for (i = 0; i < u->nout; i++)
+			give_way(u, u->out[i]);
+	}
+}
+
+static void
+unique_free(struct unique *u)
+{
+	free(u->slot);
+	free(u->tree);
+	free(u->place);
+	free(u->groups);
+	free(u->hex);
+	free(u->bystem);
+	free(u->stems);
+	free(u->children);
+	free(u->ids);
+	free(u->out);
+	free(u->holders);
+}
+
+/* Rules 2 and 3: which X-UIDL messages give way to their digest. */
+static int
+settle_xuidls(struct msg *msgs, uint32_t n, uint32_t nx, const char *xuidls)
+{
+	struct unique u = { .msgs = msgs, .xuidls = xuidls, .n = n, .nx = nx };
+	uint32_t i, r;
+	int rc = -1;
+
+	u.slot = calloc(nx + n, sizeof(*u.slot));
+	u.tree = calloc(nx + n, sizeof(*u.tree));
+	u.place = calloc(n, sizeof(*u.place));
+	u.ids = calloc(2 * (size_t)nx, sizeof(*u.ids));
+	u.out = calloc(nx, sizeof(*u.out));
+	if (u.slot == NULL || u.tree == NULL || u.place == NULL ||
+	    u.ids == NULL || u.out == NULL)
+		goto out;
+	if (make_groups(&u) == -1 || make_stems(&u) == -1 ||
+	    make_children(&u) == -1)
+		goto out;
+	/* An id's X-UIDL holders: from its stem's groups and one child's. */
+	u.holders = calloc(2 * (size_t)u.maxgroups, sizeof(*u.holders));
+	if (u.holders == NULL)
+		goto out;
+	too_long(&u);
+	for (i = 0; i < u.nxgroups; i++)
+		for (r = 0; r < u.groups[i].held; r++)
+			u.ids[u.nids++] = id_at(&u, u.groups[i].stem, r);
+	rounds(&u);
+	rc = 0;
+out:
+	unique_free(&u);
+	return rc;
+}
+
 int
 uidl_assign(struct msg *msgs, unsigned int n, const char *xuidls)
 {
-	struct uidl_ctx c = { msgs, xuidls };
-	uint32_t *idx = NULL;
-	char **ids = NULL, *buf = NULL;
-	unsigned int i, j, nx, demoted;
-	int rc = -1;
+	uint32_t *idx;
+	unsigned int i, nx = 0;
 
 	if (n == 0)
 		return 0;
-	if ((idx = calloc(n, sizeof(*idx))) == NULL)
-		goto out;
-	do {
-		for (i = 0; i < n; i++)
-			idx[i] = i;
-		qsort_r(idx, n, sizeof(*idx), idx_cmp, &c);
-		for (i = 0; i < n; i = j) {
-			msgs[idx[i]].dup = 0;
-			for (j = i + 1; j < n && key_cmp(&msgs[idx[i]],
-			    &msgs[idx[j]], xuidls) == 0; j++)
-				msgs[idx[j]].dup = j - i;
-		}
-		demoted = 0;
-		for (nx = 0, i = 0; i < n; i++)
-			if (msgs[i].xuidl != 0)
-				nx++;
-		if (nx == 0)
-			break;
-		/* Every id of an X-UIDL message, checked against all ids. */
-		free(ids);
-		free(buf);
-		ids = calloc(n, sizeof(*ids));
-		buf = malloc((size_t)n * (STORE_UIDL_MAX + 1));
-		if (ids == NULL || buf == NULL)
-			goto out;
-		for (i = 0; i < n; i++) {
-			ids[i] = buf + (size_t)i * (STORE_UIDL_MAX + 1);
-			uidl_format(&msgs[i], xuidls, ids[i]);
-			if (msgs[i].xuidl != 0 && msgs[i].dup != 0 &&
-			    strlen(xuidls + msgs[i].xuidl - 1) +
-			    snprintf(NULL, 0, "-%u", msgs[i].dup + 1) >
-			    STORE_UIDL_MAX) {
-				msgs[i].xuidl = 0;
-				demoted++;
-			}
-		}
-		if (demoted > 0)
-			continue;
-		qsort(ids, n, sizeof(*ids), str_cmp);
-		for (i = 1; i < n; i++) {
-			if (strcmp(ids[i - 1], ids[i]) != 0)
-				continue;
-			/* Demote the later X-UIDL holder of this id. */
-			for (j = n; j-- > 0;) {
-				char id[STORE_UIDL_MAX + 1];
-
-				uidl_format(&msgs[j], xuidls, id);
-				if (msgs[j].xuidl != 0 &&
-				    strcmp(id, ids[i]) == 0) {
-					msgs[j].xuidl = 0;
-					demoted++;
-					break;
-				}
-			}
-		}
-	} while (demoted > 0);
-	rc = 0;
-out:
+	for (i = 0; i < n; i++)
+		if (msgs[i].xuidl != 0)
+			nx++;
+	/*
+	 * The nx + n slots are numbered in 32 bits, below NONE; scan.c gives
+	 * no more (2^31 messages at most, X-UIDL values under 4 GiB).
+	 */
+	if (nx > UINT32_MAX - n || (idx = calloc(n, sizeof(*idx))) == NULL)
+		return -1;
+	if (nx > 0 && settle_xuidls(msgs, n, nx, xuidls) == -1) {
+		free(idx);
+		return -1;
+	}
+	number(msgs, n, xuidls, idx);
 	free(idx);
-	free(ids);
-	free(buf);
-	return rc;
+	return 0;
 }

@@ -11,11 +11,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "store/mbox.h"
 #include "tests/tap/tap.h"
 
 #define IDS_MAX		8
+
+/*
+ * Equal messages and X-UIDL values in bulk.  uidl_assign() once took many
+ * minutes for the X-UIDL cases with MANY copies (its time grew with the
+ * square of them), so going back to such a way fails the test.
+ * MANY_SECONDS is generous for an ASan build on a busy machine, where
+ * each case takes well under a second.
+ */
+#define MANY		100000
+#define MANY_SECONDS	20
 
 #define F1	"From alice@example.org Mon Nov 16 09:12:01 2026\n"
 #define F2	"From bob@example.net Tue Nov 17 14:30:45 2026\n"
@@ -253,6 +265,156 @@ test_unique(void)
 		diag("bad id '%s'", id);
 }
 
+/* One message of the bulk cases, with the empty line that ends it. */
+#define MANY_HDRS	"Subject: again\n\nthe same body\n"
+#define MANY_MSG	F1 MANY_HDRS "\n"
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Feed copies of piece to s. */
+static void
+feed_copies(struct scan *s, const char *piece, unsigned int copies)
+{
+	size_t len = strlen(piece);
+
+	while (copies-- > 0)
+		scan_feed(s, piece, len);
+}
+
+/* End the scan of s, ids and all, within MANY_SECONDS; returns seconds. */
+static double
+finish_in_time(struct scan *s)
+{
+	double t0 = now();
+
+	(void)alarm(MANY_SECONDS);	/* SIGALRM ends the test */
+	if (scan_finish(s) == -1)
+		bail("cannot scan a bulk mailbox");
+	(void)alarm(0);
+	return now() - t0;
+}
+
+/* Is the id of message i (from 0) of s want? */
+static bool
+id_is(const struct scan *s, unsigned int i, const char *want)
+{
+	char id[STORE_UIDL_MAX + 1];
+
+	uidl_format(&s->msgs[i], s->xuidls, id);
+	if (strcmp(id, want) == 0)
+		return true;
+	diag("message %u: id %s, not %s", i + 1, id, want);
+	return false;
+}
+
+/* Are the ids of messages from on base, base-2, base-3 ... in order? */
+static bool
+digest_run(const struct scan *s, unsigned int from, const char *base)
+{
+	char want[STORE_UIDL_MAX + 16];
+	unsigned int i;
+
+	for (i = from; i < s->nmsgs; i++) {
+		if (i == from)
+			(void)snprintf(want, sizeof(want), "%s", base);
+		else
+			(void)snprintf(want, sizeof(want), "%s-%u", base,
+			    i - from + 1);
+		if (!id_is(s, i, want))
+			return false;
+	}
+	return true;
+}
+
+static int
+id_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Are all ids of s valid and distinct?  Checked apart from digest_run. */
+static bool
+all_distinct(const struct scan *s)
+{
+	const size_t w = STORE_UIDL_MAX + 1;
+	char *ids;
+	unsigned int i;
+	bool good = true;
+
+	if ((ids = calloc(s->nmsgs, w)) == NULL)
+		bail("out of memory");
+	for (i = 0; i < s->nmsgs; i++) {
+		uidl_format(&s->msgs[i], s->xuidls, ids + i * w);
+		if (!good_id(ids + i * w))
+			good = false;
+	}
+	qsort(ids, s->nmsgs, w, id_cmp);
+	for (i = 1; i < s->nmsgs && good; i++)
+		if (strcmp(ids + (i - 1) * w, ids + i * w) == 0) {
+			diag("id %s twice", ids + i * w);
+			good = false;
+		}
+	free(ids);
+	return good;
+}
+
+static void
+test_many(void)
+{
+	char digest[STORE_UIDL_MAX + 1], piece[256];
+	struct scan s;
+	double t;
+
+	(void)snprintf(digest, sizeof(digest), "%s", id_of(MANY_MSG));
+
+	scan_init(&s, false);
+	feed_copies(&s, MANY_MSG, MANY);
+	t = finish_in_time(&s);
+	ok(s.nmsgs == MANY && digest_run(&s, 0, digest),
+	    "%u equal messages: -2 to -%u in file order (%.2f s)", MANY,
+	    MANY, t);
+	ok(all_distinct(&s), "and their ids are distinct");
+	scan_free(&s);
+
+	/*
+	 * Each X-UIDL copy holds an id that a digest copy holds too, or
+	 * will once the copies before it have given way; all give way.
+	 */
+	(void)snprintf(piece, sizeof(piece), F1 "X-UIDL: %s\n" MANY_HDRS "\n",
+	    digest);
+	scan_init(&s, false);
+	feed_copies(&s, MANY_MSG, 1);
+	feed_copies(&s, piece, MANY);
+	t = finish_in_time(&s);
+	ok(s.nmsgs == MANY + 1 && digest_run(&s, 0, digest),
+	    "%u X-UIDLs equal to the digest of their message all give way "
+	    "(%.2f s)", MANY, t);
+	ok(all_distinct(&s), "and the ids are distinct");
+	scan_free(&s);
+
+	/*
+	 * "same-2" is taken, so each copy that comes to be "same-2" gives
+	 * way in turn, and the next one moves up into its place.
+	 */
+	scan_init(&s, false);
+	feed_copies(&s, F2 "X-UIDL: same-2\n\n\n", 1);
+	feed_copies(&s, F1 "X-UIDL: same\n" MANY_HDRS "\n", MANY);
+	t = finish_in_time(&s);
+	ok(s.nmsgs == MANY + 1 && id_is(&s, 0, "same-2") &&
+	    id_is(&s, 1, "same") && digest_run(&s, 2, digest),
+	    "%u equal X-UIDLs after their -2: all but one give way (%.2f s)",
+	    MANY, t);
+	ok(all_distinct(&s), "and the ids are distinct");
+	scan_free(&s);
+}
+
 static void
 test_header_kind(void)
 {
@@ -302,10 +464,11 @@ main(void)
 {
 	if (sodium_init() == -1)
 		bail("sodium_init failed");
-	plan(4 + 16 + 17 + 8 + 7);
+	plan(4 + 16 + 17 + 6 + 8 + 7);
 	test_golden();
 	test_stable();
 	test_unique();
+	test_many();
 	test_header_kind();
 	test_valid();
 	return done();
