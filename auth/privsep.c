@@ -24,6 +24,8 @@
  *   pop3d/login.c	checking a credential, the account, the log line,
  *			the failure pause; login_finish up to
  *			privsep_become
+ *   pop3d/recover.c	pop3d --recover: finding the mailboxes, a child
+ *			per mailbox that becomes its owner
  *   auth/auth.c	checking credentials with each method
  *   auth/pam.c		the PAM conversation
  *   auth/secrets.c	opening the secrets file

@@ -26,12 +26,17 @@ usage(int status)
 
 	(void)fprintf(f,
 	    "usage: pop3d [--config=FILE] [--KEY=VALUE ...]\n"
+	    "       pop3d [--config=FILE] [--KEY=VALUE ...] --recover[=MAILBOX]\n"
 	    "       pop3d --help | --version\n"
 	    "\n"
 	    "Serves one POP3 session on stdin/stdout (inetd, xinetd, stunnel,\n"
 	    "systemd Accept=yes) or on fd 3 from a systemd socket unit.\n"
 	    "\n"
 	    "  --config=FILE   configuration file (default %s)\n"
+	    "  --recover[=MAILBOX]\n"
+	    "                  finish the updates a crash interrupted, of\n"
+	    "                  MAILBOX or of every mailbox of the template,\n"
+	    "                  and exit (0: nothing is left pending)\n"
 	    "  --help          this text\n"
 	    "  --version       the version\n"
 	    "\n"
@@ -94,7 +99,8 @@ config_error(const char *msg)
  * and exit; an error exits through config_error.
  */
 static void
-options(int argc, char *argv[], struct config *cf)
+options(int argc, char *argv[], struct config *cf, bool *recovering_r,
+    const char **recover_r)
 {
 	const char *config = POP3D_CONF;
 	bool optional = true;
@@ -113,12 +119,20 @@ options(int argc, char *argv[], struct config *cf)
 			optional = false;
 		}
 	}
+	*recovering_r = false;
+	*recover_r = NULL;
 	conf_defaults(cf);
 	if (conf_load(cf, config, optional, err, sizeof(err)) == -1)
 		config_error(err);
 	for (i = 1; i < argc; i++) {
 		if (strncmp(argv[i], "--config=", 9) == 0)
 			continue;
+		if (strcmp(argv[i], "--recover") == 0 ||
+		    strncmp(argv[i], "--recover=", 10) == 0) {
+			*recovering_r = true;
+			*recover_r = argv[i][9] == '=' ? argv[i] + 10 : NULL;
+			continue;
+		}
 		if (strncmp(argv[i], "--", 2) != 0 ||
 		    (eq = strchr(argv[i], '=')) == NULL ||
 		    (size_t)(eq - argv[i] - 2) >= sizeof(key)) {
@@ -144,6 +158,8 @@ int
 main(int argc, char *argv[])
 {
 	struct config cf;
+	const char *mailbox;
+	bool recovering;
 	int status;
 
 	fds_setup();
@@ -151,8 +167,8 @@ main(int argc, char *argv[])
 	(void)signal(SIGPIPE, SIG_IGN);
 	/* A file size limit makes writes fail with EFBIG instead. */
 	(void)signal(SIGXFSZ, SIG_IGN);
-	options(argc, argv, &cf);
-	status = serve(&cf);
+	options(argc, argv, &cf, &recovering, &mailbox);
+	status = recovering ? recover(&cf, mailbox) : serve(&cf);
 	conf_free(&cf);
 	return status;
 }

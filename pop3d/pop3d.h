@@ -391,6 +391,17 @@ enum cmd_result	 login_finish(struct session *s, const struct login *l);
  */
 int		 watch_session(struct session *s, const char *path);
 
+/* ---- recover.c ---------------------------------------------------------- */
+
+/*
+ * recover: pop3d --recover[=PATH]: finish the interrupted updates of the
+ * mailbox at path, or (path NULL) of every mailbox the template of cf
+ * names, printing one line per mailbox.  Returns the exit status: 0 when
+ * nothing is left pending, EXIT_TEMP when something is, EXIT_USAGE for a
+ * template it cannot search.
+ */
+int		 recover(const struct config *cf, const char *path);
+
 /* ---- serve.c ------------------------------------------------------------ */
 
 /*

@@ -12,11 +12,11 @@
  * Dot-locks are NFS-safe: a uniquely named file is linked to NAME.lock and
  * the link count of the unique file decides, since link() over NFS may
  * report failure for a link that was made.  A dot-lock is stale when the
- * process named in it is gone (so a crashed pop3d or MTA does not hold up
- * the next session), when it names none and is older than DOTLOCK_STALE
- * seconds, or when it is older than DOTLOCK_MAXAGE whatever it says (a
- * recycled PID must not keep a mailbox locked forever; long holders such
- * as pop3d's own update keep their lock's time fresh).
+ * process named in it is gone or a zombie (so a crashed pop3d or MTA does
+ * not hold up the next session), when it names none and is older than
+ * DOTLOCK_STALE seconds, or when it is older than DOTLOCK_MAXAGE whatever
+ * it says (a recycled PID must not keep a mailbox locked forever; long
+ * holders such as pop3d's own update keep their lock's time fresh).
  */
 #include "config.h"
 
@@ -147,8 +147,36 @@ dotlock_remove(const char *lockpath, const struct stat *st,
 	return gone;
 }
 
-/* Is the dot-lock at lockpath stale?  If so, remove it. */
-static void
+/*
+ * Is the process pid gone?  A zombie is: it holds nothing any more, and
+ * a session killed with its parent stays one until init reaps it.
+ */
+static bool
+pid_gone(long pid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	if (kill((pid_t)pid, 0) == -1)
+		return errno == ESRCH;
+	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* "pid (comm) state ...": comm may hold anything but ends at the
+	 * last ')'. */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return false;
+	return p[2] == 'Z' || p[2] == 'X';
+}
+
+/* Is the dot-lock at lockpath stale?  If so, remove it; whether it went. */
+static bool
 dotlock_reap(const char *lockpath, const struct store_config *cf)
 {
 	struct stat st;
@@ -156,15 +184,14 @@ dotlock_reap(const char *lockpath, const struct store_config *cf)
 	bool stale;
 
 	if (dotlock_read(lockpath, &st, &pid) == -1)
-		return;
+		return false;
 	if (time(NULL) - st.st_mtime > DOTLOCK_MAXAGE)
 		stale = true;
 	else if (pid > 0)
-		stale = kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+		stale = pid_gone(pid);
 	else
 		stale = time(NULL) - st.st_mtime > DOTLOCK_STALE;
-	if (stale)
-		(void)dotlock_remove(lockpath, &st, cf);
+	return stale && dotlock_remove(lockpath, &st, cf);
 }
 
 int
@@ -177,7 +204,8 @@ lock_reap_pid(const char *path, const struct store_config *cf, pid_t pid)
 
 	if (asprintf(&lockpath, "%s.lock", path) == -1)
 		return -1;
-	if (dotlock_read(lockpath, &st, &named) == 0 && named == (long)pid &&
+	if (pid < 0 ? dotlock_reap(lockpath, cf) :
+	    dotlock_read(lockpath, &st, &named) == 0 && named == (long)pid &&
 	    dotlock_remove(lockpath, &st, cf))
 		r = 1;
 	free(lockpath);

@@ -550,7 +550,7 @@ store_repair(const char *path, const struct store_config *cf, pid_t dead,
 	int n, saved;
 
 	*why_r = STORE_ERR_TEMP;
-	if (dead > 0) {
+	if (dead != 0) {
 		if ((n = lock_reap_pid(path, cf, dead)) == -1)
 			return -1;
 		r.lock_removed = n == 1;

@@ -172,7 +172,8 @@ int		 lock_take(int fd, const char *path,
 void		 lock_drop(struct lockset *ls);
 /*
  * lock_reap_pid: remove the dot-lock of path if it names pid (a process
- * known to be gone); 1 when it did, 0 when there was none of pid's, -1.
+ * known to be gone), or (pid < 0) if it is stale by the rules above; 1
+ * when it did, 0 when there was none to remove, -1.
  */
 int		 lock_reap_pid(const char *path, const struct store_config *cf,
 		    pid_t pid);

@@ -89,7 +89,9 @@ int		 store_open(const char *path, const struct store_config *cf,
  * of the mailbox at path that a crash interrupted, as store_open would,
  * taking the same locks, but reading no message; and first, when dead is
  * not 0, remove the dot-lock of path if it names dead (a process known
- * to be gone, and only then).  Nothing pending costs one stat().
+ * to be gone, and only then), or (STORE_ANY_DEAD) if it is stale: its
+ * process is gone, or it is too old to be anyone's.  Nothing pending
+ * costs one stat().
  * Returns 0 with what was done in *r_r, or -1 with errno and *why_r
  * (STORE_ERR_INUSE: another session holds the maildrop, and will finish
  * the update itself).
@@ -98,6 +100,7 @@ struct store_repair {
 	enum store_recovery recovery;
 	bool		 lock_removed;	/* dead's dot-lock was removed */
 };
+#define STORE_ANY_DEAD	((pid_t)-1)
 int		 store_repair(const char *path, const struct store_config *cf,
 		    pid_t dead, struct store_repair *r_r,
 		    enum store_error *why_r);

@@ -1671,6 +1671,24 @@ test_faults(void)
 	    "open (%lu calls, %u journals dropped)", n, dropped);
 }
 
+/* Has pid exited, not yet reaped? */
+static bool
+is_zombie(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	bool z = false;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	if (fgets(buf, sizeof(buf), f) != NULL &&
+	    (p = strrchr(buf, ')')) != NULL)
+		z = p[1] == ' ' && p[2] == 'Z';
+	(void)fclose(f);
+	return z;
+}
+
 /*
  * A fresh MA MB MC at path ("rep"), updated with del and every call from
  * n on failing; whether a call failed (else the update ran to its end).
@@ -1703,7 +1721,7 @@ test_repair(void)
 	char line[32], path[512];
 	struct stat st;
 	unsigned long n, last;
-	pid_t gone = dead_pid();
+	pid_t gone = dead_pid(), zombie;
 
 	/* A copy: box_path's buffers are reused. */
 	(void)snprintf(path, sizeof(path), "%s",
@@ -1727,6 +1745,21 @@ test_repair(void)
 	ok(store_repair(path, &cf, gone, &rep, &why) == 0 &&
 	    rep.lock_removed && stat(lock_path("rep"), &st) == -1,
 	    "repair: the dot-lock of the process that is gone is removed");
+
+	/* A zombie holds nothing: its dot-lock is stale. */
+	if ((zombie = fork()) == -1)
+		bail("fork: %s", strerror(errno));
+	if (zombie == 0)
+		_exit(0);
+	(void)snprintf(line, sizeof(line), "%ld\n", (long)zombie);
+	(void)box_write("rep.lock", line, strlen(line));
+	(void)rename(box_path("rep.lock"), lock_path("rep"));
+	for (n = 0; n < 200 && !is_zombie(zombie); n++)
+		(void)usleep(10000);
+	ok(store_repair(path, &cf, STORE_ANY_DEAD, &rep, &why) == 0 &&
+	    rep.lock_removed && stat(lock_path("rep"), &st) == -1,
+	    "repair: a stale dot-lock (its process a zombie) is removed");
+	(void)waitpid(zombie, NULL, 0);
 
 	/* A journal left by an update that failed midway: the last call
 	 * whose failure leaves one (the plan is durable by then). */
@@ -1752,7 +1785,7 @@ main(void)
 		bail("sodium_init failed");
 	(void)alarm(TEST_SECONDS);
 	config_init(false);
-	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 1 + 4 + 10 + 1 + 9 + 4);
+	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 1 + 4 + 10 + 1 + 9 + 5);
 	test_refused();
 	test_read();
 	test_long();
