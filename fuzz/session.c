@@ -1,8 +1,8 @@
 /*
  * session.c: fuzz a whole POP3 session: the line reader, the dispatcher,
  * every command of both states, SASL, replies, the mailbox and the QUIT
- * update, driven by the fuzzer's bytes through the in-memory conn of
- * tests/fakes/conn-mem.c.
+ * update, driven by the fuzzer's bytes through pop3d/conn.c and the pipes
+ * of tests/fakes/conn-mem.c.
  * Runs as: the fuzz target.
  *
  * Input: byte 0 chooses how (bit 0: log in first with USER and PASS, so
@@ -18,8 +18,11 @@
  *
  * Checked: the session ends; what pop3d sends is lines of printable ASCII
  * of at most POP_REPLY_MAX octets with CRLF (the mailbox holds no other
- * octets, and client bytes are never echoed); and afterwards the mailbox
- * holds some of its messages, unchanged and in order, never anything else.
+ * octets, and client bytes are never echoed); conn.c passes on exactly
+ * the octets it is given, in order, both ways, and writes all replies
+ * before each wait for input (conn_mem_error()); and afterwards the
+ * mailbox holds some of its messages, unchanged and in order, never
+ * anything else.
  *
  * Started as root, pop3d would drop privileges at login and jail the
  * dialogue before it; the fuzz target serves its own mailbox as the
@@ -196,7 +199,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const size_t chunks[4] = { 0, 1, 7, 100 };
 	static char *input;
 	struct session s;
-	size_t len = 0;
+	const char *why;
+	size_t len = 0, out_len;
+	int in, out;
 
 	fuzz_setup();
 	if (size < 1 || size > INPUT_MAX)
@@ -225,19 +230,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(input + len, data + 1, size - 1);
 	len += size - 1;
 
-	conn_mem_input(input, len, chunks[(data[0] >> 3) & 3],
-	    (data[0] & 2) != 0);
-	conn_mem_output(output, sizeof(output));
-	conn_init(&conn, -1, -1, POP_IDLE_SECONDS);
+	if ((in = conn_mem_input(input, len, chunks[(data[0] >> 3) & 3],
+	    (data[0] & 2) != 0)) == -1 ||
+	    (out = conn_mem_output(output, sizeof(output))) == -1)
+		fuzz_fail("conn-mem: %s", strerror(errno));
+	conn_init(&conn, in, out, POP_IDLE_SECONDS);
 	session_init(&s, &conn, &conf, "fuzz");
 	s.root = false;
 	s.auth.root = false;
 	(void)session_run(&s);
 	session_free(&s);
+	out_len = conn_mem_output_len();
 	/* To see the dialogue of a crash: FUZZ_DUMP=1 fuzz/session FILE */
 	if (getenv("FUZZ_DUMP") != NULL)
-		(void)fwrite(output, 1, conn_mem_output_len(), stdout);
-	check_output(output, conn_mem_output_len(), !conn.failed);
+		(void)fwrite(output, 1, out_len, stdout);
+	if ((why = conn_mem_error()) != NULL)
+		fuzz_fail("conn.c: %s", why);
+	/* A full buffer: the client stopped reading, maybe mid-line. */
+	check_output(output, out_len,
+	    !conn.failed && out_len < sizeof(output));
 	check_mailbox((data[0] & 4) != 0);
 	return 0;
 }

@@ -6,10 +6,12 @@
  * Input: byte 0 chooses the settings (bit 0: mboxrd; bit 1: long lines,
  * see expand()), byte 1 the line count for TOP, and the rest is a mailbox
  * after a first From_ line (so, one message or several).  Each message is
- * sent with RETR's and TOP's reply_stream through the in-memory conn of
- * tests/fakes/conn-mem.c.  What the client receives must be the model's
- * message with CRLF line ends, dot-stuffed, then "."; un-stuffed, it must
- * be exactly as long as store_size says (and LIST shows).
+ * sent with RETR's and TOP's reply_stream through pop3d/conn.c into the
+ * output pipe of tests/fakes/conn-mem.c.  What the client reads from the
+ * pipe must be the model's message with CRLF line ends, dot-stuffed, then
+ * "." (so a conn.c that drops, adds or reorders octets fails here too);
+ * un-stuffed, it must be exactly as long as store_size says (and LIST
+ * shows).
  */
 #include "config.h"
 
@@ -130,15 +132,22 @@ static size_t
 send_msg(struct session *s, struct mbox *mb, unsigned int i, long long lines)
 {
 	struct store_reader *r;
+	const char *why;
+	size_t len;
+	int out;
 
-	conn_init(&conn, -1, -1, 600);
-	conn_mem_output(wire, sizeof(wire));
+	if ((out = conn_mem_output(wire, sizeof(wire))) == -1)
+		fuzz_fail("conn-mem: %s", strerror(errno));
+	conn_init(&conn, -1, out, POP_IDLE_SECONDS);
 	if (store_read_open(mb, i, &r) == -1)
 		fuzz_fail("store_read_open %u: %s", i, strerror(errno));
 	FUZZ_CHECK(reply_stream(s, r, lines) == 0);
 	store_read_close(r);
 	FUZZ_CHECK(conn_flush(&conn) == 0);
-	return conn_mem_output_len();
+	len = conn_mem_output_len();
+	if ((why = conn_mem_error()) != NULL)
+		fuzz_fail("conn.c: %s", why);
+	return len;
 }
 
 int
