@@ -26,7 +26,8 @@ usage(int status)
 
 	(void)fprintf(f,
 	    "usage: pop3d [--config=FILE] [--KEY=VALUE ...]\n"
-	    "       pop3d [--config=FILE] [--KEY=VALUE ...] --recover[=MAILBOX]\n"
+	    "       pop3d [--config=FILE] [--KEY=VALUE ...] "
+	    "--recover[=MAILBOX]\n"
 	    "       pop3d --help | --version\n"
 	    "\n"
 	    "Serves one POP3 session on stdin/stdout (inetd, xinetd, stunnel,\n"

@@ -245,8 +245,8 @@ recover_one(const struct config *cf, struct store_config *sc,
 	static const char *const said[] = {
 		"nothing pending",
 		"finished an interrupted update",
-		"dropped a journal that does not match the mailbox any more "
-		    "(it was replaced); the mailbox was not touched",
+		("dropped a journal that does not match the mailbox any more "
+		    "(it was replaced); the mailbox was not touched"),
 		"in use by a session, which finishes the update itself",
 		"the update is still pending"
 	};
@@ -291,14 +291,15 @@ recover_one(const struct config *cf, struct store_config *sc,
 	else
 		(void)printf("%s: %s%s\n", path, said[r], lock);
 	if (r == RECOVER_DONE)
-		log_notice("recover: mailbox %s: finished an interrupted update",
-		    path);
+		log_notice("recover: mailbox %s: finished an interrupted "
+		    "update", path);
 	else if (r == RECOVER_DROPPED)
-		log_warnx("recover: mailbox %s: dropped a journal that does not "
-		    "match the mailbox any more", path);
+		log_warnx("recover: mailbox %s: dropped a journal that does "
+		    "not match the mailbox any more", path);
 	else if (r == RECOVER_FAILED)
-		log_warnx("recover: mailbox %s: the update is still pending%s%s",
-		    path, why != NULL ? ": " : "", why != NULL ? why : "");
+		log_warnx("recover: mailbox %s: the update is still "
+		    "pending%s%s", path, why != NULL ? ": " : "",
+		    why != NULL ? why : "");
 	return r == RECOVER_FAILED;
 }
 
@@ -378,8 +379,8 @@ recover(const struct config *cf, const char *path)
 	conf_store(cf, &sc);
 	if (path != NULL) {
 		if (path[0] != '/') {
-			(void)fprintf(stderr, "pop3d: --recover=%s: the mailbox "
-			    "must be an absolute path\n", path);
+			(void)fprintf(stderr, "pop3d: --recover=%s: the "
+			    "mailbox must be an absolute path\n", path);
 			return EXIT_USAGE;
 		}
 		return recover_one(cf, &sc, path) ? EXIT_TEMP : EXIT_SESSION;

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import popenv  # noqa: E402
 
 ROUNDS = int(os.environ.get("POP3D_KILL_ROUNDS", "40"))
-NMSGS = 3000
+NMSGS = 6000          # about 30 MB
 
 
 def make_mailbox(rng):

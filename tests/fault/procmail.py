@@ -13,7 +13,12 @@ that only looks, the mailbox file must hold each delivered message that
 no session deleted, exactly once and intact, and nothing else: delivered
 minus deleted equals present.  A QUIT that failed leaves its deletions
 undecided (the next open may finish them), so those messages may be
-present or not, but at most once.
+present or not, but at most once.  Every other session during the
+deliveries is SIGKILLed at a random instant of its QUIT: the process
+waiting for it repairs the file at once, and right after, with no POP
+login, the file as a local reader sees it (under an fcntl lock) must
+hold every message intact and once, none of those deleted for sure and
+all others delivered before it.
 
 Bounded: DELIVERIES deliveries and at most DEADLINE seconds in all (no
 delivery starts after it; alone the test takes about 30 s, beside the
@@ -33,11 +38,13 @@ between its login and its QUIT.
 POP3D_PROCMAIL_DELIVERIES sets the number of deliveries.
 """
 
+import fcntl
 import os
 import random
 import re
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -193,6 +200,11 @@ class Deliveries:
         with self.lock:
             return len(self.delivered) + len(self.failures)
 
+    def delivered_now(self):
+        """A copy of the numbers delivered so far."""
+        with self.lock:
+            return set(self.delivered)
+
     def count(self):
         """How many have been delivered so far."""
         with self.lock:
@@ -216,12 +228,41 @@ class Deliveries:
             t.join(max(0.0, end - time.time()))
 
 
-def pop_round(env, rng, stats, d, upto):
+def file_as_reader(path, deleted, undecided, delivered_before):
+    """The mailbox as a local mail reader sees it (under an fcntl lock,
+    which procmail and pop3d take too): why it is wrong, or None.  Every
+    message intact and there once; none of those deleted for sure; every
+    one delivered before the session that is neither deleted nor
+    undecided."""
+    with open(path, "rb") as f:
+        fcntl.lockf(f, fcntl.LOCK_SH)
+        data = f.read()
+        fcntl.lockf(f, fcntl.LOCK_UN)
+    present = []
+    for msg in popenv.split_messages(data):
+        n = number_of(msg)
+        if n is None or msg != as_sent(n):
+            return "a torn message: %r" % msg[:120]
+        present.append(n)
+    if len(present) != len(set(present)):
+        return "a message is there twice"
+    if set(present) & deleted:
+        return "a deleted message came back"
+    missing = delivered_before - deleted - undecided - set(present)
+    if missing:
+        return "messages %r are missing" % sorted(missing)[:10]
+    return None
+
+
+def pop_round(env, rng, stats, d, upto, kill, deleted, undecided):
     """One session: RETR all, DELE about half, QUIT.  Once the maildrop
     is open (or the login failed), deliveries up to number upto may
     start, and before QUIT the session waits until one more has been
-    delivered, if any are left.  Returns (deleted, undecided) message
-    numbers and whether mail was delivered during the session."""
+    delivered, if any are left.  With kill, the session's process is
+    killed at a random instant of its QUIT, and the file is read at once
+    as a local reader would (file_as_reader), with no POP login.
+    Returns (deleted, undecided) message numbers and whether mail was
+    delivered during the session."""
     s = Session(env)
     dele = []
     seen = None
@@ -258,6 +299,29 @@ def pop_round(env, rng, stats, d, upto):
         stats["waited"] += time.time() - t
         during = d.count() > seen
         stats["overlap"] += d.count() - seen
+        if kill:
+            child = popenv.session_pid(s.proc)
+            before = d.delivered_now()
+            s.proc.stdin.write(b"QUIT\r\n")
+            s.proc.stdin.flush()
+            time.sleep(rng.uniform(0, 0.01))
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass    # QUIT was over
+            t = time.time()
+            s.proc.wait(timeout=READ_TIMEOUT)
+            took = time.time() - t
+            stats["killed"] += 1
+            stats["kill_slowest"] = max(stats["kill_slowest"], took)
+            why = file_as_reader(env.mailbox(), deleted, undecided |
+                                 set(dele), before)
+            if why is None and took > 1.0:
+                why = "the waiting parent took %.2f s to end" % took
+            if why is not None:
+                stats["kill_bad"].append(why)
+            stats["sessions"] += 1
+            return set(), set(dele), during
         resp = s.command(b"QUIT")
         stats["sessions"] += 1
         if resp.startswith(b"+OK"):
@@ -292,7 +356,8 @@ def main():
         d = Deliveries(env, rcfile, start + DEADLINE)
         d.start()
         stats = {"sessions": 0, "retrieved": 0, "refused": 0,
-                 "quit_failed": 0, "bad": [], "overlap": 0, "waited": 0.0}
+                 "quit_failed": 0, "bad": [], "overlap": 0, "waited": 0.0,
+                 "killed": 0, "kill_slowest": 0.0, "kill_bad": []}
         deleted, undecided = set(), set()
         during = 0
         for k in range(1, SESSIONS + 2):
@@ -303,8 +368,11 @@ def main():
                 time.sleep(0.01)
             if time.time() - start >= DEADLINE:
                 break
-            sure, maybe, overlapped = pop_round(env, rng, stats, d,
-                                                part_end(k + 1))
+            # Every other session during the deliveries is killed in
+            # its QUIT.
+            sure, maybe, overlapped = pop_round(
+                env, rng, stats, d, part_end(k + 1),
+                k % 2 == 0 and k <= SESSIONS, deleted, undecided)
             deleted |= sure
             undecided |= maybe
             if overlapped:
@@ -336,6 +404,15 @@ def main():
                d.failures[:5])
         tap.ok(during >= 3 and len(deleted) > 0,
                "sessions deleted mail while procmail delivered")
+        repaired = env.read_log().count("finished the update it left "
+                                        "unfinished")
+        tap.ok(stats["killed"] > 0 and not stats["kill_bad"],
+               "%d sessions killed in their QUIT (%d in its update, "
+               "repaired): within a second each time (slowest %.0f ms), "
+               "with no login, the file as a local reader sees it has "
+               "every message intact, once" %
+               (stats["killed"], repaired, stats["kill_slowest"] * 1000),
+               "\n".join(stats["kill_bad"][:10]))
         tap.ok(not stats["bad"], "every message retrieved is the one "
                "delivered", "\n".join(stats["bad"][:10]) + "\n" +
                env.read_log()[-2000:])

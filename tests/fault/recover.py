@@ -51,7 +51,9 @@ def make_mailbox(rng):
 
 
 def kill_during_quit(env, user, password, deleted, after):
-    """Log in, DELE, QUIT; SIGKILL both processes `after' seconds later."""
+    """Log in, DELE, QUIT; SIGKILL both processes `after' seconds later,
+    or (after None) as soon as the update's journal is in the state
+    file."""
     proc = env.start()
     try:
         cmds = b"USER %s\r\nPASS %s\r\n" % (user.encode(),
@@ -70,7 +72,13 @@ def kill_during_quit(env, user, password, deleted, after):
         child = popenv.session_pid(proc)
         proc.stdin.write(b"QUIT\r\n")
         proc.stdin.flush()
-        time.sleep(after)
+        if after is not None:
+            time.sleep(after)
+        else:
+            deadline = time.time() + 30
+            while not pending(env, user) and proc.poll() is None and \
+                    time.time() < deadline:
+                time.sleep(0.0005)
         for pid in (proc.pid, child):
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -184,11 +192,10 @@ def main():
         # A spool of several pending journals, --recover over the template.
         dels = {}
         for user in USERS:
-            for attempt in range(40):
+            for attempt in range(10):
                 env.put_mailbox(data, user)
                 dels[user] = set(rng.sample(range(NMSGS), 100)) | {0}
-                kill_during_quit(env, user, pass_of(user), dels[user],
-                                 rng.uniform(0.2, 0.8) * span)
+                kill_during_quit(env, user, pass_of(user), dels[user], None)
                 if pending(env, user):
                     break
         n = sum(pending(env, u) for u in USERS)
@@ -202,10 +209,9 @@ def main():
                "finished, one line each, status 0" % n, (whys, out))
 
         # A mailbox replaced after the kill: journal dropped, file kept.
-        for attempt in range(40):
+        for attempt in range(10):
             env.put_mailbox(data)
-            kill_during_quit(env, "alice", "wonderland", {0, 1, 2},
-                             rng.uniform(0.2, 0.8) * span)
+            kill_during_quit(env, "alice", "wonderland", {0, 1, 2}, None)
             if pending(env, "alice"):
                 break
         fresh = msgs[5] + msgs[6]

@@ -47,29 +47,14 @@ def limit(pid, name):
     return None
 
 
-def children(pid):
-    kids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            kids.append(int(d))
-    return kids
-
-
 def wait_children(pid, want, deadline=5.0):
     end = time.time() + deadline
     while time.time() < end:
-        kids = children(pid)
+        kids = popenv.children(pid)
         if len(kids) == want:
             return kids
         time.sleep(0.02)
-    return children(pid)
+    return popenv.children(pid)
 
 
 def readline(proc, deadline=10.0):

@@ -445,7 +445,8 @@ test_parent(void)
 
 	session_new();
 	r = run_parent(child_jail, &l, rep, logbuf, sizeof(logbuf));
-	ok(r == PRELOGIN_TROUBLE, "a child that could not jail itself: trouble");
+	ok(r == PRELOGIN_TROUBLE,
+	    "a child that could not jail itself: trouble");
 	session_free(&s);
 
 	session_new();

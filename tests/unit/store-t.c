@@ -1297,9 +1297,9 @@ update_faults(const char *name, const char *before, size_t blen,
 			if ((!file_equals(path, after, alen) &&
 			    !file_equals(path, all.p, all.len)) ||
 			    file_size(state_path(name)) != 0) {
-				diag("%s: call %lu failed: after the repair the "
-				    "file is neither as before nor as after, "
-				    "or the journal stays", name, n);
+				diag("%s: call %lu failed: after the repair "
+				    "the file is neither as before nor as "
+				    "after, or the journal stays", name, n);
 				break;
 			}
 		}
