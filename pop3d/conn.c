@@ -8,7 +8,7 @@
  *
  * Queued output is flushed only when pop3d needs more input, i.e. when no
  * complete command is left in the input buffer (RFC 2449 section 6.6,
- * PIPELINING), or when the queue is full.  Every wait is a poll() with the
+ * PIPELINING), or when the queue is full.  Every wait is a ppoll() with the
  * idle timeout: a client that stops reading, or stops sending, is dropped
  * after `timeout' seconds without growing memory.
  *
