@@ -4,7 +4,7 @@
  * ended by an error midway) is finished at once, as the next open would
  * finish it, and the dot-lock it held does not outlive it.
  * Runs as: the mail user (the parent after login: it reads no client
- * byte and holds no mailbox data).
+ * byte and holds no mailbox data; it alone keeps the mail group).
  *
  * An mbox is shared: local mail readers open it directly and MTAs wait
  * on its dot-lock.  Without this, a session killed during its QUIT
@@ -13,6 +13,15 @@
  * nothing of the client: its descriptors of the connection are replaced
  * by /dev/null, and the signals that stop a session (SIGTERM, SIGHUP,
  * SIGINT) are the child's to answer; this process outlives it to repair.
+ *
+ * The session holds no privilege at all: the mail group that a
+ * group-mail spool (/var/mail, root:mail 2775) needs to create files is
+ * kept here only.  Before the fork this process opens the state file
+ * (store_state_open), which the child inherits; afterwards it makes,
+ * refreshes and removes the dot-lock of this one mailbox when the child
+ * asks, with one fixed octet over a socket pair (WATCH_TAKE and so on:
+ * nothing in a request names a file or is parsed), and removes it when
+ * the child dies holding it.
  */
 #include "config.h"
 
@@ -21,12 +30,136 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "pop3d/pop3d.h"
+
+/* The session's requests, one octet each, and the answers. */
+#define WATCH_TAKE	'T'	/* take the dot-lock once: */
+#define WATCH_TAKEN	'0'	/*   taken */
+#define WATCH_BUSY	'1'	/*   held by another program */
+#define WATCH_FAILED	'E'	/*   could not be made */
+#define WATCH_DROP	'D'	/* remove it */
+#define WATCH_TOUCH	'R'	/* refresh it (a long update) */
+#define WATCH_DONE	'K'	/* the answer to DROP and TOUCH */
+
+/* The child's end of the socket pair, for its dot-locker. */
+static int lock_fd = -1;
+
+/* One request and its answer, from the session; the answer or -1. */
+static int
+ask(char req)
+{
+	char ans = 0;
+	ssize_t n;
+
+	do
+		n = send(lock_fd, &req, 1, MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	if (n != 1)
+		return -1;
+	do
+		n = recv(lock_fd, &ans, 1, 0);
+	while (n == -1 && errno == EINTR);
+	return n == 1 ? ans : -1;
+}
+
+static int
+locker_take(void *arg)
+{
+	(void)arg;
+	switch (ask(WATCH_TAKE)) {
+	case WATCH_TAKEN:
+		return 0;
+	case WATCH_BUSY:
+		return 1;
+	default:
+		errno = EIO;
+		return -1;
+	}
+}
+
+static void
+locker_drop(void *arg)
+{
+	(void)arg;
+	(void)ask(WATCH_DROP);
+}
+
+static void
+locker_touch(void *arg)
+{
+	(void)arg;
+	(void)ask(WATCH_TOUCH);
+}
+
+static const struct store_dotlocker locker = {
+	locker_take, locker_drop, locker_touch, NULL
+};
+
+/*
+ * Answer the session's requests until it closes its end (it ended); one
+ * that is not a request means it was subverted: it is killed.  Returns
+ * whether the dot-lock was held when it ended (and is removed now).
+ */
+static bool
+serve_locks(struct session *s, pid_t pid, const char *path, int fd)
+{
+	bool held = false;
+	char req, ans;
+	ssize_t n;
+
+	for (;;) {
+		do
+			n = recv(fd, &req, 1, 0);
+		while (n == -1 && errno == EINTR);
+		if (n != 1)
+			break;
+		switch (req) {
+		case WATCH_TAKE:
+			switch (held ? 0 : store_dotlock_take(path, &s->store)) {
+			case 0:
+				held = true;
+				ans = WATCH_TAKEN;
+				break;
+			case 1:
+				ans = WATCH_BUSY;
+				break;
+			default:
+				ans = WATCH_FAILED;
+				break;
+			}
+			break;
+		case WATCH_DROP:
+			if (held)
+				store_dotlock_drop(path, &s->store);
+			held = false;
+			ans = WATCH_DONE;
+			break;
+		case WATCH_TOUCH:
+			if (held)
+				store_dotlock_touch(path, &s->store);
+			ans = WATCH_DONE;
+			break;
+		default:
+			log_warnx("the session of user %s sent a request that "
+			    "is none; killing it", log_quote(s->login));
+			(void)kill(pid, SIGKILL);
+			goto out;
+		}
+		if (send(fd, &ans, 1, MSG_NOSIGNAL) != 1)
+			break;
+	}
+out:
+	(void)close(fd);
+	if (held)
+		store_dotlock_drop(path, &s->store);
+	return held;
+}
 
 /* Let go of the client: nothing of it stays open here. */
 static void
@@ -54,12 +187,13 @@ release_client(const struct conn *c)
 /* What the repair did, for the log. */
 static void
 log_repair(const struct session *s, const char *path, int st,
-    const struct store_repair *rep)
+    struct store_repair *rep, bool held)
 {
 	char fu[POP_USER_MAX + 16], fc[96];
 	const char *fields[] = { fu, fc, NULL };
 	const char *what;
 
+	rep->lock_removed = rep->lock_removed || held;
 	if (!WIFSIGNALED(st) && rep->recovery == STORE_RECOVERY_NONE &&
 	    !rep->lock_removed)
 		return;
@@ -92,11 +226,12 @@ log_repair(const struct session *s, const char *path, int st,
 
 /* The parent: wait for the session, repair, and end with its status. */
 static void __attribute__((noreturn))
-watch_wait(struct session *s, pid_t pid, const char *path)
+watch_wait(struct session *s, pid_t pid, const char *path, int fd)
 {
 	struct store_repair rep;
 	enum store_error why = STORE_OK;
 	sigset_t pending;
+	bool held;
 	int st = 0;
 
 	/* A stop asked for of this process before the fork is the child's. */
@@ -108,10 +243,11 @@ watch_wait(struct session *s, pid_t pid, const char *path)
 	(void)signal(SIGHUP, SIG_IGN);
 	(void)signal(SIGINT, SIG_IGN);
 	release_client(s->conn);
+	held = serve_locks(s, pid, path, fd);
 	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
 		;
 	if (store_repair(path, &s->store, pid, &rep, &why) == 0)
-		log_repair(s, path, st, &rep);
+		log_repair(s, path, st, &rep, held);
 	else if (why == STORE_ERR_INUSE)
 		log_notice("mailbox %s of user %s: another session holds it "
 		    "and finishes any update left", path, log_quote(s->login));
@@ -125,11 +261,41 @@ watch_wait(struct session *s, pid_t pid, const char *path)
 int
 watch_session(struct session *s, const char *path)
 {
+	enum store_error why = STORE_OK;
+	int sv[2], statefd, saved;
 	pid_t pid;
 
-	if ((pid = fork()) == -1)
-		return -1;
-	if (pid == 0)
-		return 0;
-	watch_wait(s, pid, path);
+	/* Opened with the mail group, for the child that has none; if it
+	 * cannot be, the child tries and says why. */
+	statefd = store_state_open(path, &s->store, &why);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
+		goto fail;
+	if ((pid = fork()) == -1) {
+		saved = errno;
+		(void)close(sv[0]);
+		(void)close(sv[1]);
+		errno = saved;
+		goto fail;
+	}
+	if (pid == 0) {
+		(void)close(sv[0]);
+		lock_fd = sv[1];
+		s->store.have_statefd = statefd != -1;
+		s->store.statefd = statefd;
+		s->store.dotlocker = &locker;
+		s->store.lock_gid = (gid_t)-1;
+		/* Nothing privileged stays in the process that reads the
+		 * client. */
+		return privsep_drop_saved_gid();
+	}
+	(void)close(sv[1]);
+	if (statefd != -1)
+		(void)close(statefd);
+	watch_wait(s, pid, path, sv[0]);
+fail:
+	saved = errno;
+	if (statefd != -1)
+		(void)close(statefd);
+	errno = saved;
+	return -1;
 }

@@ -212,6 +212,25 @@ lock_reap_pid(const char *path, const struct store_config *cf, pid_t pid)
 	return r;
 }
 
+/* The dot-lock by the process that makes it for us (cf->dotlocker). */
+static enum try_result
+try_dotlock_by(struct lockset *ls, const char *path,
+    const struct store_config *cf)
+{
+	switch (cf->dotlocker->take(cf->dotlocker->arg)) {
+	case 0:
+		if ((ls->dotlock = strdup(path)) == NULL) {
+			cf->dotlocker->drop(cf->dotlocker->arg);
+			return TRY_ERROR;
+		}
+		return TRY_OK;
+	case 1:
+		return TRY_BUSY;
+	default:
+		return TRY_ERROR;
+	}
+}
+
 static enum try_result
 try_dotlock(struct lockset *ls, const char *path,
     const struct store_config *cf)
@@ -224,6 +243,8 @@ try_dotlock(struct lockset *ls, const char *path,
 	int fd, len, saved;
 	size_t dirlen;
 
+	if (cf->dotlocker != NULL)
+		return try_dotlock_by(ls, path, cf);
 	base = strrchr(path, '/');
 	dirlen = base == NULL ? 0 : (size_t)(base - path) + 1;
 	base = base == NULL ? path : base + 1;
@@ -282,6 +303,12 @@ lock_drop(struct lockset *ls)
 {
 	struct flock fl;
 
+	if (ls->dotlock != NULL && ls->cf != NULL &&
+	    ls->cf->dotlocker != NULL) {
+		ls->cf->dotlocker->drop(ls->cf->dotlocker->arg);
+		free(ls->dotlock);
+		ls->dotlock = NULL;
+	}
 	if (ls->dotlock != NULL) {
 		/* The privilege is best effort here: unlink can only fail if
 		 * the lock was already removed or the group is unavailable. */
@@ -311,6 +338,11 @@ lock_drop(struct lockset *ls)
 void
 lock_touch(struct lockset *ls)
 {
+	if (ls->dotlock != NULL && ls->cf != NULL &&
+	    ls->cf->dotlocker != NULL) {
+		ls->cf->dotlocker->touch(ls->cf->dotlocker->arg);
+		return;
+	}
 	if (ls->dotlock != NULL && ls->cf != NULL &&
 	    lock_priv_raise(ls->cf) == 0) {
 		(void)utimensat(AT_FDCWD, ls->dotlock, NULL,
@@ -388,4 +420,54 @@ lock_take(int fd, const char *path, const struct store_config *cf,
 		if (pause < LOCK_PAUSE_MAX_MS)
 			pause *= 2;
 	}
+}
+
+/* ---- The dot-lock made on another process's behalf ------------------- */
+
+int
+store_dotlock_take(const char *path, const struct store_config *cf)
+{
+	struct store_config own = *cf;
+	struct lockset ls;
+
+	own.dotlocker = NULL;
+	memset(&ls, 0, sizeof(ls));
+	ls.cf = cf;
+	switch (try_dotlock(&ls, path, &own)) {
+	case TRY_OK:
+		free(ls.dotlock);
+		return 0;
+	case TRY_BUSY:
+		return 1;
+	default:
+		return -1;
+	}
+}
+
+void
+store_dotlock_drop(const char *path, const struct store_config *cf)
+{
+	char *lockpath;
+
+	if (asprintf(&lockpath, "%s.lock", path) == -1)
+		return;
+	if (lock_priv_raise(cf) == 0) {
+		(void)unlink(lockpath);
+		lock_priv_lower(cf);
+	}
+	free(lockpath);
+}
+
+void
+store_dotlock_touch(const char *path, const struct store_config *cf)
+{
+	char *lockpath;
+
+	if (asprintf(&lockpath, "%s.lock", path) == -1)
+		return;
+	if (lock_priv_raise(cf) == 0) {
+		(void)utimensat(AT_FDCWD, lockpath, NULL, AT_SYMLINK_NOFOLLOW);
+		lock_priv_lower(cf);
+	}
+	free(lockpath);
 }

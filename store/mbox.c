@@ -288,33 +288,90 @@ fsync_dir_of(const char *path)
 }
 
 /*
- * Open the state file and lock it for the session: a second session on the
- * same maildrop finds it locked.  The lock goes with the process.
+ * Open the state file at statepath, creating it if missing, with the
+ * lock group's privilege: a regular file of ours with one link.  The
+ * descriptor, or -1 with errno and *why_r.
+ */
+static int
+state_file_open(const char *statepath, const struct store_config *cf,
+    enum store_error *why_r)
+{
+	bool created = false;
+	int fd, saved;
+
+	if (lock_priv_raise(cf) == -1) {
+		*why_r = STORE_ERR_TEMP;
+		return -1;
+	}
+	fd = open(statepath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd != -1)
+		created = true;
+	else if (errno == EEXIST)
+		fd = open(statepath, O_RDWR | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC);
+	saved = errno;
+	lock_priv_lower(cf);
+	if (fd == -1) {
+		errno = saved;
+		*why_r = saved == ELOOP ? STORE_ERR_PERM : STORE_ERR_TEMP;
+		return -1;
+	}
+	if (created && fsync_dir_of(statepath) == -1) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		*why_r = STORE_ERR_TEMP;
+		return -1;
+	}
+	return fd;
+}
+
+int
+store_state_open(const char *path, const struct store_config *cf,
+    enum store_error *why_r)
+{
+	char *statepath;
+	struct stat st;
+	int fd, saved;
+
+	if ((statepath = state_path(path)) == NULL) {
+		*why_r = STORE_ERR_TEMP;
+		return -1;
+	}
+	fd = state_file_open(statepath, cf, why_r);
+	saved = errno;
+	free(statepath);
+	if (fd != -1 && (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_nlink != 1 || st.st_uid != cf->owner)) {
+		saved = EPERM;
+		(void)close(fd);
+		fd = -1;
+		*why_r = STORE_ERR_PERM;
+	}
+	errno = saved;
+	return fd;
+}
+
+/*
+ * Open the state file (or take the one opened beforehand, cf->statefd)
+ * and lock it for the session: a second session on the same maildrop
+ * finds it locked.  The lock goes with the process.
  */
 static int
 state_open(struct mbox *mb, enum store_error *why_r)
 {
 	struct flock fl;
 	struct stat st;
-	bool created = false;
 	int fd, saved;
 
-	if (lock_priv_raise(mb->cf) == -1) {
-		*why_r = STORE_ERR_TEMP;
-		return -1;
-	}
-	fd = open(mb->statepath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
-	if (fd != -1)
-		created = true;
-	else if (errno == EEXIST)
-		fd = open(mb->statepath, O_RDWR | O_NOFOLLOW | O_NONBLOCK |
-		    O_CLOEXEC);
-	saved = errno;
-	lock_priv_lower(mb->cf);
+	if (mb->cf->have_statefd)
+		fd = fcntl(mb->cf->statefd, F_DUPFD_CLOEXEC, 0);
+	else
+		fd = state_file_open(mb->statepath, mb->cf, why_r);
 	if (fd == -1) {
-		errno = saved;
-		*why_r = saved == ELOOP ? STORE_ERR_PERM : STORE_ERR_TEMP;
+		if (mb->cf->have_statefd)
+			*why_r = STORE_ERR_TEMP;
 		return -1;
 	}
 	if (fstat(fd, &st) == -1) {
@@ -329,13 +386,6 @@ state_open(struct mbox *mb, enum store_error *why_r)
 		(void)close(fd);
 		errno = EPERM;
 		*why_r = STORE_ERR_PERM;
-		return -1;
-	}
-	if (created && fsync_dir_of(mb->statepath) == -1) {
-		saved = errno;
-		(void)close(fd);
-		errno = saved;
-		*why_r = STORE_ERR_TEMP;
 		return -1;
 	}
 	memset(&fl, 0, sizeof(fl));

@@ -35,6 +35,20 @@ enum store_uidl_mode {
 	STORE_UIDL_POPA3D	/* Debian's popa3d's ids, for a migration */
 };
 
+/*
+ * Dot-locks made by another process on the session's behalf (pop3d's
+ * waiting parent, which keeps the mail group that a group-mail spool
+ * needs, so that the session keeps none): take returns 0 (taken), 1
+ * (busy: held by another program) or -1 with errno; drop and touch
+ * (refresh) cannot fail in a way the session could act on.
+ */
+struct store_dotlocker {
+	int		(*take)(void *arg);
+	void		(*drop)(void *arg);
+	void		(*touch)(void *arg);
+	void		*arg;
+};
+
 struct store_config {
 	enum store_lock	 locking[STORE_LOCK_METHODS];
 	unsigned int	 nlocking;		/* 0: no locks at all */
@@ -52,6 +66,15 @@ struct store_config {
 	 * and taken only around those calls; (gid_t)-1 when not needed.
 	 */
 	gid_t		 lock_gid;
+	/* NULL: this process makes its dot-locks itself. */
+	const struct store_dotlocker *dotlocker;
+	/*
+	 * With have_statefd, the state file was opened beforehand by
+	 * store_state_open (by a process that may create it); otherwise
+	 * store_open opens it.
+	 */
+	bool		 have_statefd;
+	int		 statefd;
 };
 
 enum store_error {
@@ -104,6 +127,26 @@ struct store_repair {
 int		 store_repair(const char *path, const struct store_config *cf,
 		    pid_t dead, struct store_repair *r_r,
 		    enum store_error *why_r);
+
+/*
+ * store_state_open: open (creating it if missing) the state file of the
+ * mailbox at path, with the lock group's privilege, never following a
+ * symbolic link, refusing anything but a regular file with one link
+ * owned by cf->owner; for cf->statefd of a process that cannot create
+ * it (with cf->have_statefd).  Returns the descriptor, or -1 with errno and *why_r.
+ * store_dotlock_take, _drop and _touch: the dot-lock of path, as this
+ * process makes it (with the lock group's privilege): take tries once
+ * (removing a stale lock on the way, see lock.c) and returns 0 taken,
+ * 1 busy, -1 with errno; for a store_dotlocker in another process.
+ */
+int		 store_state_open(const char *path,
+		    const struct store_config *cf, enum store_error *why_r);
+int		 store_dotlock_take(const char *path,
+		    const struct store_config *cf);
+void		 store_dotlock_drop(const char *path,
+		    const struct store_config *cf);
+void		 store_dotlock_touch(const char *path,
+		    const struct store_config *cf);
 
 /* store_recovery: what store_open did about an interrupted update. */
 enum store_recovery store_recovery(const struct mbox *mb);

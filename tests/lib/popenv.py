@@ -504,6 +504,36 @@ def children(pid):
     return kids
 
 
+def proc_status(pid):
+    """The fields of /proc/PID/status as a dict of strings."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def unprivileged(pid, uid, gid, groups):
+    """Why the process pid holds some privilege beyond the user's (uid,
+    gid and exactly the supplementary groups given), or None: all four
+    uids and gids the user's, no other group, no capability, no way to
+    gain one (no_new_privs)."""
+    st = proc_status(pid)
+    if st["Uid"].split() != [str(uid)] * 4:
+        return "uids %s" % st["Uid"]
+    if st["Gid"].split() != [str(gid)] * 4:
+        return "gids %s (real, effective, saved, file system)" % st["Gid"]
+    if sorted(int(g) for g in st["Groups"].split()) != sorted(groups):
+        return "groups %s, not %r" % (st["Groups"], sorted(groups))
+    for cap in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
+        if st.get(cap, "0") != "0" * 16 and st.get(cap) is not None:
+            return "%s %s" % (cap, st[cap])
+    if st.get("NoNewPrivs") != "1":
+        return "no_new_privs is not set"
+    return None
+
+
 def session_pid(proc, deadline=10.0):
     """The process that serves a logged-in session: after a login pop3d
     forks it off and the process started waits to repair what it may

@@ -218,9 +218,16 @@ def root_flow(tap, env, users):
         tap.ok(ids is not None and ids[0] == [pw.pw_uid] * 4 and
                ids[1][:2] == [pw.pw_gid] * 2 and 0 not in ids[1] and
                0 not in ids[2],
-               "the session runs with the user's uid and gid, no root "
-               "left", "pid %r: %r, want uid %d gid %d" %
-               (pid, ids, pw.pw_uid, pw.pw_gid))
+               "the process that waits for the session runs with the "
+               "user's uid and gid, no root left", "pid %r: %r, want uid "
+               "%d gid %d" % (pid, ids, pw.pw_uid, pw.pw_gid))
+        kids = popenv.children(pid) if pid else []
+        why = popenv.unprivileged(kids[0], pw.pw_uid, pw.pw_gid,
+                                  os.getgrouplist(a, pw.pw_gid)) \
+            if len(kids) == 1 else "children %r" % kids
+        tap.ok(why is None, "the session holds nothing: uids and gids all "
+               "the user's, the user's own groups, no capability, "
+               "no_new_privs", why)
         count, size = pop.stat()
         tap.ok((count, size) == (3, sum(map(len, want))),
                "STAT: the user's 3 messages", (count, size))
