@@ -329,7 +329,12 @@ login_finish(struct session *s, const struct login *l)
 		s->store.lock_gid = keep;
 	}
 	/* From here the session is a child; this process waits to repair. */
-	if (watch_session(s, path) == -1) {
+	if (watch_session(s, path, &why) == -1) {
+		if (why == STORE_ERR_PERM) {
+			(void)reply_err(s, "[SYS/PERM] the maildrop cannot be "
+			    "used; ask the administrator to check it");
+			return CMD_CLOSE;
+		}
 		log_warn("cannot start the session of user %s",
 		    log_quote(l->user));
 		(void)reply_err(s, "[SYS/TEMP] the server cannot serve you "

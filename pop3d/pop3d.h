@@ -383,13 +383,17 @@ enum cmd_result	 login_finish(struct session *s, const struct login *l);
 /* ---- watch.c ------------------------------------------------------------ */
 
 /*
- * watch_session: fork; the child returns 0 and serves the session on;
- * the parent lets go of the client, waits for the child, repairs what it
- * left of an update or a dot-lock of mailbox path (store_repair), logs
- * that, and exits with the child's status (EXIT_TEMP when it was
- * killed).  -1 with errno when there is no child.
+ * watch_session: open the state file of mailbox path for the session,
+ * then fork; the child gives up the mail group, returns 0 and serves the
+ * session on, its dot-locks made by the parent; the parent lets go of
+ * the client, makes those dot-locks, waits for the child, repairs what
+ * it left of an update or a dot-lock (store_repair), logs that, and
+ * exits with the child's status (EXIT_TEMP when it was killed).  -1 with
+ * errno and *why_r when there is no child: STORE_ERR_PERM when the state
+ * file is not one pop3d may use (logged), else STORE_ERR_TEMP.
  */
-int		 watch_session(struct session *s, const char *path);
+int		 watch_session(struct session *s, const char *path,
+		    enum store_error *why_r);
 
 /* ---- recover.c ---------------------------------------------------------- */
 

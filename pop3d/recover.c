@@ -134,13 +134,11 @@ static int
 pending(const char *path)
 {
 	char state[CONF_PATH_MAX], lock[CONF_PATH_MAX];
-	const char *base = strrchr(path, '/');
 	struct stat st;
 
-	base = base == NULL ? path : base + 1;
-	if ((size_t)snprintf(state, sizeof(state), "%.*s.%s.pop3d",
-	    (int)(base - path), path, base) >= sizeof(state) ||
-	    (size_t)snprintf(lock, sizeof(lock), "%s.lock", path) >=
+	if (store_state_name(path, state, sizeof(state)) == -1)
+		return -1;
+	if ((size_t)snprintf(lock, sizeof(lock), "%s.lock", path) >=
 	    sizeof(lock)) {
 		errno = ENAMETOOLONG;
 		return -1;

@@ -258,16 +258,48 @@ watch_wait(struct session *s, pid_t pid, const char *path, int fd)
 	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_TEMP);
 }
 
-int
-watch_session(struct session *s, const char *path)
+/* Why a state file was refused, for the log. */
+static const char *
+refusal(int err)
 {
+	switch (err) {
+	case ELOOP:
+		return "it is a symbolic link";
+	case EINVAL:
+		return "it is not a regular file";
+	case EMLINK:
+		return "it has more than one link";
+	case EPERM:
+		return "it belongs to another user";
+	default:
+		return strerror(err);
+	}
+}
+
+int
+watch_session(struct session *s, const char *path, enum store_error *why_r)
+{
+	char state[CONF_PATH_MAX];
 	enum store_error why = STORE_OK;
 	int sv[2], statefd, saved;
 	pid_t pid;
 
+	*why_r = STORE_ERR_TEMP;
 	/* Opened with the mail group, for the child that has none; if it
-	 * cannot be, the child tries and says why. */
+	 * cannot be for a reason other than what it is, the child tries
+	 * and says why. */
 	statefd = store_state_open(path, &s->store, &why);
+	if (statefd == -1 && why == STORE_ERR_PERM) {
+		saved = errno;
+		if (store_state_name(path, state, sizeof(state)) == -1)
+			(void)snprintf(state, sizeof(state), "beside %s", path);
+		log_warnx("refusing the state file %s of user %s: %s; it must "
+		    "be a regular file with one link, owned by the user "
+		    "(remove it and pop3d makes a new one)", state,
+		    log_quote(s->login), refusal(saved));
+		*why_r = STORE_ERR_PERM;
+		return -1;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
 		goto fail;
 	if ((pid = fork()) == -1) {

@@ -313,8 +313,16 @@ state_file_open(const char *statepath, const struct store_config *cf,
 	saved = errno;
 	lock_priv_lower(cf);
 	if (fd == -1) {
+		struct stat st;
+
+		/* Someone else's file that we may not open is not ours to
+		 * use either: the administrator's business, not a retry. */
+		if (saved == EACCES && lstat(statepath, &st) == 0 &&
+		    st.st_uid != cf->owner)
+			saved = EPERM;
 		errno = saved;
-		*why_r = saved == ELOOP ? STORE_ERR_PERM : STORE_ERR_TEMP;
+		*why_r = saved == ELOOP || saved == EPERM ? STORE_ERR_PERM :
+		    STORE_ERR_TEMP;
 		return -1;
 	}
 	if (created && fsync_dir_of(statepath) == -1) {
@@ -342,15 +350,43 @@ store_state_open(const char *path, const struct store_config *cf,
 	fd = state_file_open(statepath, cf, why_r);
 	saved = errno;
 	free(statepath);
-	if (fd != -1 && (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_nlink != 1 || st.st_uid != cf->owner)) {
-		saved = EPERM;
-		(void)close(fd);
-		fd = -1;
-		*why_r = STORE_ERR_PERM;
+	if (fd == -1) {
+		errno = saved;
+		return -1;
 	}
+	if (fstat(fd, &st) == -1) {
+		saved = errno;
+		*why_r = STORE_ERR_TEMP;
+	} else if (!S_ISREG(st.st_mode)) {
+		saved = EINVAL;
+		*why_r = STORE_ERR_PERM;
+	} else if (st.st_nlink != 1) {
+		saved = EMLINK;
+		*why_r = STORE_ERR_PERM;
+	} else if (st.st_uid != cf->owner) {
+		saved = EPERM;
+		*why_r = STORE_ERR_PERM;
+	} else
+		return fd;
+	(void)close(fd);
 	errno = saved;
-	return fd;
+	return -1;
+}
+
+int
+store_state_name(const char *path, char *buf, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+	int dirlen = slash == NULL ? 0 : (int)(slash - path) + 1;
+	int n;
+
+	n = snprintf(buf, size, "%.*s.%s.pop3d", dirlen, path,
+	    slash == NULL ? path : slash + 1);
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
 }
 
 /*

@@ -129,16 +129,21 @@ int		 store_repair(const char *path, const struct store_config *cf,
 		    enum store_error *why_r);
 
 /*
+ * store_state_name: the path of the state file of the mailbox at path
+ * (DIR/.BASE.pop3d) into buf; 0, or -1 (ENAMETOOLONG).
  * store_state_open: open (creating it if missing) the state file of the
  * mailbox at path, with the lock group's privilege, never following a
  * symbolic link, refusing anything but a regular file with one link
  * owned by cf->owner; for cf->statefd of a process that cannot create
- * it (with cf->have_statefd).  Returns the descriptor, or -1 with errno and *why_r.
+ * it (with cf->have_statefd).  Returns the descriptor, or -1 with errno
+ * and *why_r: STORE_ERR_PERM with ELOOP (a symbolic link), EINVAL (not
+ * a regular file), EMLINK (more links) or EPERM (another owner).
  * store_dotlock_take, _drop and _touch: the dot-lock of path, as this
  * process makes it (with the lock group's privilege): take tries once
  * (removing a stale lock on the way, see lock.c) and returns 0 taken,
  * 1 busy, -1 with errno; for a store_dotlocker in another process.
  */
+int		 store_state_name(const char *path, char *buf, size_t size);
 int		 store_state_open(const char *path,
 		    const struct store_config *cf, enum store_error *why_r);
 int		 store_dotlock_take(const char *path,

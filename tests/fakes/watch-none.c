@@ -10,9 +10,10 @@
 #include "pop3d/pop3d.h"
 
 int
-watch_session(struct session *s, const char *path)
+watch_session(struct session *s, const char *path, enum store_error *why_r)
 {
 	(void)s;
 	(void)path;
+	(void)why_r;
 	return 0;
 }
