@@ -121,7 +121,8 @@ serve_locks(struct session *s, pid_t pid, const char *path, int fd)
 			break;
 		switch (req) {
 		case WATCH_TAKE:
-			switch (held ? 0 : store_dotlock_take(path, &s->store)) {
+			switch (held ? 0 :
+			    store_dotlock_take(path, &s->store)) {
 			case 0:
 				held = true;
 				ans = WATCH_TAKEN;

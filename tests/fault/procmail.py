@@ -60,6 +60,7 @@ DEADLINE = 180.0        # seconds for the whole test
 LOCK_WAIT = 20          # pop3d --lock-wait: then -ERR [IN-USE]
 READ_TIMEOUT = LOCK_WAIT + 25.0    # one reply line, longer than that
 SESSIONS = 10           # during the deliveries, spread over them
+KILL_BOUND = 5.0        # seconds from a kill to the repaired file
 OVERLAP_WAIT = 30.0     # seconds a session waits for a delivery
 
 
@@ -316,7 +317,9 @@ def pop_round(env, rng, stats, d, upto, kill, deleted, undecided):
             stats["kill_slowest"] = max(stats["kill_slowest"], took)
             why = file_as_reader(env.mailbox(), deleted, undecided |
                                  set(dele), before)
-            if why is None and took > 1.0:
+            # A second alone; beside the rest of the suite (the 4 GiB
+            # mailbox writing) an fsync may stall for much of one.
+            if why is None and took > KILL_BOUND:
                 why = "the waiting parent took %.2f s to end" % took
             if why is not None:
                 stats["kill_bad"].append(why)
@@ -408,10 +411,11 @@ def main():
                                         "unfinished")
         tap.ok(stats["killed"] > 0 and not stats["kill_bad"],
                "%d sessions killed in their QUIT (%d in its update, "
-               "repaired): within a second each time (slowest %.0f ms), "
+               "repaired): within %.0f s each time (slowest %.0f ms), "
                "with no login, the file as a local reader sees it has "
                "every message intact, once" %
-               (stats["killed"], repaired, stats["kill_slowest"] * 1000),
+               (stats["killed"], repaired, KILL_BOUND,
+                stats["kill_slowest"] * 1000),
                "\n".join(stats["kill_bad"][:10]))
         tap.ok(not stats["bad"], "every message retrieved is the one "
                "delivered", "\n".join(stats["bad"][:10]) + "\n" +

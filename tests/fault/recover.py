@@ -85,6 +85,9 @@ def kill_during_quit(env, user, password, deleted, after):
             except ProcessLookupError:
                 pass
         proc.wait(timeout=30)
+        # Orphaned, the session is reaped by init, and may take a moment
+        # to die if the kill found it in an fsync.
+        popenv.wait_gone(child)
     finally:
         if proc.poll() is None:
             proc.kill()

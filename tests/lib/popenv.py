@@ -534,6 +534,23 @@ def unprivileged(pid, uid, gid, groups):
     return None
 
 
+def wait_gone(pid, deadline=30.0):
+    """Wait until process pid has ended (gone, or a zombie: a process
+    killed in the middle of an fsync dies only when the call returns,
+    which under load takes a while); whether it did."""
+    end = time.time() + deadline
+    while time.time() < end:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.005)
+    return False
+
+
 def session_pid(proc, deadline=10.0):
     """The process that serves a logged-in session: after a login pop3d
     forks it off and the process started waits to repair what it may
