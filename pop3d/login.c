@@ -248,6 +248,23 @@ login_refused(struct session *s, enum auth_result r, bool last)
 
 /* ---- Becoming the user and opening the maildrop ------------------------ */
 
+/*
+ * May the user (the real IDs, after privsep_become) create files beside
+ * the mailbox at path without the mail group?
+ */
+static bool
+spool_writable(const char *path)
+{
+	char dir[CONF_PATH_MAX];
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return access(".", W_OK | X_OK) == 0;
+	(void)snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 :
+	    (int)(slash - path), path);
+	return access(dir, W_OK | X_OK) == 0;
+}
+
 static enum cmd_result
 open_failed(struct session *s, const char *path, enum store_error why)
 {
@@ -324,6 +341,17 @@ login_finish(struct session *s, const struct login *l)
 			    "the session", log_quote(l->user), strerror(errno));
 			s->status = EXIT_TEMP;
 			return CMD_CLOSE;
+		}
+		/* A spool the user may write to needs no group at all. */
+		if (keep != (gid_t)-1 && spool_writable(path)) {
+			if (privsep_drop_saved_gid() == -1) {
+				log_errx("cannot give up the mail group for "
+				    "user %s: %s; closing the session",
+				    log_quote(l->user), strerror(errno));
+				s->status = EXIT_TEMP;
+				return CMD_CLOSE;
+			}
+			keep = (gid_t)-1;
 		}
 		s->store.owner = l->uid;
 		s->store.lock_gid = keep;

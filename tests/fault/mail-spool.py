@@ -171,6 +171,10 @@ def main():
                                           env.uid, env.gid, [env.gid])
                 if why is not None:
                     whys.append(why)
+                gids = popenv.proc_status(c.proc.pid)["Gid"].split()
+                if gids != [str(env.gid)] * 2 + [str(mail), str(env.gid)]:
+                    whys.append("the waiting parent's gids %r: the mail "
+                                "group should be its saved one" % gids)
                 count = int(c.cmd(b"STAT").split()[1])
                 for i in range(1, count + 1):
                     if not c.cmd(b"RETR %d" % i).startswith(b"+OK"):

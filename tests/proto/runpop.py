@@ -343,6 +343,14 @@ def main(path):
                     tap.ok(a is not None and a.startswith(b"+OK") and
                            b is not None and b.startswith(b"+OK"), where,
                            "got: %r %r" % (a, b))
+                    if env.privsep and b is not None and \
+                            b.startswith(b"+OK maildrop"):
+                        # Started as root: the session holds nothing.
+                        why = popenv.unprivileged(
+                            popenv.session_pid(c.proc), env.uid, env.gid,
+                            [env.gid])
+                        tap.ok(why is None, where + ": the session "
+                               "holds no privilege", why)
                 elif op in ("scram", "scram-fail"):
                     scram(tap, c, where, words[2], words[3],
                           op == "scram")

@@ -215,12 +215,14 @@ def root_flow(tap, env, users):
         pw = pwd.getpwnam(a)
         pid = spawned_pid(env.log, here)
         ids = ids_of(pid) if pid else None
+        mail = grp.getgrnam("mail").gr_gid
         tap.ok(ids is not None and ids[0] == [pw.pw_uid] * 4 and
-               ids[1][:2] == [pw.pw_gid] * 2 and 0 not in ids[1] and
+               ids[1] == [pw.pw_gid, pw.pw_gid, mail, pw.pw_gid] and
                0 not in ids[2],
                "the process that waits for the session runs with the "
-               "user's uid and gid, no root left", "pid %r: %r, want uid "
-               "%d gid %d" % (pid, ids, pw.pw_uid, pw.pw_gid))
+               "user's uid and gid, no root left, the mail group kept as "
+               "the saved gid (/var/mail needs it)", "pid %r: %r, want "
+               "uid %d gid %d" % (pid, ids, pw.pw_uid, pw.pw_gid))
         kids = popenv.children(pid) if pid else []
         why = popenv.unprivileged(kids[0], pw.pw_uid, pw.pw_gid,
                                   os.getgrouplist(a, pw.pw_gid)) \
