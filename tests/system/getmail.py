@@ -53,7 +53,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 import popenv  # noqa: E402
 
-TIMEOUT = 60
+TIMEOUT = 120         # for a getmail run, which waits up to 60 s inside
 FAILED = 127
 
 FROM_LINE = re.compile(rb"From (\S+) [A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d "
@@ -164,7 +164,10 @@ class Getmail:
                     "username = %s\n"
                     "password = %s\n"
                     "use_apop = %s\n"
-                    "timeout = 10\n"
+                    # getmail also waits this long for its own
+                    # delivery child, which a loaded machine (the
+                    # sanitizer run beside the fault tests) can exceed.
+                    "timeout = 60\n"
                     "\n"
                     "[destination]\n"
                     "type = %s\n"
