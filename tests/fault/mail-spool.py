@@ -23,7 +23,6 @@ import grp
 import os
 import random
 import re
-import select
 import shutil
 import stat
 import subprocess
@@ -65,34 +64,14 @@ class Client:
                                      stdout=subprocess.PIPE,
                                      stderr=open(env.log, "ab"),
                                      cwd=env.dir)
-        self.buf = b""
-
-    def line(self):
-        end = time.time() + TIMEOUT
-        fd = self.proc.stdout.fileno()
-        while b"\r\n" not in self.buf:
-            left = end - time.time()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise TimeoutError("no reply")
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                raise EOFError("closed")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
+        self.reader = popenv.LineReader(self.proc, TIMEOUT)
+        self.line = self.reader.line
+        self.multiline = self.reader.multiline
 
     def cmd(self, text):
         self.proc.stdin.write(text + b"\r\n")
         self.proc.stdin.flush()
         return self.line()
-
-    def multiline(self):
-        out = []
-        while True:
-            line = self.line()
-            if line == b".":
-                return b"".join(l + b"\r\n" for l in out)
-            out.append(line[1:] if line.startswith(b".") else line)
 
     def close(self):
         try:

@@ -59,25 +59,12 @@ def signal_all(proc, sig):
 class Client:
     def __init__(self, env):
         self.proc = env.start()
-        self.buf = b""
+        self.reader = popenv.LineReader(self.proc, TIMEOUT)
+        self.line = self.reader.line
 
     def send(self, data):
         self.proc.stdin.write(data)
         self.proc.stdin.flush()
-
-    def line(self):
-        end = time.time() + TIMEOUT
-        fd = self.proc.stdout.fileno()
-        while b"\r\n" not in self.buf:
-            left = end - time.time()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise TimeoutError("no reply line")
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                raise EOFError("the connection closed")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
 
     def rest(self):
         """Everything until EOF, as lines."""
@@ -89,8 +76,8 @@ class Client:
             chunk = os.read(fd, 65536)
             if not chunk:
                 break
-            self.buf += chunk
-        return self.buf.split(b"\r\n")
+            self.reader.buf += chunk
+        return self.reader.buf.split(b"\r\n")
 
     def finish(self):
         try:

@@ -18,6 +18,7 @@ import glob
 import os
 import pwd
 import re
+import select
 import shutil
 import socket
 import subprocess
@@ -502,6 +503,41 @@ def children(pid):
         if int(fields[1]) == pid:
             kids.append(int(d))
     return kids
+
+
+class LineReader:
+    """The reply lines of a pop3d on pipes, each within timeout seconds
+    (TimeoutError), until EOF (EOFError); buf holds what is read and
+    not yet taken."""
+
+    def __init__(self, proc, timeout):
+        self.proc = proc
+        self.timeout = timeout
+        self.buf = b""
+
+    def line(self):
+        end = time.time() + self.timeout
+        fd = self.proc.stdout.fileno()
+        while b"\r\n" not in self.buf:
+            left = end - time.time()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError("no reply line from pop3d")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise EOFError("pop3d closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def multiline(self):
+        """The rest of a multi-line answer, dot-stuffing undone, as the
+        octets RETR sends (CRLF line ends)."""
+        out = []
+        while True:
+            line = self.line()
+            if line == b".":
+                return b"".join(l + b"\r\n" for l in out)
+            out.append(line[1:] if line.startswith(b".") else line)
 
 
 def proc_status(pid):

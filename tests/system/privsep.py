@@ -28,16 +28,6 @@ import popenv  # noqa: E402
 EMPTY = "/run/pop3d-test-%d/empty" % os.getpid()
 
 
-def status(pid):
-    """The fields of /proc/PID/status as a dict of strings."""
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            out[k] = v.strip()
-    return out
-
-
 def limit(pid, name):
     with open("/proc/%d/limits" % pid) as f:
         for line in f:
@@ -96,13 +86,13 @@ def main():
                "child", greeting)
         kids = wait_children(proc.pid, 1)
         tap.ok(len(kids) == 1, "one pre-login child", kids)
-        parent = status(proc.pid)
+        parent = popenv.proc_status(proc.pid)
         tap.ok(parent["Uid"].split() == ["0"] * 4,
                "the parent is root (it checks the credentials)",
                parent["Uid"])
         if kids:
             child = kids[0]
-            st = status(child)
+            st = popenv.proc_status(child)
             want_u = [str(nobody.pw_uid)] * 4
             want_g = [str(nobody.pw_gid)] * 4
             tap.ok(st["Uid"].split() == want_u,
@@ -153,11 +143,11 @@ def main():
         tap.ok(len(session) == 1 and (not kids or session[0] != kids[0]),
                "after login the pre-login child is gone, the session "
                "runs in a child of its own", (kids, session))
-        watcher = status(proc.pid)
+        watcher = popenv.proc_status(proc.pid)
         tap.ok(watcher["Uid"].split() == [str(nobody.pw_uid)] * 4,
                "the process that waits for the session is the mail user "
                "too", watcher["Uid"])
-        st = status(session[0]) if session else watcher
+        st = popenv.proc_status(session[0]) if session else watcher
         tap.ok(st["Uid"].split() == [str(nobody.pw_uid)] * 4,
                "the session runs as the mail user (all four uids)", st)
         # Nothing privileged in the process that reads the client: all
