@@ -444,30 +444,41 @@ store_dotlock_take(const char *path, const struct store_config *cf)
 	}
 }
 
+/*
+ * The dot-lock of path as a lockset of its own, made by this process
+ * (cf's own privilege, no dotlocker), for lock_drop and lock_touch.
+ * 0, or -1 (ENOMEM).
+ */
+static int
+dotlock_held(struct lockset *ls, struct store_config *own, const char *path,
+    const struct store_config *cf)
+{
+	*own = *cf;
+	own->dotlocker = NULL;
+	memset(ls, 0, sizeof(*ls));
+	ls->fd = -1;
+	ls->cf = own;
+	return asprintf(&ls->dotlock, "%s.lock", path) == -1 ? -1 : 0;
+}
+
 void
 store_dotlock_drop(const char *path, const struct store_config *cf)
 {
-	char *lockpath;
+	struct store_config own;
+	struct lockset ls;
 
-	if (asprintf(&lockpath, "%s.lock", path) == -1)
-		return;
-	if (lock_priv_raise(cf) == 0) {
-		(void)unlink(lockpath);
-		lock_priv_lower(cf);
-	}
-	free(lockpath);
+	if (dotlock_held(&ls, &own, path, cf) == 0)
+		lock_drop(&ls);
 }
 
 void
 store_dotlock_touch(const char *path, const struct store_config *cf)
 {
-	char *lockpath;
+	struct store_config own;
+	struct lockset ls;
 
-	if (asprintf(&lockpath, "%s.lock", path) == -1)
-		return;
-	if (lock_priv_raise(cf) == 0) {
-		(void)utimensat(AT_FDCWD, lockpath, NULL, AT_SYMLINK_NOFOLLOW);
-		lock_priv_lower(cf);
+	if (dotlock_held(&ls, &own, path, cf) == 0) {
+		lock_touch(&ls);
+		free(ls.dotlock);
 	}
-	free(lockpath);
 }

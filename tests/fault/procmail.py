@@ -42,7 +42,6 @@ import fcntl
 import os
 import random
 import re
-import select
 import shutil
 import signal
 import subprocess
@@ -92,34 +91,14 @@ class Session:
 
     def __init__(self, env):
         self.proc = env.start()
-        self.buf = b""
-
-    def line(self):
-        end = time.time() + READ_TIMEOUT
-        fd = self.proc.stdout.fileno()
-        while b"\r\n" not in self.buf:
-            left = end - time.time()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise TimeoutError("no reply from pop3d")
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                raise EOFError("pop3d closed the connection")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
+        self.reader = popenv.LineReader(self.proc, READ_TIMEOUT)
+        self.line = self.reader.line
+        self.multiline = self.reader.multiline
 
     def command(self, text):
         self.proc.stdin.write(text + b"\r\n")
         self.proc.stdin.flush()
         return self.line()
-
-    def multiline(self):
-        out = []
-        while True:
-            line = self.line()
-            if line == b".":
-                return b"".join(l + b"\r\n" for l in out)
-            out.append(line[1:] if line.startswith(b".") else line)
 
     def close(self):
         try:
