@@ -9,13 +9,14 @@
  * released, and the whole set is tried again after a short pause, until
  * cf->lock_wait seconds have passed.
  *
- * Dot-locks are NFS-safe: a uniquely named file is linked to NAME.lock and
- * the link count of the unique file decides, since link() over NFS may
- * report failure for a link that was made.  A dot-lock is stale when the
- * process named in it is gone or a zombie (so a crashed pop3d or MTA does
- * not hold up the next session), when it names none and is older than
- * DOTLOCK_STALE seconds, or when it is older than DOTLOCK_MAXAGE whatever
- * it says (a recycled PID must not keep a mailbox locked forever; long
+ * Dot-locks are made and removed by liblockfile, Debian's standard
+ * NFS-safe implementation (the one behind dotlockfile(1)): a uniquely
+ * named file holding the PID is linked to NAME.lock, and the inode
+ * decides, since link() over NFS may report failure for a link that was
+ * made.  Which dot-lock is stale is decided here: the process named in it
+ * is gone or a zombie (so a crashed pop3d or MTA does not hold up the next
+ * session), or it names none and is older than DOTLOCK_STALE seconds, or
+ * it is older than DOTLOCK_MAXAGE whatever it says (a recycled PID must not keep a mailbox locked forever; long
  * holders such as pop3d's own update keep their lock's time fresh).
  */
 #include "config.h"
@@ -31,6 +32,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <lockfile.h>
 
 #include "store/mbox.h"
 
@@ -231,71 +234,50 @@ try_dotlock_by(struct lockset *ls, const char *path,
 	}
 }
 
+/*
+ * The dot-lock, by liblockfile (with the lock group's privilege, which
+ * also keeps it from running its setgid helper).  It is asked for no
+ * retries: its own pauses are five seconds and more, and lock_take paces
+ * the rounds.  It removes a lock whose process is gone, or one without a
+ * PID older than five minutes, and tries again at once; a lock it judges
+ * alive is judged again by the rules above, which also know zombies and
+ * a lock too old to be anyone's.
+ */
 static enum try_result
 try_dotlock(struct lockset *ls, const char *path,
     const struct store_config *cf)
 {
-	unsigned char rnd[6];
-	char *lockpath = NULL, *tmp = NULL, pidbuf[24];
-	const char *base;
-	struct stat st;
-	enum try_result r = TRY_ERROR;
-	int fd, len, saved;
-	size_t dirlen;
+	char *lockpath;
+	int r, saved;
 
 	if (cf->dotlocker != NULL)
 		return try_dotlock_by(ls, path, cf);
-	base = strrchr(path, '/');
-	dirlen = base == NULL ? 0 : (size_t)(base - path) + 1;
-	base = base == NULL ? path : base + 1;
-	randombytes_buf(rnd, sizeof(rnd));
-	if (asprintf(&lockpath, "%s.lock", path) == -1) {
-		lockpath = NULL;
-		goto out;
-	}
-	if (asprintf(&tmp, "%.*s.%s.lk%ld.%02x%02x%02x%02x%02x%02x",
-	    (int)dirlen, path, base, (long)getpid(), rnd[0], rnd[1], rnd[2],
-	    rnd[3], rnd[4], rnd[5]) == -1) {
-		tmp = NULL;
-		goto out;
-	}
-	len = snprintf(pidbuf, sizeof(pidbuf), "%ld\n", (long)getpid());
-	if (lock_priv_raise(cf) == -1)
-		goto out;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0644);
-	if (fd == -1) {
+	if (asprintf(&lockpath, "%s.lock", path) == -1)
+		return TRY_ERROR;
+	if (lock_priv_raise(cf) == -1) {
 		saved = errno;
-		lock_priv_lower(cf);
+		free(lockpath);
 		errno = saved;
-		goto out;
+		return TRY_ERROR;
 	}
-	if (write(fd, pidbuf, (size_t)len) != len || close(fd) == -1) {
-		saved = errno;
-		(void)unlink(tmp);
-		lock_priv_lower(cf);
-		errno = saved;
-		goto out;
-	}
-	/* link() says so, or (over NFS, where its answer may be lost) the
-	 * unique file has gained the link. */
-	saved = link(tmp, lockpath) == -1 ? errno : 0;
-	if (saved == 0 || (stat(tmp, &st) == 0 && st.st_nlink == 2))
-		r = TRY_OK;
-	(void)unlink(tmp);
+	errno = 0;
+	r = lockfile_create(lockpath, 0, L_PID);
+	saved = errno;
 	lock_priv_lower(cf);
-	if (r == TRY_OK) {
+	switch (r) {
+	case L_SUCCESS:
 		ls->dotlock = lockpath;
-		lockpath = NULL;
-	} else if (saved == EEXIST) {
-		dotlock_reap(lockpath, cf);
-		r = TRY_BUSY;
-	} else
-		errno = saved;
-out:
-	free(lockpath);
-	free(tmp);
-	return r;
+		return TRY_OK;
+	case L_MAXTRYS:
+		(void)dotlock_reap(lockpath, cf);
+		free(lockpath);
+		return TRY_BUSY;
+	default:
+		/* L_TMPLOCK and L_TMPWRITE keep open's or write's errno. */
+		free(lockpath);
+		errno = saved != 0 ? saved : EIO;
+		return TRY_ERROR;
+	}
 }
 
 void
@@ -315,7 +297,7 @@ lock_drop(struct lockset *ls)
 		const struct store_config *cf = ls->cf;
 
 		if (cf == NULL || lock_priv_raise(cf) == 0) {
-			(void)unlink(ls->dotlock);
+			(void)lockfile_remove(ls->dotlock);
 			if (cf != NULL)
 				lock_priv_lower(cf);
 		}
@@ -345,8 +327,7 @@ lock_touch(struct lockset *ls)
 	}
 	if (ls->dotlock != NULL && ls->cf != NULL &&
 	    lock_priv_raise(ls->cf) == 0) {
-		(void)utimensat(AT_FDCWD, ls->dotlock, NULL,
-		    AT_SYMLINK_NOFOLLOW);
+		(void)lockfile_touch(ls->dotlock);
 		lock_priv_lower(ls->cf);
 	}
 }

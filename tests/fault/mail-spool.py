@@ -16,7 +16,10 @@ only, no capability, no_new_privs), RETR every message, DELE about half
 and QUIT.  At the end the file holds every delivered message that was
 not deleted, exactly once and intact, and nothing else; no dot-lock is
 left; the spool and the mailbox keep their owners and modes.  A dot-lock
-held by an MDA gives [IN-USE], and is left alone.
+held by an MDA gives [IN-USE], and is left alone; so does one held by
+Debian's dotlockfile(1) (liblockfile's setgid helper, the library pop3d
+makes its own with), and its lock left behind by a killed holder is
+stale and removed.
 """
 
 import grp
@@ -220,6 +223,52 @@ def main():
                os.path.exists(mailbox + ".lock"),
                "an MDA's dot-lock: -ERR [IN-USE], the lock left alone", resp)
         os.unlink(mailbox + ".lock")
+
+        # Debian's dotlockfile (liblockfile's setgid mail helper), as
+        # nobody: pop3d makes its dot-locks with the same library, and
+        # each honours the other's.  Held while its command runs, with
+        # dotlockfile's own PID in it: [IN-USE].
+        holder = subprocess.Popen(
+            ["setpriv", "--reuid=%d" % env.uid, "--regid=%d" % env.gid,
+             "--clear-groups", "dotlockfile", "-l", "-r", "0", "-p",
+             mailbox + ".lock", "sleep", "20"], start_new_session=True)
+        try:
+            for _ in range(200):
+                if os.path.exists(mailbox + ".lock"):
+                    break
+                time.sleep(0.05)
+            c = Client(env)
+            try:
+                c.line()
+                c.cmd(b"USER alice")
+                resp = c.cmd(b"PASS wonderland")
+            finally:
+                c.close()
+        finally:
+            os.killpg(holder.pid, 9)
+            holder.wait(timeout=TIMEOUT)
+        tap.ok(resp.startswith(b"-ERR [IN-USE]"),
+               "a dot-lock held by dotlockfile(1): -ERR [IN-USE]", resp)
+        # Left behind by its killed holder (its PID gone): stale, and
+        # removed by pop3d's next login.
+        c = Client(env)
+        try:
+            c.line()
+            c.cmd(b"USER alice")
+            resp = c.cmd(b"PASS wonderland")
+        finally:
+            c.close()
+        tap.ok(resp.startswith(b"+OK") and
+               not os.path.exists(mailbox + ".lock"),
+               "a dot-lock of a dead dotlockfile is stale: removed, the "
+               "login works", resp)
+        nm = subprocess.run(["nm", "-D", "--undefined-only", popenv.POP3D],
+                            capture_output=True, text=True)
+        tap.ok(nm.returncode == 0 and
+               re.search(r"\blockfile_create\b", nm.stdout) and
+               re.search(r"\blockfile_remove\b", nm.stdout),
+               "pop3d makes and removes dot-locks with liblockfile",
+               nm.stderr)
         if tap.failed:
             tap.diag(env.read_log()[-3000:])
     finally:
