@@ -263,76 +263,120 @@ state_path(const char *path)
 	return sp;
 }
 
+/*
+ * The directory of the state file at statepath, opened for openat (and
+ * for fsync after a creation), with *name_r its last component.  The
+ * directory is named by the configuration (and a symbolic link on the way
+ * there is the administrator's); the state file itself never is followed.
+ */
 static int
-fsync_dir_of(const char *path)
+state_dir_open(const char *statepath, const char **name_r)
 {
-	const char *slash = strrchr(path, '/');
+	const char *slash = strrchr(statepath, '/');
 	char *dir;
-	int fd, r;
+	int fd, saved;
 
+	*name_r = slash == NULL ? statepath : slash + 1;
 	if (slash == NULL)
 		dir = strdup(".");
-	else if (slash == path)
+	else if (slash == statepath)
 		dir = strdup("/");
 	else
-		dir = strndup(path, (size_t)(slash - path));
+		dir = strndup(statepath, (size_t)(slash - statepath));
 	if (dir == NULL)
 		return -1;
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	saved = errno;
 	free(dir);
-	if (fd == -1)
+	errno = saved;
+	return fd;
+}
+
+/*
+ * Is the state file open at fd one to use: a regular file with one link,
+ * owned by cf->owner?  A file just created by someone else (root) is
+ * given to the owner first.  0, or -1 with errno: ELOOP, EINVAL, EMLINK,
+ * EPERM as for store_state_open, or another (a failed call).
+ */
+static int
+state_file_check(int fd, bool created, const struct store_config *cf)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == -1)
 		return -1;
-	r = fsync(fd);
-	(void)close(fd);
-	return r;
+	if (!S_ISREG(st.st_mode))
+		errno = EINVAL;
+	else if (st.st_nlink != 1)
+		errno = EMLINK;
+	else if (st.st_uid == cf->owner)
+		return 0;
+	else if (created)
+		return fchown(fd, cf->owner, (gid_t)-1);
+	else
+		errno = EPERM;
+	return -1;
 }
 
 /*
  * Open the state file at statepath, creating it if missing, with the
- * lock group's privilege: a regular file of ours with one link.  The
- * descriptor, or -1 with errno and *why_r.
+ * lock group's privilege, relative to a descriptor of its directory and
+ * never following a symbolic link: a regular file of ours with one link.
+ * The descriptor, or -1 with errno and *why_r.
  */
 static int
 state_file_open(const char *statepath, const struct store_config *cf,
     enum store_error *why_r)
 {
+	struct stat st;
+	const char *name;
 	bool created = false;
-	int fd, saved;
+	int dfd, fd = -1, saved;
 
-	if (lock_priv_raise(cf) == -1) {
-		*why_r = STORE_ERR_TEMP;
+	*why_r = STORE_ERR_TEMP;
+	if (lock_priv_raise(cf) == -1)
 		return -1;
-	}
-	fd = open(statepath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
+	if ((dfd = state_dir_open(statepath, &name)) == -1)
+		goto fail;
+	fd = openat(dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_NOCTTY | O_CLOEXEC, 0600);
 	if (fd != -1)
 		created = true;
 	else if (errno == EEXIST)
-		fd = open(statepath, O_RDWR | O_NOFOLLOW | O_NONBLOCK |
-		    O_CLOEXEC);
-	saved = errno;
-	lock_priv_lower(cf);
+		fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK |
+		    O_NOCTTY | O_CLOEXEC);
 	if (fd == -1) {
-		struct stat st;
-
 		/* Someone else's file that we may not open is not ours to
 		 * use either: the administrator's business, not a retry. */
-		if (saved == EACCES && lstat(statepath, &st) == 0 &&
-		    st.st_uid != cf->owner)
-			saved = EPERM;
-		errno = saved;
-		*why_r = saved == ELOOP || saved == EPERM ? STORE_ERR_PERM :
-		    STORE_ERR_TEMP;
-		return -1;
+		if (errno == EACCES && fstatat(dfd, name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && st.st_uid != cf->owner)
+			errno = EPERM;
+		goto fail;
 	}
-	if (created && fsync_dir_of(statepath) == -1) {
+	if (state_file_check(fd, created, cf) == -1 ||
+	    (created && fsync(dfd) == -1)) {
 		saved = errno;
-		(void)close(fd);
+		if (created)
+			(void)unlinkat(dfd, name, 0);
 		errno = saved;
-		*why_r = STORE_ERR_TEMP;
-		return -1;
+		goto fail;
 	}
+	(void)close(dfd);
+	lock_priv_lower(cf);
+	*why_r = STORE_OK;
 	return fd;
+fail:
+	saved = errno;
+	if (fd != -1)
+		(void)close(fd);
+	if (dfd != -1)
+		(void)close(dfd);
+	lock_priv_lower(cf);
+	if (saved == ELOOP || saved == EINVAL || saved == EMLINK ||
+	    saved == EPERM)
+		*why_r = STORE_ERR_PERM;
+	errno = saved;
+	return -1;
 }
 
 int
@@ -340,7 +384,6 @@ store_state_open(const char *path, const struct store_config *cf,
     enum store_error *why_r)
 {
 	char *statepath;
-	struct stat st;
 	int fd, saved;
 
 	if ((statepath = state_path(path)) == NULL) {
@@ -350,27 +393,8 @@ store_state_open(const char *path, const struct store_config *cf,
 	fd = state_file_open(statepath, cf, why_r);
 	saved = errno;
 	free(statepath);
-	if (fd == -1) {
-		errno = saved;
-		return -1;
-	}
-	if (fstat(fd, &st) == -1) {
-		saved = errno;
-		*why_r = STORE_ERR_TEMP;
-	} else if (!S_ISREG(st.st_mode)) {
-		saved = EINVAL;
-		*why_r = STORE_ERR_PERM;
-	} else if (st.st_nlink != 1) {
-		saved = EMLINK;
-		*why_r = STORE_ERR_PERM;
-	} else if (st.st_uid != cf->owner) {
-		saved = EPERM;
-		*why_r = STORE_ERR_PERM;
-	} else
-		return fd;
-	(void)close(fd);
 	errno = saved;
-	return -1;
+	return fd;
 }
 
 int

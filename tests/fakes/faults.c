@@ -16,6 +16,7 @@
 
 /* The real functions, as the linker names them under --wrap. */
 int	__real_open(const char *path, int flags, ...);
+int	__real_openat(int dfd, const char *path, int flags, ...);
 ssize_t	__real_read(int fd, void *buf, size_t len);
 ssize_t	__real_write(int fd, const void *buf, size_t len);
 ssize_t	__real_pread(int fd, void *buf, size_t len, off_t off);
@@ -113,6 +114,21 @@ __wrap_open(const char *path, int flags, ...)
 		va_end(ap);
 	}
 	return fault("open", EIO) ? -1 : __real_open(path, flags, mode);
+}
+
+int
+__wrap_openat(int dfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	va_list ap;
+
+	if ((flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE) {
+		va_start(ap, flags);
+		mode = (mode_t)va_arg(ap, int);
+		va_end(ap);
+	}
+	return fault("openat", EIO) ? -1 :
+	    __real_openat(dfd, path, flags, mode);
 }
 
 ssize_t

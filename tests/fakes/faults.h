@@ -40,6 +40,7 @@ const char	*faults_kind(unsigned long i);
 
 /* The wrappers; only the linker calls them by these names. */
 int	__wrap_open(const char *path, int flags, ...);
+int	__wrap_openat(int dfd, const char *path, int flags, ...);
 ssize_t	__wrap_read(int fd, void *buf, size_t len);
 ssize_t	__wrap_write(int fd, const void *buf, size_t len);
 ssize_t	__wrap_pread(int fd, void *buf, size_t len, off_t off);

@@ -1778,6 +1778,107 @@ test_repair(void)
 	    "repair: an interrupted update is finished, the journal emptied");
 }
 
+/* faults_before's hook for test_state_dir: the mailbox's directory is
+ * moved away and a symbolic link to another one put in its place. */
+struct dirswap {
+	char	dir[512];
+	char	moved[520];
+	char	decoy[520];
+};
+
+static void
+dir_swap(void *arg)
+{
+	const struct dirswap *ds = arg;
+
+	if (rename(ds->dir, ds->moved) == -1 ||
+	    symlink(ds->decoy, ds->dir) == -1)
+		bail("swapping %s: %s", ds->dir, strerror(errno));
+}
+
+/*
+ * The state file is opened relative to a descriptor of the mailbox's
+ * directory: a directory swapped for a symbolic link after that
+ * descriptor was taken (before each later call in turn) does not send
+ * the state file elsewhere.  As root, a state file created for another
+ * owner is given to that owner.
+ */
+static void
+test_state_dir(void)
+{
+	struct dirswap ds;
+	struct stat st, fst;
+	enum store_error why;
+	char box[600], made[600], decoy[600];
+	unsigned long n, swapped = 0, wrong = 0;
+	bool fired;
+	int fd;
+
+	(void)snprintf(ds.dir, sizeof(ds.dir), "%s/sdir", tap_tmpdir());
+	(void)snprintf(ds.moved, sizeof(ds.moved), "%s.old", ds.dir);
+	(void)snprintf(ds.decoy, sizeof(ds.decoy), "%s.decoy", ds.dir);
+	(void)snprintf(box, sizeof(box), "%s/box", ds.dir);
+	(void)snprintf(made, sizeof(made), "%s/.box.pop3d", ds.moved);
+	(void)snprintf(decoy, sizeof(decoy), "%s/.box.pop3d", ds.decoy);
+	for (n = 1; n <= FAULT_CALLS_MAX; n++) {
+		(void)unlink(made);
+		(void)rmdir(ds.moved);
+		(void)unlink(decoy);
+		(void)rmdir(ds.decoy);
+		(void)unlink(ds.dir);
+		if (mkdir(ds.dir, 0700) == -1 || mkdir(ds.decoy, 0700) == -1)
+			bail("mkdir %s: %s", ds.dir, strerror(errno));
+		faults_before(n, false, dir_swap, &ds);
+		why = STORE_OK;
+		fd = store_state_open(box, &cf, &why);
+		fired = faults_disarm();
+		if (!fired) {
+			if (fd != -1)
+				(void)close(fd);
+			break;
+		}
+		/* Swapped before the directory was opened, the link is
+		 * the directory now; from the next call on, it is not:
+		 * above all not when swapped just before the state file's
+		 * own openat. */
+		if (fd != -1 && access(made, F_OK) == 0) {
+			if (strcmp(faults_kind(n), "openat") == 0)
+				swapped++;
+			if (fstat(fd, &fst) == -1 || stat(made, &st) == -1 ||
+			    fst.st_ino != st.st_ino ||
+			    access(decoy, F_OK) == 0)
+				wrong++;
+		} else if (strcmp(faults_kind(n), "openat") == 0)
+			wrong++;
+		if (fd != -1)
+			(void)close(fd);
+	}
+	(void)unlink(made);
+	(void)rmdir(ds.moved);
+	(void)unlink(decoy);
+	(void)rmdir(ds.decoy);
+	(void)unlink(ds.dir);
+	ok(n > 1 && n <= FAULT_CALLS_MAX && swapped > 0 && wrong == 0,
+	    "the state file is made by openat in the directory opened, "
+	    "whatever takes its name later (%lu calls)", n - 1);
+
+	if (geteuid() != 0) {
+		skip("as root only: a state file created for another owner");
+		return;
+	}
+	(void)unlink(state_path("given"));
+	(void)box_write("given", "", 0);
+	cf.owner = 65534;
+	fd = store_state_open(box_path("given"), &cf, &why);
+	cf.owner = getuid();
+	ok(fd != -1 && fstat(fd, &st) == 0 && st.st_uid == 65534 &&
+	    (st.st_mode & 07777) == 0600,
+	    "a state file created by root is the owner's, mode 0600");
+	if (fd != -1)
+		(void)close(fd);
+	(void)unlink(state_path("given"));
+}
+
 int
 main(void)
 {
@@ -1785,7 +1886,7 @@ main(void)
 		bail("sodium_init failed");
 	(void)alarm(TEST_SECONDS);
 	config_init(false);
-	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 1 + 4 + 10 + 1 + 9 + 5);
+	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 1 + 4 + 10 + 1 + 9 + 5 + 2);
 	test_refused();
 	test_read();
 	test_long();
@@ -1799,5 +1900,6 @@ main(void)
 	test_popa3d_ids();
 	test_faults();
 	test_repair();
+	test_state_dir();
 	return done();
 }
