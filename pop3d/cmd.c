@@ -139,7 +139,12 @@ any_capa(struct session *s, char **argv)
 	reply_line(s, "RESP-CODES");
 	reply_line(s, "AUTH-RESP-CODE");
 	reply_line(s, "PIPELINING");
-	reply_line(s, "EXPIRE NEVER");
+	if (s->conf->login_delay > 0)
+		reply_line(s, "LOGIN-DELAY %u", s->conf->login_delay);
+	if (s->conf->expire == CONF_EXPIRE_NEVER)
+		reply_line(s, "EXPIRE NEVER");
+	else if (s->conf->expire >= 0)
+		reply_line(s, "EXPIRE %d", s->conf->expire);
 	if (s->state == STATE_AUTH) {
 		reply_line(s, "USER");
 		/* SCRAM needs the secrets file, as APOP does. */
@@ -368,6 +373,8 @@ trans_quit(struct session *s, char **argv)
 		session_logout(s, false);
 		return CMD_CLOSE;
 	}
+	/* The journal moved the record of the login on; put it back. */
+	(void)store_mark_login(s->mb, s->login_time);
 	totals(s, &left, &bytes);
 	session_logout(s, true);
 	(void)reply_ok(s, "bye; %u message%s left", left, left == 1 ? "" : "s");

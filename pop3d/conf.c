@@ -95,6 +95,7 @@ conf_defaults(struct config *cf)
 	cf->fail_delay = POP_FAIL_DELAY_MS;
 	cf->max_auth_failures = POP_MAX_AUTH_FAIL;
 	cf->log = LOGTO_AUTO;
+	cf->expire = CONF_EXPIRE_OFF;
 	if (gethostname(host, sizeof(host)) == -1)
 		(void)snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
@@ -276,6 +277,26 @@ set_uint(struct config *cf, const struct conf_key *k, const char *value,
 	return 0;
 }
 
+/* Days, or "never": only announced (RFC 2449 EXPIRE). */
+static int
+set_expire(struct config *cf, const struct conf_key *k, const char *value,
+    char *err, size_t errlen)
+{
+	unsigned int n;
+
+	if (strcasecmp(value, "never") == 0) {
+		cf->expire = CONF_EXPIRE_NEVER;
+		return 0;
+	}
+	if (parse_count(value, &n) == -1 || n > POP_EXPIRE_MAX_DAYS) {
+		(void)snprintf(err, errlen, "%s must be never or a number of "
+		    "days from 0 to %u", k->name, POP_EXPIRE_MAX_DAYS);
+		return -1;
+	}
+	cf->expire = (int)n;
+	return 0;
+}
+
 /* Seconds in the file, milliseconds in the config; max is in ms. */
 static int
 set_delay(struct config *cf, const struct conf_key *k, const char *value,
@@ -405,6 +426,9 @@ static const struct conf_key keys[] = {
 	{ "log",		set_choice,	.words = log_words,
 	    .put = put_log },
 	{ "hostname",		set_name,	.offset = OFF(hostname) },
+	{ "login-delay",	set_uint,	.offset = OFF(login_delay),
+	    .min = 0, .max = POP_LOGIN_DELAY_MAX },
+	{ "expire",		set_expire,	.offset = OFF(expire) },
 	{ .name = NULL }
 };
 

@@ -18,6 +18,9 @@
 #define POP_MAX_AUTH_FAIL	3	/* failed logins, then hang up */
 #define POP_FAIL_DELAY_MS	2000	/* pause after each failed login */
 #define POP_FAIL_DELAY_MAX_MS	60000	/* longer only ties up a process */
+/* RFC 2449 section 6.5 and 6.7: the policy a site announces in CAPA. */
+#define POP_LOGIN_DELAY_MAX	86400	/* a day between logins at most */
+#define POP_EXPIRE_MAX_DAYS	36500	/* a century: more is a typo */
 
 /*
  * A user name: RFC 1939 leaves it open; 255 is the longest a command line

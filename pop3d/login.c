@@ -298,6 +298,25 @@ open_failed(struct session *s, const char *path, enum store_error why)
 	return CMD_CLOSE;
 }
 
+/*
+ * RFC 2449 LOGIN-DELAY: how much sooner than the site allows this login
+ * comes after the last one (the state file's record), in seconds; 0 when
+ * it may go ahead.  Asked only after the credentials were verified, so
+ * that the answer tells nothing to someone who does not know them.  A
+ * record in the future (the clock was set back) holds nobody up.
+ */
+static unsigned int
+login_delay_left(const struct session *s, time_t now)
+{
+	time_t last;
+
+	if (s->conf->login_delay == 0 || !s->store.have_statefd ||
+	    store_last_login(s->store.statefd, &last) == -1 || last <= 0 ||
+	    last > now || now - last >= (time_t)s->conf->login_delay)
+		return 0;
+	return s->conf->login_delay - (unsigned int)(now - last);
+}
+
 static void
 log_login(struct session *s, const struct login *l, unsigned long long bytes)
 {
@@ -318,7 +337,7 @@ login_finish(struct session *s, const struct login *l)
 	char path[CONF_PATH_MAX];
 	enum store_error why = STORE_OK;
 	unsigned long long bytes = 0;
-	unsigned int i;
+	unsigned int i, left;
 	gid_t keep;
 
 	(void)snprintf(s->login, sizeof(s->login), "%s", l->user);
@@ -369,8 +388,22 @@ login_finish(struct session *s, const struct login *l)
 		    "right now; try again later");
 		return CMD_CLOSE;
 	}
+	s->login_time = time(NULL);
+	if ((left = login_delay_left(s, s->login_time)) > 0) {
+		log_notice("login refused: user=%s method=%s client=%s "
+		    "reason=%s", log_quote(l->user), l->method, s->peer,
+		    log_quote("LOGIN-DELAY: the last login was less than "
+		    "login-delay seconds ago"));
+		(void)reply_err(s, "[LOGIN-DELAY] this site allows one login "
+		    "every %u seconds; try again in %u seconds",
+		    s->conf->login_delay, left);
+		return CMD_CLOSE;
+	}
 	if (store_open(path, &s->store, &s->mb, &why) == -1)
 		return open_failed(s, path, why);
+	if (store_mark_login(s->mb, s->login_time) == -1)
+		log_warn("mailbox %s: cannot record the time of this login in "
+		    "its state file", path);
 	switch (store_recovery(s->mb)) {
 	case STORE_RECOVERY_DONE:
 		log_notice("mailbox %s: finished an update that was "

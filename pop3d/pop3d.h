@@ -60,7 +60,11 @@ struct config {
 	unsigned int	 max_auth_failures;
 	enum log_target	 log;
 	char		*hostname;	/* in the APOP timestamp */
+	unsigned int	 login_delay;	/* seconds between logins, 0: any */
+	int		 expire;	/* days, or CONF_EXPIRE_OFF, _NEVER */
 };
+#define CONF_EXPIRE_OFF		(-2)	/* not announced */
+#define CONF_EXPIRE_NEVER	(-1)	/* "EXPIRE NEVER" */
 
 /*
  * conf_defaults: fill in the built-in defaults.
@@ -253,6 +257,7 @@ struct session {
 	/* TRANSACTION */
 	char		 login[POP_USER_MAX + 1];	/* authenticated */
 	const char	*method;
+	time_t		 login_time;	/* recorded in the state file */
 	struct mbox	*mb;
 	unsigned int	 nmsgs;
 	bool		*deleted;

@@ -319,6 +319,38 @@ state_file_check(int fd, bool created, const struct store_config *cf)
 }
 
 /*
+ * The state file's modification time is the time of the last login
+ * (store_mark_login); a new one records none (the epoch).  Journal
+ * writes move it on, and the session puts it back after an update.
+ */
+static int
+state_no_login(int fd)
+{
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, 0 } };
+
+	return futimens(fd, ts);
+}
+
+int
+store_last_login(int statefd, time_t *t_r)
+{
+	struct stat st;
+
+	if (fstat(statefd, &st) == -1)
+		return -1;
+	*t_r = st.st_mtim.tv_sec;
+	return 0;
+}
+
+int
+store_mark_login(struct mbox *mb, time_t t)
+{
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, { t, 0 } };
+
+	return futimens(mb->statefd, ts);
+}
+
+/*
  * Open the state file at statepath, creating it if missing, with the
  * lock group's privilege, relative to a descriptor of its directory and
  * never following a symbolic link: a regular file of ours with one link.
@@ -354,7 +386,7 @@ state_file_open(const char *statepath, const struct store_config *cf,
 		goto fail;
 	}
 	if (state_file_check(fd, created, cf) == -1 ||
-	    (created && fsync(dfd) == -1)) {
+	    (created && (state_no_login(fd) == -1 || fsync(dfd) == -1))) {
 		saved = errno;
 		if (created)
 			(void)unlinkat(dfd, name, 0);

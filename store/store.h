@@ -153,6 +153,17 @@ void		 store_dotlock_drop(const char *path,
 void		 store_dotlock_touch(const char *path,
 		    const struct store_config *cf);
 
+/*
+ * The time of the last login to a maildrop, kept as the modification time
+ * of its state file (0: none recorded), for a policy such as RFC 2449's
+ * LOGIN-DELAY.  store_last_login reads it from a state file opened by
+ * store_state_open; store_mark_login records t as the last login to an
+ * open maildrop (again after store_update, whose journal moves it on).
+ * Both 0, or -1 with errno.
+ */
+int		 store_last_login(int statefd, time_t *t_r);
+int		 store_mark_login(struct mbox *mb, time_t t);
+
 /* store_recovery: what store_open did about an interrupted update. */
 enum store_recovery store_recovery(const struct mbox *mb);
 

@@ -173,6 +173,19 @@ test_numbers(void)
 	ok(set("lock-wait", "600") && cf.lock_wait == 600, "lock-wait: 600");
 	ok(refused("lock-wait", "601"), "lock-wait: 601 refused");
 
+	ok(cf.login_delay == 0 && cf.expire == CONF_EXPIRE_OFF,
+	    "no login-delay and no expire by default");
+	ok(set("login-delay", "900") && cf.login_delay == 900,
+	    "login-delay: 900");
+	ok(refused("login-delay", "86401"), "login-delay: over a day refused");
+	ok(set("expire", "never") && cf.expire == CONF_EXPIRE_NEVER,
+	    "expire: never");
+	ok(set("expire", "30") && cf.expire == 30, "expire: 30 days");
+	ok(set("expire", "0") && cf.expire == 0, "expire: 0 days");
+	ok(refused("expire", "36501") && refused("expire", "-1") &&
+	    refused("expire", "soon"), "expire: too long, negative, a word "
+	    "refused");
+
 	ok(set("max-auth-failures", "1") && cf.max_auth_failures == 1,
 	    "max-auth-failures: 1");
 	ok(set("max-auth-failures", "100") && cf.max_auth_failures == 100,
@@ -530,7 +543,7 @@ test_mailbox_path(void)
 int
 main(void)
 {
-	plan(135 + 5);
+	plan(135 + 5 + 7);
 	test_defaults();
 	test_strings();
 	test_numbers();
