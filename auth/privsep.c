@@ -26,6 +26,9 @@
  *			privsep_become
  *   pop3d/recover.c	pop3d --recover: finding the mailboxes, a child
  *			per mailbox that becomes its owner
+ *   pop3d/relay.c	POP-before-SMTP: recording a login's address
+ *			before becoming the user; pop3d-relay's table
+ *   pop3d/relay-main.c	pop3d-relay, run by the administrator
  *   auth/auth.c	checking credentials with each method
  *   auth/pam.c		the PAM conversation
  *   auth/secrets.c	opening the secrets file

@@ -114,6 +114,7 @@ conf_free(struct config *cf)
 	free(cf->empty_dir);
 	free(cf->mail_user);
 	free(cf->hostname);
+	free(cf->relay_dir);
 	memset(cf, 0, sizeof(*cf));
 }
 
@@ -290,7 +291,7 @@ set_expire(struct config *cf, const struct conf_key *k, const char *value,
 	}
 	if (parse_count(value, &n) == -1 || n > POP_EXPIRE_MAX_DAYS) {
 		(void)snprintf(err, errlen, "%s must be never or a number of "
-		    "days from 0 to %u", k->name, POP_EXPIRE_MAX_DAYS);
+		    "days from 0 to %d", k->name, POP_EXPIRE_MAX_DAYS);
 		return -1;
 	}
 	cf->expire = (int)n;
@@ -429,6 +430,7 @@ static const struct conf_key keys[] = {
 	{ "login-delay",	set_uint,	.offset = OFF(login_delay),
 	    .min = 0, .max = POP_LOGIN_DELAY_MAX },
 	{ "expire",		set_expire,	.offset = OFF(expire) },
+	{ "relay-dir",		set_path,	.offset = OFF(relay_dir) },
 	{ .name = NULL }
 };
 

@@ -350,6 +350,13 @@ login_finish(struct session *s, const struct login *l)
 		    "ask the administrator");
 		return CMD_CLOSE;
 	}
+	/* POP-before-SMTP: the credentials are verified. */
+	if (s->conf->relay_dir != NULL &&
+	    relay_record(s->conf->relay_dir, s->peer) == -1)
+		log_warn("cannot record the address %s of user %s in "
+		    "relay-dir %s%s", s->peer, log_quote(l->user),
+		    s->conf->relay_dir, errno == EPERM ? " (it must be "
+		    "pop3d's, writable by nobody else)" : "");
 	if (s->root) {
 		keep = conf_mail_gid(s->conf);
 		if (privsep_become(l->system ? l->user : NULL, l->uid, l->gid,

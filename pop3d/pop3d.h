@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "auth/auth.h"
@@ -62,6 +63,7 @@ struct config {
 	char		*hostname;	/* in the APOP timestamp */
 	unsigned int	 login_delay;	/* seconds between logins, 0: any */
 	int		 expire;	/* days, or CONF_EXPIRE_OFF, _NEVER */
+	char		*relay_dir;	/* POP-before-SMTP records; NULL: none */
 };
 #define CONF_EXPIRE_OFF		(-2)	/* not announced */
 #define CONF_EXPIRE_NEVER	(-1)	/* "EXPIRE NEVER" */
@@ -399,6 +401,27 @@ enum cmd_result	 login_finish(struct session *s, const struct login *l);
  */
 int		 watch_session(struct session *s, const char *path,
 		    enum store_error *why_r);
+
+/* ---- relay.c: POP-before-SMTP ------------------------------------------- */
+
+enum relay_format { RELAY_POSTFIX, RELAY_PLAIN };
+
+/*
+ * relay_addr: the canonical form of an IPv4 or IPv6 address (text) into
+ * buf; 0, or -1 when text is not one.
+ * relay_record: record a login from peer in dir: 0, 1 when peer is not an
+ * address (nothing to record), or -1 with errno (EPERM: dir may be
+ * written by others than this process's user).
+ * relay_list: the addresses recorded within the last minutes to out, one
+ * per line, sorted (RELAY_POSTFIX: "ADDRESS OK", an access(5) table);
+ * relay_expire: remove the older ones.  0 with the count in *n_r, or -1.
+ */
+int		 relay_addr(const char *text, char *buf, size_t size);
+int		 relay_record(const char *dir, const char *peer);
+int		 relay_list(const char *dir, unsigned int minutes,
+		    enum relay_format fmt, FILE *out, unsigned int *n_r);
+int		 relay_expire(const char *dir, unsigned int minutes,
+		    unsigned int *n_r);
 
 /* ---- recover.c ---------------------------------------------------------- */
 
