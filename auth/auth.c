@@ -2,10 +2,14 @@
  * auth.c: check credentials with the configured methods, in order.
  * Runs as: root (when started as root) or the invoking user.
  *
- * Every path through a check does the same expensive work: one Argon2id
- * verification (against a fixed dummy hash when the user has no {ARGON2ID}
- * entry) and, for APOP, one MD5.  So an unknown user, a {PLAIN} user and an
- * {ARGON2ID} user take the same time to fail, and the answer is the same.
+ * Every path through one kind of check does the same work, whoever the
+ * user is: a USER/PASS check against the secrets file does the expensive
+ * work of every scheme the file holds (an Argon2id verification if it has
+ * an {ARGON2ID} entry, a SCRAM key derivation if it has a
+ * {SCRAM-SHA-256} one: the user's own, or against a dummy), and an APOP
+ * check one MD5, which no scheme needs more of.  So an unknown user and a
+ * user of any scheme take the same time to fail, and the answer is the
+ * same; and a file of {PLAIN} entries alone costs no Argon2id at all.
  */
 #include "config.h"
 
@@ -71,17 +75,22 @@ auth_account(const char *name, struct auth_account *acct)
 	return 0;
 }
 
+/* The schemes a secrets file holds, as a set of these bits. */
+#define HOLDS(scheme)	(1U << (unsigned int)(scheme))
+
 /*
  * Find user in the secrets file.  Returns 1 with the scheme and a copy of
  * the value (sodium_malloc'd; the caller wipes it with sodium_free), 0 when
- * absent, -1 when the file cannot be used (why says so).  The whole file is
- * read and wiped either way.
+ * absent, -1 when the file cannot be used (why says so); with the schemes
+ * of all its entries in *held_r (HOLDS bits) unless held_r is NULL.  The
+ * whole file is read and wiped either way.
  */
 static int
 secrets_find(const struct auth_config *cf, const char *user,
     enum secret_scheme *scheme_r, char **value_r, unsigned char *filekey,
-    char *why, size_t whylen)
+    unsigned int *held_r, char *why, size_t whylen)
 {
+	unsigned int held = 0;
 	char *buf, *line, *next, *u, *v;
 	enum secret_scheme scheme;
 	struct stat st;
@@ -127,8 +136,10 @@ secrets_find(const struct auth_config *cf, const char *user,
 	for (line = buf; line != NULL && line < buf + len; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
-		if (secrets_parse_line(line, &u, &scheme, &v) != 1 ||
-		    found || strcmp(u, user) != 0)
+		if (secrets_parse_line(line, &u, &scheme, &v) != 1)
+			continue;
+		held |= HOLDS(scheme);
+		if (found || strcmp(u, user) != 0)
 			continue;
 		if ((*value_r = sodium_malloc(strlen(v) + 1)) == NULL) {
 			found = -1;
@@ -141,6 +152,16 @@ secrets_find(const struct auth_config *cf, const char *user,
 	}
 	sodium_memzero(buf, len);
 	sodium_free(buf);
+	/* The guarded copy costs pages and system calls: an absent user
+	 * pays for one too. */
+	if (found == 0) {
+		char *none = sodium_malloc(1);
+
+		if (none != NULL)
+			sodium_free(none);
+	}
+	if (held_r != NULL)
+		*held_r = held;
 	return found;
 }
 
@@ -196,18 +217,25 @@ secrets_password(const struct auth_config *cf, const char *user,
 {
 	enum secret_scheme scheme = SECRET_PLAIN;
 	char *value = NULL;
-	bool argon_ok, scram_ok, ok;
+	bool argon_ok = false, scram_ok = false, plain_ok, ok;
+	const char *plain;
+	unsigned int held = 0;
 	int r;
 
-	r = secrets_find(cf, user, &scheme, &value, NULL, out->why,
+	r = secrets_find(cf, user, &scheme, &value, NULL, &held, out->why,
 	    sizeof(out->why));
 	if (r == -1)
 		return AUTH_TEMP;
-	argon_ok = crypto_pwhash_str_verify(r == 1 &&
-	    scheme == SECRET_ARGON2ID ? value : dummy_hash, pass,
-	    passlen) == 0;
-	scram_ok = scram_password(r == 1 && scheme == SECRET_SCRAM ? value :
-	    NULL, pass, passlen);
+	/* The work of every scheme the file holds, whatever the user's. */
+	if (held & HOLDS(SECRET_ARGON2ID))
+		argon_ok = crypto_pwhash_str_verify(r == 1 &&
+		    scheme == SECRET_ARGON2ID ? value : dummy_hash, pass,
+		    passlen) == 0;
+	if (held & HOLDS(SECRET_SCRAM))
+		scram_ok = scram_password(r == 1 && scheme == SECRET_SCRAM ?
+		    value : NULL, pass, passlen);
+	plain = r == 1 && scheme == SECRET_PLAIN ? value : "";
+	plain_ok = secret_equal(plain, strlen(plain), pass, passlen);
 	if (r == 0)
 		ok = false;
 	else if (scheme == SECRET_ARGON2ID)
@@ -215,7 +243,7 @@ secrets_password(const struct auth_config *cf, const char *user,
 	else if (scheme == SECRET_SCRAM)
 		ok = scram_ok;
 	else
-		ok = secret_equal(value, strlen(value), pass, passlen);
+		ok = plain_ok;
 	if (value != NULL) {
 		sodium_memzero(value, strlen(value));
 		sodium_free(value);
@@ -299,7 +327,7 @@ auth_apop(const struct auth_config *cf, const char *user, const char *stamp,
 		(void)snprintf(out->why, sizeof(out->why), "APOP not offered");
 		return AUTH_FAIL;
 	}
-	r = secrets_find(cf, user, &scheme, &value, NULL, out->why,
+	r = secrets_find(cf, user, &scheme, &value, NULL, NULL, out->why,
 	    sizeof(out->why));
 	if (r == -1)
 		return AUTH_TEMP;
@@ -311,12 +339,9 @@ auth_apop(const struct auth_config *cf, const char *user, const char *stamp,
 	got[i] = '\0';
 	secret = r == 1 && scheme == SECRET_PLAIN ? value : "";
 	apop_digest(stamp, secret, strlen(secret), want);
+	/* One MD5 on every path: of the user's {PLAIN} secret, or of "". */
 	ok = r == 1 && scheme == SECRET_PLAIN && strlen(digest) == 32 &&
 	    sodium_memcmp(want, got, 32) == 0;
-	/* The same Argon2id work as every other check (nobody knows the
-	 * dummy's password: it never succeeds). */
-	if (crypto_pwhash_str_verify(dummy_hash, digest, strlen(digest)) == 0)
-		ok = false;
 	sodium_memzero(want, sizeof(want));
 	if (value != NULL) {
 		sodium_memzero(value, strlen(value));
@@ -352,7 +377,7 @@ auth_scram_lookup(const struct auth_config *cf, const char *user,
 		memset(filekey, 0, sizeof(filekey));
 		(void)snprintf(out->why, sizeof(out->why), "no secrets file");
 	} else if ((r = secrets_find(cf, user, &scheme, &value, filekey,
-	    out->why, sizeof(out->why))) == -1)
+	    NULL, out->why, sizeof(out->why))) == -1)
 		return AUTH_TEMP;
 	if (r == 1) {
 		out->known = true;
