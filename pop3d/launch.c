@@ -8,6 +8,9 @@
  * connected socket as fd 3 (sd_listen_fds).  The client address comes from
  * getpeername(), else REMOTE_ADDR (systemd), else REMOTE_HOST (stunnel),
  * in that order of trust; environment values must look like addresses.
+ * One exception: stunnel's exec= (stunnel 5.68 at least) joins itself to
+ * the program by a TCP connection over the loopback, so a loopback peer
+ * gives way to REMOTE_HOST.  Only the launcher sets our environment.
  */
 #include "config.h"
 
@@ -38,6 +41,13 @@ addr_like(const char *s)
 		    (s[i] >= 'A' && s[i] <= 'F') || s[i] == '.' || s[i] == ':'))
 			return false;
 	return true;
+}
+
+/* Is the address text a loopback one (127.0.0.0/8, ::1)? */
+static bool
+loopback(const char *addr)
+{
+	return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
 }
 
 /* The address of an inet socket's peer; false for anything else. */
@@ -99,6 +109,9 @@ launch_setup(struct launch *l, char *err, size_t errlen)
 		l->inet = true;
 		(void)setsockopt(l->in_fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
+		if (loopback(l->peer) && (env = getenv("REMOTE_HOST")) !=
+		    NULL && addr_like(env))
+			(void)snprintf(l->peer, sizeof(l->peer), "%s", env);
 	} else {
 		/* What inetd-like launchers say, when it looks like one. */
 		if ((env = getenv("REMOTE_ADDR")) == NULL || !addr_like(env))

@@ -3,8 +3,9 @@
  * systemd as fd 3 (one accepted connection; a listening socket or two
  * sockets refused with a message naming the fix), a TCP client on fd 0
  * as inetd passes it, the peer's address for IPv4, IPv6 and IPv4-mapped
- * IPv6, and on pipes the address an inetd-like launcher puts in
- * REMOTE_ADDR or REMOTE_HOST when it looks like one.  Runs as any user,
+ * IPv6, REMOTE_HOST before a loopback peer (stunnel's exec pair), and on
+ * pipes the address an inetd-like launcher puts in REMOTE_ADDR or
+ * REMOTE_HOST when it looks like one.  Runs as any user,
  * on 127.0.0.1 and ::1 with ports the kernel picks.
  * Runs as: the test, as any user.
  */
@@ -208,6 +209,56 @@ test_inetd(void)
 	(void)close(saved);
 }
 
+/*
+ * stunnel's exec= on Linux: a loopback TCP connection on fd 0, the
+ * client's address in REMOTE_HOST; the peer found with these variables.
+ */
+static const char *
+loopback_peer(const char *remote_addr, const char *remote_host)
+{
+	static struct launch l;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int lfd, c, saved;
+
+	(void)unsetenv("LISTEN_FDS");
+	(void)unsetenv("REMOTE_ADDR");
+	(void)unsetenv("REMOTE_HOST");
+	if ((remote_addr != NULL &&
+	    setenv("REMOTE_ADDR", remote_addr, 1) == -1) ||
+	    (remote_host != NULL &&
+	    setenv("REMOTE_HOST", remote_host, 1) == -1))
+		bail("setenv: %s", strerror(errno));
+	if ((saved = dup(STDIN_FILENO)) == -1)
+		bail("dup: %s", strerror(errno));
+	if ((lfd = listener(AF_INET, "127.0.0.1", &ss, &len)) == -1)
+		bail("no IPv4 loopback listener");
+	c = accepted_at(lfd, &ss, AF_INET, "127.0.0.1", STDIN_FILENO);
+	if (launch_setup(&l, err, sizeof(err)) == -1 || !l.inet)
+		bail("launch_setup on a loopback socket: %s", err);
+	(void)close(c);
+	(void)close(lfd);
+	if (dup2(saved, STDIN_FILENO) == -1)
+		bail("dup2: %s", strerror(errno));
+	(void)close(saved);
+	(void)unsetenv("REMOTE_ADDR");
+	(void)unsetenv("REMOTE_HOST");
+	return l.peer;
+}
+
+static void
+test_loopback(void)
+{
+	is_str(loopback_peer(NULL, NULL), "127.0.0.1",
+	    "a loopback peer, no variables: the peer");
+	is_str(loopback_peer(NULL, "192.0.2.7"), "192.0.2.7",
+	    "a loopback peer gives way to REMOTE_HOST (stunnel's exec pair)");
+	is_str(loopback_peer("192.0.2.7", NULL), "127.0.0.1",
+	    "but not to REMOTE_ADDR: systemd's word is the peer itself");
+	is_str(loopback_peer(NULL, "mail.example.org"), "127.0.0.1",
+	    "nor to a REMOTE_HOST that is no address");
+}
+
 /* launch_setup with fd 0 a pipe and these variables; the peer. */
 static const char *
 pipe_peer(const char *remote_addr, const char *remote_host)
@@ -255,9 +306,10 @@ test_pipes(void)
 int
 main(void)
 {
-	plan(5 + 2 + 6);
+	plan(5 + 2 + 4 + 6);
 	test_systemd();
 	test_inetd();
+	test_loopback();
 	test_pipes();
 	return done();
 }
