@@ -104,6 +104,8 @@ class Mpop:
         os.chmod(self.dir, 0o700)
         self.port = port
         self.runs = 0
+        # Lines for TLS: others may replace them (tests/system/stunnel.py).
+        self.tls = ["tls off"]
 
     def path(self, name):
         return os.path.join(self.dir, name)
@@ -137,7 +139,7 @@ class Mpop:
         rc = self.path("rc%d" % n)
         with open(rc, "w") as f:
             f.write("account test\n"
-                    "tls off\n"
+                    "%s\n"
                     "host 127.0.0.1\n"
                     "port %d\n"
                     "timeout 10\n"
@@ -147,7 +149,8 @@ class Mpop:
                     "delivery %s %s\n"
                     "keep %s\n"
                     "uidls_file %s\n" %
-                    (self.port, user, pwline, auth, delivery, target,
+                    ("\n".join(self.tls), self.port, user, pwline, auth,
+                     delivery, target,
                      "on" if keep else "off", self.path(uidls)))
         os.chmod(rc, 0o600)
         env = dict(os.environ, HOME=self.dir, LC_ALL="C")
