@@ -56,4 +56,20 @@
  */
 #define CONF_NAME_MAX		64
 
+/*
+ * The PROXY protocol (haproxy's proxy-protocol.txt).  Version 1 is one
+ * line of at most 107 octets, CRLF included (section 2.1: "UNKNOWN" and
+ * two full IPv6 addresses); version 2 is a 16-octet header and the
+ * number of octets its length field announces, at most 65535 (section
+ * 2.2).  The sender writes it at once when it connects, so the whole of
+ * it must arrive within a few seconds; section 2 asks for 3 at least, to
+ * cover one TCP retransmission.
+ */
+#define PROXY_V1_MAX		107
+#define PROXY_V2_HEAD		16
+#define PROXY_V2_MAX		(PROXY_V2_HEAD + 65535)
+#define PROXY_SECONDS		5
+/* trust-proxy: addresses and networks; a longer list is a typo's sign. */
+#define PROXY_TRUST_MAX		32
+
 #endif /* POP3D_LIMITS_H */
