@@ -17,6 +17,7 @@
  *   pop3d/launch.c	finding the client socket and its address
  *   pop3d/proxy.c	the trust-proxy list, read and matched against
  *			the connection's peer
+ *   pop3d/peer.c	taking the client's address from a PROXY note
  *   pop3d/conn.c	the connection set up; the input handed over
  *   pop3d/reply.c	the -ERR when the pre-login child cannot start
  *   pop3d/session.c	the session set up and freed

@@ -340,6 +340,14 @@ set_choice(struct config *cf, const struct conf_key *k, const char *value,
 	return 0;
 }
 
+/* trust-proxy: addresses, networks and "local" (pop3d/proxy.c). */
+static int
+set_trust(struct config *cf, const struct conf_key *k, const char *value,
+    char *err, size_t errlen)
+{
+	return proxy_trust_parse(value, &cf->trust_proxy, err, errlen);
+}
+
 static void
 put_auth(struct config *cf, const unsigned int *list, unsigned int n)
 {
@@ -431,6 +439,7 @@ static const struct conf_key keys[] = {
 	    .min = 0, .max = POP_LOGIN_DELAY_MAX },
 	{ "expire",		set_expire,	.offset = OFF(expire) },
 	{ "relay-dir",		set_path,	.offset = OFF(relay_dir) },
+	{ "trust-proxy",	set_trust,	.max = PROXY_TRUST_MAX },
 	{ .name = NULL }
 };
 

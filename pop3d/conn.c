@@ -215,6 +215,14 @@ conn_getc(struct conn *c)
 			return CONN_EOF;
 		}
 		n = read(c->in_fd, c->in, sizeof(c->in));
+		if (n > 0 && c->head_len < sizeof(c->head)) {
+			size_t k = sizeof(c->head) - c->head_len;
+
+			if (k > (size_t)n)
+				k = (size_t)n;
+			memcpy(c->head + c->head_len, c->in, k);
+			c->head_len += k;
+		}
 		if (n > 0) {
 			c->in_start = 1;
 			c->in_len = (size_t)n;
@@ -252,4 +260,11 @@ size_t
 conn_pending(const struct conn *c)
 {
 	return c->in_len - c->in_start;
+}
+
+size_t
+conn_head(const struct conn *c, const unsigned char **p_r)
+{
+	*p_r = c->head;
+	return c->head_len;
 }

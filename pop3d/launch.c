@@ -107,12 +107,17 @@ launch_setup(struct launch *l, char *err, size_t errlen)
 	}
 	if (peer_of(l->in_fd, l->peer, sizeof(l->peer))) {
 		l->inet = true;
+		(void)snprintf(l->sock_peer, sizeof(l->sock_peer), "%s",
+		    l->peer);
 		(void)setsockopt(l->in_fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
 		if (loopback(l->peer) && (env = getenv("REMOTE_HOST")) !=
-		    NULL && addr_like(env))
+		    NULL && addr_like(env)) {
 			(void)snprintf(l->peer, sizeof(l->peer), "%s", env);
+			l->local = true;
+		}
 	} else {
+		l->local = true;
 		/* What inetd-like launchers say, when it looks like one. */
 		if ((env = getenv("REMOTE_ADDR")) == NULL || !addr_like(env))
 			env = getenv("REMOTE_HOST");

@@ -14,7 +14,15 @@ struct launch {
 	int		 in_fd;
 	int		 out_fd;
 	bool		 inet;		/* a TCP socket, not a pipe or tty */
-	char		 peer[LAUNCH_PEER_MAX];
+	/*
+	 * No network peer of its own: pipes, a socket pair, a UNIX socket
+	 * or a terminal, or stunnel's exec= pair over the loopback (a
+	 * loopback peer that gave way to REMOTE_HOST).
+	 */
+	bool		 local;
+	char		 peer[LAUNCH_PEER_MAX];		/* the client's */
+	/* The peer as getpeername() has it, or "" (not inet). */
+	char		 sock_peer[LAUNCH_PEER_MAX];
 };
 
 /*

@@ -57,6 +57,12 @@
 #define CONF_NAME_MAX		64
 
 /*
+ * The client's address as text: an IPv6 address is at most 45 octets
+ * (INET6_ADDRSTRLEN, with its NUL 46); "local" when there is none.
+ */
+#define POP_PEER_MAX		64
+
+/*
  * The PROXY protocol (haproxy's proxy-protocol.txt).  Version 1 is one
  * line of at most 107 octets, CRLF included (section 2.1: "UNKNOWN" and
  * two full IPv6 addresses); version 2 is a 16-octet header and the

@@ -55,6 +55,7 @@ struct login_via {
 			    enum cmd_result *);
 	enum cmd_result	(*scram_accept)(struct session *);
 	enum cmd_result	(*scram_abort)(struct session *);
+	enum cmd_result	(*peer)(struct session *, const struct peer_note *);
 };
 
 /* ---- The checker: in this process, or the root parent ----------------- */
@@ -494,9 +495,15 @@ local_scram_abort(struct session *s)
 	return CMD_OK;
 }
 
+static enum cmd_result
+local_peer(struct session *s, const struct peer_note *n)
+{
+	return peer_check(s, n, true) == PEER_GO ? CMD_OK : CMD_CLOSE;
+}
+
 static const struct login_via via_local = {
 	local_submit, local_scram_start, local_scram_proof,
-	local_scram_accept, local_scram_abort
+	local_scram_accept, local_scram_abort, local_peer
 };
 
 /* ---- The checker in the root parent (this is the jailed child) -------- */
@@ -648,9 +655,22 @@ parent_scram_abort(struct session *s)
 	return CMD_OK;
 }
 
+/* The parent's word on a note: REC_OK goes on, REC_FAIL_CLOSE ends. */
+static enum cmd_result
+parent_peer(struct session *s, const struct peer_note *n)
+{
+	char v;
+
+	if (record_send_peer(s->parent_fd, n) == -1 ||
+	    record_recv_byte(s->parent_fd, &v) == -1 ||
+	    (v != REC_OK && v != REC_FAIL_CLOSE))
+		return parent_lost(s);
+	return v == REC_OK ? CMD_OK : CMD_CLOSE;
+}
+
 static const struct login_via via_parent = {
 	parent_submit, parent_scram_start, parent_scram_proof,
-	parent_handover, parent_scram_abort
+	parent_handover, parent_scram_abort, parent_peer
 };
 
 /* ---- The seam as the command handlers see it --------------------------- */
@@ -699,4 +719,10 @@ enum cmd_result
 login_scram_abort(struct session *s)
 {
 	return s->via->scram_abort(s);
+}
+
+enum cmd_result
+login_peer(struct session *s, const struct peer_note *n)
+{
+	return s->via->peer(s, n);
 }

@@ -14,6 +14,7 @@
 
 #include "auth/auth.h"
 #include "pop3d/limits.h"
+#include "pop3d/proxy.h"
 #include "store/store.h"
 
 #define PRINTFLIKE(f, a)	__attribute__((format(printf, f, a)))
@@ -64,6 +65,7 @@ struct config {
 	unsigned int	 login_delay;	/* seconds between logins, 0: any */
 	int		 expire;	/* days, or CONF_EXPIRE_OFF, _NEVER */
 	char		*relay_dir;	/* POP-before-SMTP records; NULL: none */
+	struct proxy_trust trust_proxy;	/* who may send a PROXY header */
 };
 #define CONF_EXPIRE_OFF		(-2)	/* not announced */
 #define CONF_EXPIRE_NEVER	(-1)	/* "EXPIRE NEVER" */
@@ -141,6 +143,9 @@ struct conn {
 	long long	 deadline;	/* ms, monotonic; 0: from each wait */
 	bool		 eof;
 	bool		 failed;	/* a write failed: the client is gone */
+	/* The first octets read from the client, for proxy_sniff. */
+	size_t		 head_len;
+	unsigned char	 head[PROXY_V2_HEAD];
 	size_t		 in_start;
 	size_t		 in_len;
 	size_t		 out_len;
@@ -175,6 +180,11 @@ int		 conn_flush(struct conn *c);
 size_t		 conn_pending(const struct conn *c);
 /* conn_preload: make data the next input (handed over after login). */
 void		 conn_preload(struct conn *c, const void *data, size_t len);
+/*
+ * conn_head: the first octets ever read from the client (up to
+ * PROXY_V2_HEAD of them), whatever has been taken since; their number.
+ */
+size_t		 conn_head(const struct conn *c, const unsigned char **p_r);
 
 /* ---- line.c -------------------------------------------------------------- */
 
@@ -236,7 +246,13 @@ struct session {
 	enum pop_state	 state;
 	int		 status;	/* the exit status when it ends */
 	bool		 root;		/* started as root */
-	const char	*peer;		/* client address, for logs */
+	char		 peer[POP_PEER_MAX];	/* client address, for logs */
+	char		 sender[POP_PEER_MAX];	/* the connection's own peer */
+	bool		 proxy_expected;	/* the sender must send a
+						   PROXY header (trust-proxy) */
+	bool		 proxy_taken;		/* it did, before greeting */
+	bool		 proxy_sniffed;		/* the first octets were
+						   looked at (peer_sniff) */
 	unsigned int	 bad;		/* bad commands in a row */
 	unsigned int	 failures;	/* failed logins */
 	bool		 have_user;
@@ -305,6 +321,60 @@ enum cmd_result	 session_dispatch(struct session *s, char *line);
 /* cmd_auth: the AUTH command (RFC 5034), of auth_cmds (cmd-auth.c). */
 enum cmd_result	 cmd_auth(struct session *s, char **argv);
 
+/* ---- peer.c: the client's address and the PROXY header --------------- */
+
+/*
+ * What the connection's first octets said about the client's address, as
+ * the checker (peer_check) takes it: in this process, or as a record to
+ * the root parent.
+ */
+#define PEER_ADDRESS	'A'	/* a PROXY header named the client */
+#define PEER_KEEP	'K'	/* a PROXY header that names no client */
+#define PEER_REFUSED	'E'	/* no valid PROXY header where one must be */
+#define PEER_UNEXPECTED	'U'	/* a PROXY header where none may be */
+
+struct peer_note {
+	char		 kind;		/* PEER_* */
+	enum proxy_error err;		/* PEER_REFUSED: why */
+	int		 family;	/* PEER_ADDRESS: AF_INET or AF_INET6 */
+	unsigned char	 addr[16];	/* PEER_ADDRESS, network order */
+};
+
+enum peer_verdict {
+	PEER_GO,	/* the session goes on */
+	PEER_CLOSE,	/* it ends (logged) */
+	PEER_INVALID	/* a note that cannot be: the sender is not itself */
+};
+
+/* peer_set: the client's address for logs and for PAM_RHOST. */
+void		 peer_set(struct session *s, const char *peer);
+/*
+ * peer_proxy_read: before the greeting, when the sender must send a PROXY
+ * header: read it (proxy_read), and report it through the seam
+ * (login_peer).  0 when the session goes on; -1 when it ends, the client
+ * told with -ERR (nothing at all when it closed before its first octet).
+ */
+int		 peer_proxy_read(struct session *s);
+/*
+ * peer_sniff: after a command line before login: do the client's first
+ * octets start a PROXY header (proxy_sniff)?  Looks only until it can
+ * tell.  PEER_SNIFF_END: one did (reported through the seam, -ERR sent,
+ * the session must end); PEER_SNIFF_SKIP: the line may be part of one,
+ * leave it unanswered; PEER_SNIFF_DISPATCH: carry the line out.
+ */
+enum peer_sniff { PEER_SNIFF_DISPATCH, PEER_SNIFF_SKIP, PEER_SNIFF_END };
+enum peer_sniff	 peer_sniff(struct session *s);
+/*
+ * peer_check: the checker's side (this process, or the root parent's
+ * prelogin_serve): take a note.  A header where one was expected, as the
+ * first thing said (first), sets the client's address; a refused or an
+ * unexpected one is logged and closes.  PEER_INVALID (not logged) for a
+ * note the sender could not have made: a header from a sender not
+ * trusted, a second one, one after a credential.
+ */
+enum peer_verdict peer_check(struct session *s, const struct peer_note *n,
+		    bool first);
+
 /* ---- login.c: the login seam ------------------------------------------- */
 
 /* The kinds of credential; each is also its record's first octet. */
@@ -354,6 +424,12 @@ int		 login_scram_proof(struct session *s, const char *authmsg,
 		    enum cmd_result *end_r);
 enum cmd_result	 login_scram_accept(struct session *s);
 enum cmd_result	 login_scram_abort(struct session *s);
+/*
+ * login_peer: hand a note about the client's address to the checker
+ * (peer_check): CMD_OK when the session goes on, CMD_CLOSE when it ends
+ * (no reply made).
+ */
+enum cmd_result	 login_peer(struct session *s, const struct peer_note *n);
 /* login_refused: the -ERR for a failed check; CMD_CLOSE when last. */
 enum cmd_result	 login_refused(struct session *s, enum auth_result r,
 		    bool last);

@@ -145,11 +145,13 @@ prelogin_serve(struct session *s, struct login *l, int fd, pid_t pid)
 	unsigned int iters;
 	enum auth_result r;
 	size_t len;
-	bool last;
+	bool last, first = true, was_first;
 	int n;
 
 	for (;;) {
 		n = record_recv_request(fd, &req);
+		was_first = first;
+		first = false;
 		if (n == 0) {
 			/* The session ended before a login: QUIT, a timeout,
 			 * too many bad commands, or the client left; or the
@@ -160,6 +162,20 @@ prelogin_serve(struct session *s, struct login *l, int fd, pid_t pid)
 		if (n == -1)
 			goto subverted;
 		switch (req.kind) {
+		case REC_PEER:
+			/* The client's address, from a PROXY header. */
+			switch (peer_check(s, &req.peer, was_first)) {
+			case PEER_GO:
+				if (record_send_byte(fd, REC_OK) == -1)
+					goto gone;
+				continue;
+			case PEER_CLOSE:
+				(void)record_send_byte(fd, REC_FAIL_CLOSE);
+				goto gone;
+			case PEER_INVALID:
+			default:
+				goto subverted;
+			}
 		case REC_SCRAM_START:
 			r = login_scram_lookup(s, req.user, salt64,
 			    sizeof(salt64), &iters, &last);

@@ -66,6 +66,10 @@ int		 jail_dir(const char *dir, char *real, char *why,
 #define REC_SCRAM_PROOF		'V'	/* SCRAM: AuthMessage, proof */
 #define REC_ABORT		'X'	/* the client gave up after success */
 #define REC_HANDOVER		'H'	/* after success: the unread input */
+#define REC_PEER		'p'	/* a peer_note (pop3d.h): its kind;
+					   for PEER_ADDRESS '4' or '6' and
+					   the address, 4 or 16 octets; for
+					   PEER_REFUSED the error, one octet */
 /* The parent's answers: one byte, or the salt. */
 #define REC_OK			'K'
 #define REC_FAIL		'F'
@@ -92,6 +96,7 @@ struct record_request {
 	char		 authmsg[REC_AUTHMSG_MAX + 1];
 	size_t		 authmsg_len;
 	unsigned char	 proof[SCRAM_KEY_LEN];
+	struct peer_note peer;		/* REC_PEER */
 };
 
 /*
@@ -101,13 +106,15 @@ struct record_request {
  * two NULs and nothing after them (at most REC_CREDENTIAL_MAX + 1
  * bytes); for SCRAM_START a user; for SCRAM_PROOF an AuthMessage of at
  * most REC_AUTHMSG_MAX octets and a base64 proof of 32 bytes; for ABORT
- * nothing.  It returns 1 with *req, 0 at EOF, -1 with errno (EPROTO:
+ * nothing; for PEER exactly its kind's octets (the parent's peer_check
+ * judges the rest).  It returns 1 with *req, 0 at EOF, -1 with errno (EPROTO:
  * malformed).  The senders return 0 or -1.  Buffers holding secrets are
  * wiped.  record_send and record_recv move one message of any kind
  * (record_recv refuses one larger than size).
  */
 int		 record_send_request(int fd, char kind, const char *user,
 		    const char *secret);
+int		 record_send_peer(int fd, const struct peer_note *n);
 int		 record_recv_request(int fd, struct record_request *req);
 int		 record_send(int fd, const void *data, size_t len);
 int		 record_recv(int fd, void *data, size_t size, size_t *len_r);

@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -45,6 +46,51 @@ record_send_request(int fd, char kind, const char *user, const char *secret)
 	while (r == -1 && errno == EINTR);
 	sodium_memzero(buf, sizeof(buf));
 	return r == (ssize_t)n ? 0 : -1;
+}
+
+int
+record_send_peer(int fd, const struct peer_note *n)
+{
+	unsigned char buf[3 + sizeof(n->addr)];
+	size_t len = 2;
+
+	buf[0] = REC_PEER;
+	buf[1] = (unsigned char)n->kind;
+	if (n->kind == PEER_ADDRESS) {
+		buf[len++] = n->family == AF_INET ? '4' : '6';
+		memcpy(buf + len, n->addr, n->family == AF_INET ? 4 : 16);
+		len += n->family == AF_INET ? 4 : 16;
+	} else if (n->kind == PEER_REFUSED)
+		buf[len++] = (unsigned char)n->err;
+	return record_send(fd, buf, len);
+}
+
+/* A REC_PEER record of n octets in buf, into *p; false if malformed. */
+static bool
+peer_record(const unsigned char *buf, size_t n, struct peer_note *p)
+{
+	p->kind = (char)buf[1];
+	switch (p->kind) {
+	case PEER_ADDRESS:
+		if (n == 3 + 4 && buf[2] == '4')
+			p->family = AF_INET;
+		else if (n == 3 + 16 && buf[2] == '6')
+			p->family = AF_INET6;
+		else
+			return false;
+		memcpy(p->addr, buf + 3, n - 3);
+		return true;
+	case PEER_REFUSED:
+		if (n != 3 || buf[2] >= PROXY_ERR_COUNT)
+			return false;
+		p->err = (enum proxy_error)buf[2];
+		return true;
+	case PEER_KEEP:
+	case PEER_UNEXPECTED:
+		return n == 2;
+	default:
+		return false;
+	}
 }
 
 /* user NUL: a valid user name at p, ending before end; its length. */
@@ -124,6 +170,11 @@ record_recv_request(int fd, struct record_request *req)
 		break;
 	case REC_ABORT:
 		if (n != 1)
+			goto out;
+		break;
+	case REC_PEER:
+		if (n < 2 || !peer_record((const unsigned char *)buf, n,
+		    &req->peer))
 			goto out;
 		break;
 	default:

@@ -14,11 +14,15 @@
 
 #include <errno.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "pop3d/launch.h"
 #include "pop3d/pop3d.h"
 #include "pop3d/prelogin.h"
+
+_Static_assert(LAUNCH_PEER_MAX <= POP_PEER_MAX,
+    "a session must hold any address the launch context finds");
 
 /* Root: the dialogue before login runs in a jailed child. */
 static int
@@ -73,6 +77,15 @@ serve(const struct config *cf)
 	}
 	conn_init(&conn, l.in_fd, l.out_fd, cf->timeout);
 	session_init(&s, &conn, cf, l.peer);
+	/*
+	 * Whether the connection's own peer is a proxy that must send a
+	 * PROXY header: judged by its socket address, never by what the
+	 * environment says.
+	 */
+	(void)snprintf(s.sender, sizeof(s.sender), "%s", l.local ? "local" :
+	    l.sock_peer);
+	s.proxy_expected = proxy_trusted(&cf->trust_proxy, l.local ? NULL :
+	    l.sock_peer);
 	status = session_serve(&s);
 	session_free(&s);
 	/* The mailbox is closed: the mail group is not needed any more. */

@@ -28,7 +28,8 @@ session_init(struct session *s, struct conn *c, const struct config *cf,
 	memset(s, 0, sizeof(*s));
 	s->conn = c;
 	s->conf = cf;
-	s->peer = peer;
+	(void)snprintf(s->sender, sizeof(s->sender), "%s", peer);
+	peer_set(s, peer);
 	s->root = geteuid() == 0;
 	s->status = EXIT_SESSION;
 	s->state = STATE_AUTH;
@@ -39,7 +40,6 @@ session_init(struct session *s, struct conn *c, const struct config *cf,
 	s->auth.pam_service = cf->pam_service;
 	s->auth.pam_confdir = cf->pam_confdir;
 	s->auth.secrets = cf->secrets;
-	s->auth.rhost = peer;
 	s->auth.root = s->root;
 	conf_store(cf, &s->store);
 	s->apop = auth_apop_offered(&s->auth) &&
@@ -192,6 +192,9 @@ session_greet(struct session *s)
 int
 session_run(struct session *s)
 {
+	/* A proxy's header comes first, before a word of ours. */
+	if (s->proxy_expected && peer_proxy_read(s) == -1)
+		return s->status;
 	session_greet(s);
 	return session_loop(s);
 }
@@ -201,6 +204,7 @@ session_loop(struct session *s)
 {
 	char line[POP_LINE_MAX + 1];
 	enum line_status st;
+	enum peer_sniff sniff;
 	enum cmd_result r;
 
 	while (s->state != STATE_DONE) {
@@ -210,6 +214,15 @@ session_loop(struct session *s)
 			continue;
 		}
 		st = line_read(s->conn, line, sizeof(line) - 1);
+		/* Before the first answer: is it a PROXY header? */
+		if (s->state == STATE_AUTH && !s->proxy_sniffed &&
+		    (st == LINE_OK || st == LINE_BAD || st == LINE_TOOLONG) &&
+		    (sniff = peer_sniff(s)) != PEER_SNIFF_DISPATCH) {
+			if (sniff == PEER_SNIFF_END)
+				s->state = STATE_DONE;
+			sodium_memzero(line, sizeof(line));
+			continue;
+		}
 		switch (st) {
 		case LINE_STOP:
 			session_shutdown(s);

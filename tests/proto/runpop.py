@@ -20,6 +20,10 @@ Each line of a .pop file is one of:
     = locked [USER]    hold an fcntl write lock on the mailbox (as an MTA
                        delivering would) from here to the end: before the
                        dialogue, from the start
+    = first BYTES      send BYTES (as R:) as soon as pop3d starts, before
+                       its greeting is read: what a proxy sends first
+    = first-close      ... and then close our side (a sender that leaves
+                       before its header is complete)
     = greeting pattern the greeting must match (as S:)
     = greeting~ regex  the greeting must match (as S~)
     = login USER PASS  USER/PASS, both answered +OK
@@ -220,6 +224,8 @@ def main(path):
     body = []
     start = {}
     locked = []
+    first = []
+    first_close = False
     for no, line in lines:
         if not line.strip() or line.startswith("#"):
             continue
@@ -227,7 +233,8 @@ def main(path):
         if line.startswith("= ") and words[1] in ("mbox", "mbox-empty",
                                                   "option", "secret",
                                                   "no-secrets", "pam",
-                                                  "locked") \
+                                                  "locked", "first",
+                                                  "first-close") \
                 and not body:
             if words[1] == "mbox":
                 user = words[3] if len(words) > 3 else "alice"
@@ -244,6 +251,10 @@ def main(path):
                 env.use_secrets = False
             elif words[1] == "locked":
                 locked.append(words[2] if len(words) > 2 else "alice")
+            elif words[1] == "first":
+                first.append(raw_bytes(line.split(None, 2)[2]))
+            elif words[1] == "first-close":
+                first_close = True
             elif words[1] == "pam":
                 env.pam_users.append((words[2], words[3],
                                       words[4] if len(words) > 4
@@ -288,6 +299,10 @@ def main(path):
 
     proc = env.start()
     c = Client(proc, tap)
+    for data in first:
+        c.send(data)
+    if first_close:
+        proc.stdin.close()
     greeting = c.readline()
     status = None
     try:

@@ -540,10 +540,28 @@ test_mailbox_path(void)
 	    "/vmail/erin@example.org", 0), "%%u keeps the whole name");
 }
 
+static void
+test_trust_proxy(void)
+{
+	conf_defaults(&cf);
+	ok(cf.trust_proxy.n == 0 && !cf.trust_proxy.local,
+	    "trust-proxy: nobody by default");
+	ok(set("trust-proxy", "127.0.0.1, 2001:db8::/32 local") &&
+	    cf.trust_proxy.n == 2 && cf.trust_proxy.local &&
+	    proxy_trusted(&cf.trust_proxy, "2001:db8::7") &&
+	    !proxy_trusted(&cf.trust_proxy, "127.0.0.2"),
+	    "trust-proxy: addresses, networks and local");
+	ok(refused("trust-proxy", "10.0.0.1/8") && cf.trust_proxy.n == 2,
+	    "trust-proxy: refused with its name, the old list kept");
+	ok(set("trust-proxy", "") && cf.trust_proxy.n == 0 &&
+	    !cf.trust_proxy.local, "trust-proxy: empty trusts nobody again");
+	conf_free(&cf);
+}
+
 int
 main(void)
 {
-	plan(135 + 5 + 7);
+	plan(135 + 5 + 7 + 4);
 	test_defaults();
 	test_strings();
 	test_numbers();
@@ -552,5 +570,6 @@ main(void)
 	test_finish();
 	test_load();
 	test_mailbox_path();
+	test_trust_proxy();
 	return done();
 }

@@ -143,7 +143,8 @@ test_systemd(void)
 	listen_env(1);
 	r = launch_setup(&l, err, sizeof(err));
 	ok(r == 0 && l.in_fd == 3 && l.out_fd == 3 && l.inet &&
-	    strcmp(l.peer, "127.0.0.1") == 0,
+	    !l.local && strcmp(l.peer, "127.0.0.1") == 0 &&
+	    strcmp(l.sock_peer, "127.0.0.1") == 0,
 	    "systemd: the accepted connection on fd 3, its peer 127.0.0.1");
 	ok((fcntl(3, F_GETFL) & O_NONBLOCK) != 0,
 	    "its writes do not block (the idle timeout bounds them)");
@@ -213,10 +214,12 @@ test_inetd(void)
  * stunnel's exec= on Linux: a loopback TCP connection on fd 0, the
  * client's address in REMOTE_HOST; the peer found with these variables.
  */
+static struct launch last;	/* what the helpers below found */
+
 static const char *
 loopback_peer(const char *remote_addr, const char *remote_host)
 {
-	static struct launch l;
+	struct launch *lp = &last;
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int lfd, c, saved;
@@ -234,7 +237,7 @@ loopback_peer(const char *remote_addr, const char *remote_host)
 	if ((lfd = listener(AF_INET, "127.0.0.1", &ss, &len)) == -1)
 		bail("no IPv4 loopback listener");
 	c = accepted_at(lfd, &ss, AF_INET, "127.0.0.1", STDIN_FILENO);
-	if (launch_setup(&l, err, sizeof(err)) == -1 || !l.inet)
+	if (launch_setup(lp, err, sizeof(err)) == -1 || !lp->inet)
 		bail("launch_setup on a loopback socket: %s", err);
 	(void)close(c);
 	(void)close(lfd);
@@ -243,7 +246,7 @@ loopback_peer(const char *remote_addr, const char *remote_host)
 	(void)close(saved);
 	(void)unsetenv("REMOTE_ADDR");
 	(void)unsetenv("REMOTE_HOST");
-	return l.peer;
+	return lp->peer;
 }
 
 static void
@@ -251,8 +254,12 @@ test_loopback(void)
 {
 	is_str(loopback_peer(NULL, NULL), "127.0.0.1",
 	    "a loopback peer, no variables: the peer");
+	ok(!last.local && strcmp(last.sock_peer, "127.0.0.1") == 0,
+	    "... a network peer of its own, for trust-proxy");
 	is_str(loopback_peer(NULL, "192.0.2.7"), "192.0.2.7",
 	    "a loopback peer gives way to REMOTE_HOST (stunnel's exec pair)");
+	ok(last.local && strcmp(last.sock_peer, "127.0.0.1") == 0,
+	    "... which has no network peer of its own (trust-proxy's local)");
 	is_str(loopback_peer("192.0.2.7", NULL), "127.0.0.1",
 	    "but not to REMOTE_ADDR: systemd's word is the peer itself");
 	is_str(loopback_peer(NULL, "mail.example.org"), "127.0.0.1",
@@ -263,7 +270,7 @@ test_loopback(void)
 static const char *
 pipe_peer(const char *remote_addr, const char *remote_host)
 {
-	static struct launch l;
+	struct launch *lp = &last;
 	int p[2], saved;
 
 	if (pipe(p) == -1 || (saved = dup(STDIN_FILENO)) == -1 ||
@@ -276,13 +283,13 @@ pipe_peer(const char *remote_addr, const char *remote_host)
 	    (remote_host != NULL &&
 	    setenv("REMOTE_HOST", remote_host, 1) == -1))
 		bail("setenv: %s", strerror(errno));
-	if (launch_setup(&l, err, sizeof(err)) == -1 || l.inet)
+	if (launch_setup(lp, err, sizeof(err)) == -1 || lp->inet)
 		bail("launch_setup on a pipe: %s", err);
 	(void)dup2(saved, STDIN_FILENO);
 	(void)close(saved);
 	(void)close(p[0]);
 	(void)close(p[1]);
-	return l.peer;
+	return lp->peer;
 }
 
 static void
@@ -292,6 +299,8 @@ test_pipes(void)
 	    "pipes: no address is \"local\"");
 	is_str(pipe_peer("192.0.2.7", NULL), "192.0.2.7",
 	    "REMOTE_ADDR, as tcpserver and stunnel set it");
+	ok(last.local && last.sock_peer[0] == '\0',
+	    "... but no network peer of its own, for trust-proxy");
 	is_str(pipe_peer(NULL, "2001:db8::7"), "2001:db8::7",
 	    "REMOTE_HOST, when it is an address");
 	is_str(pipe_peer("192.0.2.7; rm -rf /", "mail.example.org"), "local",
@@ -306,7 +315,7 @@ test_pipes(void)
 int
 main(void)
 {
-	plan(5 + 2 + 4 + 6);
+	plan(5 + 2 + 6 + 7);
 	test_systemd();
 	test_inetd();
 	test_loopback();

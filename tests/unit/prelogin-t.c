@@ -3,11 +3,15 @@
  * without the jail.  The parent's end, prelogin_serve, against scripted
  * children: it answers each check with the right verdict, hands the
  * unread input over after a login, walks through SCRAM, and kills a child
- * that sends a malformed, oversized or out-of-turn record.  The child's
+ * that sends a malformed, oversized or out-of-turn record; takes the
+ * client's address from a PROXY note only from a trusted sender, first
+ * and once, and logs a refused or unexpected header.  The child's
  * end (login.c's login_use_parent: login_submit, login_scram_start and
  * _proof) against a scripted parent: what it sends, what it tells the
  * client, and that its session ends rather than trust a parent that
- * answers nonsense.  The secrets file's users, served as the non-root
+ * answers nonsense; the PROXY header it reads goes up as one note, and
+ * the client hears -ERR when the parent refuses it.  The secrets file's
+ * users, served as the non-root
  * pop3d does.
  * Runs as: the test, as any user.
  */
@@ -361,6 +365,212 @@ child_crash(void)
 	(void)raise(SIGTERM);
 }
 
+/* A PEER record: kind, and what follows it (len octets). */
+static void
+peer_rec(char kind, const void *rest, size_t len)
+{
+	unsigned char rec[32];
+
+	rec[0] = REC_PEER;
+	rec[1] = (unsigned char)kind;
+	memcpy(rec + 2, rest, len);
+	send_or_die(rec, 2 + len);
+}
+
+#define PEER_77		"4\xc0\x00\x02\x4d"	/* 192.0.2.77 */
+
+static void
+child_peer_login(void)
+{
+	unsigned char b[64];
+
+	peer_rec(PEER_ADDRESS, PEER_77, 5);
+	(void)answer(b, sizeof(b));
+	request(LOGIN_USER, "alice", "wrong");
+	(void)answer(b, sizeof(b));
+	request(LOGIN_USER, "alice", "secret");
+	(void)answer(b, sizeof(b));
+	send_or_die("H", 1);
+}
+
+static void
+child_peer_keep(void)
+{
+	unsigned char b[64];
+
+	peer_rec(PEER_KEEP, "", 0);
+	(void)answer(b, sizeof(b));
+	request(LOGIN_USER, "alice", "wrong");
+	(void)answer(b, sizeof(b));
+}
+
+static void
+child_peer_once(void)
+{
+	peer_rec(PEER_ADDRESS, PEER_77, 5);
+	wait_close();
+}
+
+static void
+child_peer_twice(void)
+{
+	unsigned char b[64];
+
+	peer_rec(PEER_KEEP, "", 0);
+	(void)answer(b, sizeof(b));
+	peer_rec(PEER_ADDRESS, PEER_77, 5);
+	wait_close();
+}
+
+static void
+child_peer_late(void)
+{
+	unsigned char b[64];
+
+	request(LOGIN_USER, "alice", "wrong");
+	(void)answer(b, sizeof(b));
+	peer_rec(PEER_ADDRESS, PEER_77, 5);
+	wait_close();
+}
+
+static void
+child_peer_refused(void)
+{
+	unsigned char b[64], err = PROXY_ERR_V1;
+
+	peer_rec(PEER_REFUSED, &err, 1);
+	(void)answer(b, sizeof(b));
+	wait_close();
+}
+
+static void
+child_peer_unexpected(void)
+{
+	unsigned char b[64];
+
+	peer_rec(PEER_UNEXPECTED, "", 0);
+	(void)answer(b, sizeof(b));
+	wait_close();
+}
+
+/* Records the child cannot make: each gets it killed. */
+static const struct {
+	const char	*rec;
+	size_t		 len;
+} bad_peers[] = {
+	{ "pA4\xc0\x00\x02", 6 },		/* an address cut short */
+	{ "pA4\xc0\x00\x02\x4d\x00", 8 },	/* one octet too many */
+	{ "pA5\xc0\x00\x02\x4d", 7 },		/* no such family */
+	{ "pA6\xc0\x00\x02\x4d", 7 },		/* IPv6 of 4 octets */
+	{ "pK!", 3 },				/* KEEP with an octet */
+	{ "pE", 2 },				/* a refusal without why */
+	{ "pE\x00", 3 },			/* PROXY_ERR_NONE */
+	{ "pE\x03", 3 },			/* PROXY_ERR_CLOSED: unlogged */
+	{ "pE\xff", 3 },			/* no such error */
+	{ "pU", 2 },				/* before the header */
+	{ "pZ", 2 },				/* no such kind */
+	{ "p", 1 },
+};
+static unsigned int bad_peer;
+
+static void
+child_bad_peer(void)
+{
+	send_or_die(bad_peers[bad_peer].rec, bad_peers[bad_peer].len);
+	wait_close();
+}
+
+static void
+test_parent_peer(void)
+{
+	char rep[REPORT_MAX], logbuf[4096];
+	enum prelogin_result r;
+	struct login l;
+	unsigned int i;
+	bool good = true;
+
+	session_new();
+	s.proxy_expected = true;
+	r = run_parent(child_peer_login, &l, rep, logbuf, sizeof(logbuf));
+	ok(r == PRELOGIN_LOGGED_IN && strcmp(rep, "KFK") == 0 &&
+	    strcmp(s.peer, "192.0.2.77") == 0 &&
+	    strcmp(s.auth.rhost, "192.0.2.77") == 0 &&
+	    strstr(logbuf, "client=192.0.2.77") != NULL &&
+	    strstr(logbuf, "192.0.2.1") == NULL,
+	    "a trusted sender's PROXY address is the client's, for the log "
+	    "and PAM (%d, %s)", (int)r, rep);
+	session_free(&s);
+
+	session_new();
+	s.proxy_expected = true;
+	r = run_parent(child_peer_keep, &l, rep, logbuf, sizeof(logbuf));
+	ok(r == PRELOGIN_ENDED && strcmp(rep, "KF") == 0 &&
+	    strcmp(s.peer, "192.0.2.1") == 0 &&
+	    strstr(logbuf, "client=192.0.2.1") != NULL,
+	    "a header that names no client keeps the peer (%s)", rep);
+	session_free(&s);
+
+	session_new();
+	r = run_parent(child_peer_once, &l, rep, logbuf, sizeof(logbuf));
+	ok(r == PRELOGIN_ENDED && strcmp(rep, "") == 0 &&
+	    strstr(logbuf, "malformed record") != NULL &&
+	    strcmp(s.peer, "192.0.2.1") == 0,
+	    "an address from a sender trust-proxy does not list: killed");
+	session_free(&s);
+
+	session_new();
+	s.proxy_expected = true;
+	r = run_parent(child_peer_twice, &l, rep, logbuf, sizeof(logbuf));
+	ok(r == PRELOGIN_ENDED && strcmp(rep, "K") == 0 &&
+	    strstr(logbuf, "malformed record") != NULL &&
+	    strcmp(s.peer, "192.0.2.1") == 0,
+	    "a second header: killed, the address unchanged (%s)", rep);
+	session_free(&s);
+
+	session_new();
+	s.proxy_expected = true;
+	r = run_parent(child_peer_late, &l, rep, logbuf, sizeof(logbuf));
+	ok(r == PRELOGIN_ENDED && strcmp(rep, "F") == 0 &&
+	    strstr(logbuf, "malformed record") != NULL &&
+	    strcmp(s.peer, "192.0.2.1") == 0,
+	    "a header after a credential: killed (%s)", rep);
+	session_free(&s);
+
+	session_new();
+	s.proxy_expected = true;
+	r = run_parent(child_peer_refused, &l, rep, logbuf, sizeof(logbuf));
+	ok(r == PRELOGIN_ENDED && strcmp(rep, "fclosed") == 0 &&
+	    strstr(logbuf, "PROXY header refused: proxy=192.0.2.1: a "
+	    "malformed PROXY version 1 line; closing") != NULL,
+	    "a refused header: logged with the sender, the child told to "
+	    "close (%s)", rep);
+	session_free(&s);
+
+	session_new();
+	r = run_parent(child_peer_unexpected, &l, rep, logbuf,
+	    sizeof(logbuf));
+	ok(r == PRELOGIN_ENDED && strcmp(rep, "fclosed") == 0 &&
+	    strstr(logbuf, "PROXY header from client=192.0.2.1, which "
+	    "trust-proxy does not list") != NULL,
+	    "a header from a sender not trusted: logged, closed (%s)", rep);
+	session_free(&s);
+
+	for (i = 0; i < sizeof(bad_peers) / sizeof(bad_peers[0]); i++) {
+		session_new();
+		s.proxy_expected = true;
+		bad_peer = i;
+		r = run_parent(child_bad_peer, &l, rep, logbuf,
+		    sizeof(logbuf));
+		if (r != PRELOGIN_ENDED || strcmp(rep, "") != 0 ||
+		    strstr(logbuf, "malformed record") == NULL) {
+			diag("bad PEER record %u: %d, '%s'", i, (int)r, rep);
+			good = false;
+		}
+		session_free(&s);
+	}
+	ok(good, "PEER records out of their layout: the child is killed");
+}
+
 static void
 test_parent(void)
 {
@@ -556,6 +766,81 @@ do_scram_proof(void)
 	return login_scram_proof(&s, "authmsg", 7, proof, got_sig, &got_end);
 }
 
+/* The child reads a PROXY header from a pipe, and sends its note. */
+static const char *proxy_input;
+static int proxy_status;
+
+static int
+do_proxy_read(void)
+{
+	int p[2];
+
+	if (pipe(p) == -1 || write(p[1], proxy_input, strlen(proxy_input)) ==
+	    -1)
+		bail("pipe: %s", strerror(errno));
+	(void)close(p[1]);
+	conn.in_fd = p[0];
+	s.proxy_expected = true;
+	proxy_status = peer_proxy_read(&s);
+	(void)close(p[0]);
+	conn.in_fd = -1;
+	s.proxy_expected = false;
+	return proxy_status;
+}
+
+static int
+do_sniff(void)
+{
+	memcpy(conn.head, "PROXY TCP4 ", 11);
+	conn.head_len = 11;
+	return (int)peer_sniff(&s);
+}
+
+static void
+test_child_peer(void)
+{
+	char rec[1024];
+	size_t len;
+	int r;
+
+	session_new();
+	proxy_input = "PROXY TCP4 192.0.2.77 192.0.2.1 1 110\r\nUSER a\r\n";
+	r = as_child(do_proxy_read, false, "K", 1, rec, sizeof(rec), &len);
+	ok(r == 0 && len == 7 && memcmp(rec, "pA4\xc0\x00\x02\x4d", 7) == 0 &&
+	    strcmp(s.peer, "192.0.2.77") == 0 && strcmp(sent(), "") == 0,
+	    "the child's PROXY address goes up as one record; nothing said");
+	proxy_input = "PROXY UNKNOWN\r\n";
+	r = as_child(do_proxy_read, false, "K", 1, rec, sizeof(rec), &len);
+	ok(r == 0 && len == 2 && memcmp(rec, "pK", 2) == 0,
+	    "UNKNOWN: a KEEP note");
+	session_new();
+	proxy_input = "PROXY TCP4 192.0.2.77 192.0.2.1 01 110\r\n";
+	r = as_child(do_proxy_read, false, "f", 1, rec, sizeof(rec), &len);
+	ok(r == -1 && len == 3 && rec[0] == 'p' && rec[1] == 'E' &&
+	    rec[2] == PROXY_ERR_V1 && s.state == STATE_DONE &&
+	    strcmp(sent(), "-ERR [SYS/PERM] no valid PROXY protocol header "
+	    "from the proxy; closing\r\n") == 0 &&
+	    strcmp(s.peer, "192.0.2.1") == 0,
+	    "a malformed header: a refusal goes up, -ERR to the client");
+	session_new();
+	proxy_input = "";
+	r = as_child(do_proxy_read, false, "K", 1, rec, sizeof(rec), &len);
+	ok(r == -1 && len == 0 && strcmp(sent(), "") == 0,
+	    "a sender gone before a word: no record, no reply");
+	session_new();
+	proxy_input = "PROXY TCP4 192.0.2.77 192.0.2.1 1 110\r\n";
+	r = as_child(do_proxy_read, true, "?", 1, rec, sizeof(rec), &len);
+	ok(r == EXIT_TEMP, "a verdict that is none: the child exits, "
+	    "without a word");
+	session_new();
+	r = as_child(do_sniff, false, "f", 1, rec, sizeof(rec), &len);
+	ok(r == PEER_SNIFF_END && len == 2 && memcmp(rec, "pU", 2) == 0 &&
+	    strstr(sent(), "-ERR [SYS/PERM] a PROXY protocol header is not "
+	    "accepted") != NULL,
+	    "a header where none may be: a note up, -ERR, the end");
+	session_free(&s);
+}
+
 static void
 test_child(void)
 {
@@ -648,8 +933,10 @@ main(void)
 	(void)alarm(TEST_SECONDS);
 	(void)signal(SIGPIPE, SIG_IGN);
 	setup();
-	plan(13 + 18);
+	plan(13 + 8 + 18 + 6);
 	test_parent();
+	test_parent_peer();
 	test_child();
+	test_child_peer();
 	return done();
 }
