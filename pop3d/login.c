@@ -122,6 +122,30 @@ login_account(struct session *s, const char *user, struct login *l)
 }
 
 /*
+ * The line of a failed login, in the shape of Courier's, which fail2ban's
+ * stock courier-auth filter reads ("LOGIN FAILED, " and comma-separated
+ * fields up to "ip=[ADDRESS]"): the address comes first, so that nothing
+ * the client chose stands before it, and a name holding a comma or an
+ * "ip=[...]" of its own can neither hide it nor stand for it.  The name
+ * is logged only when known.
+ */
+static void
+log_failure(struct session *s, const char *method, const char *user,
+    bool known, const char *why)
+{
+	char fu[POP_USER_MAX + 16], fm[48], fc[96];
+	const char *fields[] = { fu, fm, fc, NULL };
+
+	(void)snprintf(fu, sizeof(fu), "POP3_USER=%s", known ? user :
+	    "UNKNOWN");
+	(void)snprintf(fm, sizeof(fm), "POP3_METHOD=%s", method);
+	(void)snprintf(fc, sizeof(fc), "POP3_CLIENT=%s", s->peer);
+	log_event(LOG_NOTICE, fields, "LOGIN FAILED, ip=[%s], user=%s, "
+	    "method=%s, reason=%s", s->peer, known ? log_quote(user) :
+	    "UNKNOWN", method, log_quote(why));
+}
+
+/*
  * After a check: on success, the account that serves the name; on
  * failure, the log line (naming the user only when known), the count and
  * the pause.  asked is the name the client gave.
@@ -157,9 +181,7 @@ login_conclude(struct session *s, const char *method, const char *asked,
 		    out->known ? log_quote(asked) : "UNKNOWN", method,
 		    s->peer, why);
 	else
-		log_notice("login failed: user=%s method=%s client=%s "
-		    "reason=%s", out->known ? log_quote(asked) : "UNKNOWN",
-		    method, s->peer, log_quote(why));
+		log_failure(s, method, asked, out->known, why);
 	sodium_memzero(out, sizeof(*out));
 	/* The same pause after every failure, before the answer. */
 	(void)conn_flush(s->conn);

@@ -128,9 +128,9 @@ def user_pass_server(tap, env):
                "an unknown user: curl fails with 67 too",
                "status %r, stderr %r, got %r" % (st, err, out))
         log = env.read_log()[mark:]
-        tap.ok(popenv.wait_log(env.log, r"login failed: user=UNKNOWN "
-                               r"method=\S+ client=127\.0\.0\.1 .*\n(?s:.*)"
-                               r"login failed: user=UNKNOWN", TIMEOUT,
+        tap.ok(popenv.wait_log(env.log, r"LOGIN FAILED, ip=\[127\.0\.0\.1\], "
+                               r"user=UNKNOWN, method=\S+, .*\n(?s:.*)"
+                               r"LOGIN FAILED, ip=\S+, user=UNKNOWN", TIMEOUT,
                                mark) is not None,
                "both failures logged, the client address too", log)
         tap.ok("wonderland" not in log and "looking-glass" not in log,

@@ -353,8 +353,8 @@ def run(tap, env, holder):
             tap.ok(status == FAILED and got == [],
                    "%s with a wrong password: getmail fails with %d" %
                    (method, FAILED), diag(status, got, out))
-            tap.ok(popenv.wait_log(env.log, r"login failed: user=\S+ "
-                                   r"method=%s client=127\.0\.0\.1 " %
+            tap.ok(popenv.wait_log(env.log, r"LOGIN FAILED, ip=\[127\.0\.0\.1\], "
+                                   r"user=\S+, method=%s, " %
                                    method, 10, mark) is not None,
                    "%s with a wrong password: pop3d logged login failed" %
                    method, env.read_log()[mark:])

@@ -8,8 +8,9 @@ The test runs in a mount namespace of its own (unshare(1), as root) with
 a fresh /run, binds /run/systemd/journal/socket there as journald
 would, serves one session (USER/PASS, RETR, DELE, QUIT) and reads what
 arrived: every line with MESSAGE, PRIORITY, SYSLOG_IDENTIFIER=pop3d and
-SYSLOG_FACILITY=2 (mail); the login line with POP3_USER, POP3_METHOD and
-POP3_CLIENT, the logout line with POP3_RETRIEVED and POP3_DELETED, as
+SYSLOG_FACILITY=2 (mail); the login line and the line of a failed login
+before it with POP3_USER, POP3_METHOD and POP3_CLIENT, the logout line
+with POP3_RETRIEVED and POP3_DELETED, as
 pop3d(8) documents; and nothing written to the stream itself.  With
 log = stderr the same session writes its lines to standard error and
 nothing to the journal.  The namespace needs root; as another user the
@@ -17,6 +18,7 @@ test is skipped.
 """
 
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -28,7 +30,8 @@ import popenv  # noqa: E402
 
 INSIDE = "POP3D_TEST_JOURNAL_NS"
 SOCKET = "/run/systemd/journal/socket"
-DIALOGUE = b"USER bob\r\nPASS secret\r\nRETR 1\r\nDELE 1\r\nQUIT\r\n"
+DIALOGUE = b"USER bob\r\nPASS not-it\r\nUSER bob\r\nPASS secret\r\n" \
+    b"RETR 1\r\nDELE 1\r\nQUIT\r\n"
 
 
 def parse(datagram):
@@ -109,13 +112,23 @@ def inside():
                login[0].get("PRIORITY") == "6",
                "the login line with POP3_USER, POP3_METHOD, POP3_CLIENT",
                msgs)
+        failed = [f for f in got if f.get("MESSAGE", "").startswith(
+            'LOGIN FAILED, ip=[local], user="bob", method=USER, ')]
+        tap.ok(len(failed) == 1 and failed[0].get("POP3_USER") == "bob" and
+               failed[0].get("POP3_METHOD") == "USER" and
+               failed[0].get("POP3_CLIENT") == "local" and
+               failed[0].get("PRIORITY") == "5",
+               "the failed login with POP3_USER, POP3_METHOD, POP3_CLIENT",
+               msgs)
         logout = [f for f in got if f.get("MESSAGE", "").startswith(
             'logout: user="bob" client=local retrieved=1/')]
         tap.ok(len(logout) == 1 and logout[0].get("POP3_USER") == "bob" and
                logout[0].get("POP3_RETRIEVED") == "1" and
                logout[0].get("POP3_DELETED") == "1",
                "the logout line with POP3_RETRIEVED and POP3_DELETED", msgs)
-        tap.ok("secret" not in repr(got), "no password in the journal")
+        # "secret" is bob's password; "secrets file" is in reasons.
+        tap.ok(re.search(r"\bsecret\b", repr(got)) is None and
+               "not-it" not in repr(got), "no password in the journal")
         tap.ok(os.path.getsize(stream_path) == 0,
                "nothing written to the stream itself",
                open(stream_path, "rb").read())

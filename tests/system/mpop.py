@@ -250,8 +250,8 @@ def run(tap, env, holder):
             tap.ok(status == EX_NOPERM and got == [],
                    "%s, a wrong password: mpop fails with %d, delivers "
                    "nothing" % (what, EX_NOPERM), diag(status, got, out))
-            tap.ok(popenv.wait_log(env.log, r"login failed: user=\S+ "
-                                   r"method=%s client=127\.0\.0\.1 " % method,
+            tap.ok(popenv.wait_log(env.log, r"LOGIN FAILED, ip=\[127\.0\.0\.1\], "
+                                   r"user=\S+, method=%s, " % method,
                                    10, mark) is not None,
                    "%s, a wrong password: pop3d logged login failed, "
                    "method=%s" % (what, method), env.read_log()[mark:])
@@ -264,8 +264,8 @@ def run(tap, env, holder):
         tap.ok(status == EX_NOPERM and got == [],
                "auth scram-sha-256 for PAM-only alice: mpop fails with %d" %
                EX_NOPERM, diag(status, got, out))
-        tap.ok(popenv.wait_log(env.log, r"login failed: user=\S+ "
-                               r"method=SCRAM-SHA-256 client=127\.0\.0\.1 ",
+        tap.ok(popenv.wait_log(env.log, r"LOGIN FAILED, ip=\[127\.0\.0\.1\], "
+                               r"user=\S+, method=SCRAM-SHA-256, ",
                                10, mark) is not None and
                not re.search(r"login: user=\"alice\"",
                              env.read_log()[mark:]),

@@ -298,7 +298,7 @@ def root_flow(tap, env, users):
         pop, resp = pop_login(port, "root", "x")
         tap.ok(pop is None and resp.startswith(b"-ERR"),
                "pam_permit: USER root / PASS x still fails", resp)
-        tap.ok(popenv.wait_log(env.log, r"login failed: user=\"root\" .*"
+        tap.ok(popenv.wait_log(env.log, r"LOGIN FAILED, ip=\S+, user=\"root\", .*"
                                r"uid 0", TIMEOUT, mark) is not None,
                "pam_permit: the log says uid 0 is never served",
                env.read_log()[mark:])

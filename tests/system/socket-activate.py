@@ -158,7 +158,7 @@ def sessions(tap, env, mode, inetd):
                          (sum(map(len, want)), len(want[1])), log)
                is not None,
                "%s: the first logout line counts what was done" % mode, log)
-        tap.ok(re.search(r"login failed: .* client=127\.0\.0\.1 ", log)
+        tap.ok(re.search(r"LOGIN FAILED, ip=\[127\.0\.0\.1\], ", log)
                is not None, "%s: the failure logged with the client "
                "address" % mode, log)
         tap.ok(FAKE_ADDR not in log and "client=local" not in log,

@@ -317,7 +317,7 @@ compare(const char *what, const struct step *st, unsigned int n,
 	if (strcmp(a.replies, b.replies) != 0)
 		diag("in this process:\n%s\nthrough the parent:\n%s",
 		    a.replies, b.replies);
-	ok(strcmp(a.log, b.log) == 0 && strstr(a.log, "login failed") != NULL,
+	ok(strcmp(a.log, b.log) == 0 && strstr(a.log, "LOGIN FAILED") != NULL,
 	    "%s: the same log lines both ways", what);
 	if (strcmp(a.log, b.log) != 0)
 		diag("in this process:\n%s\nthrough the parent:\n%s", a.log,

@@ -495,7 +495,7 @@ test_parent_peer(void)
 	ok(r == PRELOGIN_LOGGED_IN && strcmp(rep, "KFK") == 0 &&
 	    strcmp(s.peer, "192.0.2.77") == 0 &&
 	    strcmp(s.auth.rhost, "192.0.2.77") == 0 &&
-	    strstr(logbuf, "client=192.0.2.77") != NULL &&
+	    strstr(logbuf, "ip=[192.0.2.77]") != NULL &&
 	    strstr(logbuf, "192.0.2.1") == NULL,
 	    "a trusted sender's PROXY address is the client's, for the log "
 	    "and PAM (%d, %s)", (int)r, rep);
@@ -506,7 +506,7 @@ test_parent_peer(void)
 	r = run_parent(child_peer_keep, &l, rep, logbuf, sizeof(logbuf));
 	ok(r == PRELOGIN_ENDED && strcmp(rep, "KF") == 0 &&
 	    strcmp(s.peer, "192.0.2.1") == 0 &&
-	    strstr(logbuf, "client=192.0.2.1") != NULL,
+	    strstr(logbuf, "ip=[192.0.2.1]") != NULL,
 	    "a header that names no client keeps the peer (%s)", rep);
 	session_free(&s);
 
@@ -587,8 +587,8 @@ test_parent(void)
 	ok(conn_pending(&conn) == 12 &&
 	    memcmp(conn.in + conn.in_start, "STAT\r\nLIST\r\n", 12) == 0,
 	    "the input the child had read is handed over");
-	ok(strstr(logbuf, "user=\"alice\" method=USER") != NULL &&
-	    strstr(logbuf, "user=UNKNOWN method=PLAIN") != NULL &&
+	ok(strstr(logbuf, "user=\"alice\", method=USER") != NULL &&
+	    strstr(logbuf, "user=UNKNOWN, method=PLAIN") != NULL &&
 	    strstr(logbuf, "nobody-at-all") == NULL &&
 	    strstr(logbuf, "hunter2x") == NULL &&
 	    strstr(logbuf, "Tr0ub4dor") == NULL,
