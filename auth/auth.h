@@ -47,7 +47,8 @@ struct auth_config {
 	const char	*pam_service;
 	const char	*pam_confdir;	/* NULL: the system's /etc/pam.d */
 	const char	*secrets;	/* NULL: no secrets file */
-	const char	*rhost;		/* client address, for PAM_RHOST */
+	const char	*rhost;		/* client address, for PAM_RHOST;
+					   NULL: none, left unset */
 	bool		 root;		/* the secrets file must be root's */
 };
 

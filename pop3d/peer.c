@@ -36,7 +36,11 @@ void
 peer_set(struct session *s, const char *peer)
 {
 	(void)snprintf(s->peer, sizeof(s->peer), "%s", peer);
-	s->auth.rhost = s->peer;
+	/*
+	 * PAM_RHOST names the remote host; a client without an address has
+	 * none, and "local" would be taken for a host name (pam_access).
+	 */
+	s->auth.rhost = strcmp(s->peer, "local") != 0 ? s->peer : NULL;
 }
 
 /* The session ends after a note that closed it: say why to the client. */

@@ -609,3 +609,17 @@ def vm_bytes(pid, field):
             if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     return None
+
+
+def source_pop3(host, port, source, timeout=10.0):
+    """A poplib.POP3 connected to host:port from the local address
+    source: all of 127.0.0.0/8 is the loopback, so that each client of a
+    test can have an address of its own, for the log lines to name."""
+    import poplib
+
+    class SourcePOP3(poplib.POP3):
+        def _create_socket(self, timeout):
+            return socket.create_connection((self.host, self.port), timeout,
+                                            source_address=(source, 0))
+
+    return SourcePOP3(host, port, timeout=timeout)

@@ -46,18 +46,6 @@ ODD_USER = "x,ip=[%s]" % FAKE
 UNITS = os.path.join(popenv.TESTS_DIR, "..", "units")
 
 
-class SourcePOP3(poplib.POP3):
-    """poplib, connecting from a source address of our choice."""
-
-    def __init__(self, host, port, source):
-        self.source = source
-        super().__init__(host, port, timeout=TIMEOUT)
-
-    def _create_socket(self, timeout):
-        return socket.create_connection((self.host, self.port), timeout,
-                                        source_address=(self.source, 0))
-
-
 def refused(fn, *args):
     """Whether a poplib call was answered -ERR."""
     try:
@@ -90,7 +78,7 @@ def sessions(tap, env, mode, port, port6):
     """The logins; returns the addresses that failed, once per failure."""
     want = []
     # A wrong password twice, by USER/PASS.
-    pop = SourcePOP3("127.0.0.1", port, "127.0.0.2")
+    pop = popenv.source_pop3("127.0.0.1", port, "127.0.0.2")
     pop.user("alice")
     ok = refused(pop.pass_, "looking-glass")
     pop.user("alice")
@@ -99,34 +87,34 @@ def sessions(tap, env, mode, port, port6):
     tap.ok(ok, "%s: 127.0.0.2, two wrong passwords refused" % mode)
     want += ["127.0.0.2"] * 2
     # An unknown user.
-    pop = SourcePOP3("127.0.0.1", port, "127.0.0.3")
+    pop = popenv.source_pop3("127.0.0.1", port, "127.0.0.3")
     pop.user("mallory")
     tap.ok(refused(pop.pass_, "guess"), "%s: 127.0.0.3, an unknown user "
            "refused" % mode)
     pop.quit()
     want.append("127.0.0.3")
     # AUTH PLAIN with a wrong password.
-    pop = SourcePOP3("127.0.0.1", port, "127.0.0.4")
+    pop = popenv.source_pop3("127.0.0.1", port, "127.0.0.4")
     blob = base64.b64encode(b"\0bob\0wrong").decode()
     tap.ok(refused(pop._shortcmd, "AUTH PLAIN " + blob),
            "%s: 127.0.0.4, AUTH PLAIN with a wrong password refused" % mode)
     pop.quit()
     want.append("127.0.0.4")
     # APOP with the wrong secret.
-    pop = SourcePOP3("127.0.0.1", port, "127.0.0.5")
+    pop = popenv.source_pop3("127.0.0.1", port, "127.0.0.5")
     tap.ok(refused(pop.apop, "bob", "not-the-secret"),
            "%s: 127.0.0.5, APOP with a wrong secret refused" % mode)
     pop.quit()
     want.append("127.0.0.5")
     # A good login: no hit.
-    pop = SourcePOP3("127.0.0.1", port, "127.0.0.6")
+    pop = popenv.source_pop3("127.0.0.1", port, "127.0.0.6")
     pop.user("alice")
     resp = pop.pass_("wonderland")
     tap.ok(resp.startswith(b"+OK") and pop.stat()[0] == 3,
            "%s: 127.0.0.6 logs in" % mode, resp)
     pop.quit()
     # A known user whose name carries an address of its own.
-    pop = SourcePOP3("127.0.0.1", port, "127.0.0.7")
+    pop = popenv.source_pop3("127.0.0.1", port, "127.0.0.7")
     pop.user(ODD_USER)
     tap.ok(refused(pop.pass_, "wrong"),
            "%s: 127.0.0.7, %s with a wrong password" % (mode, ODD_USER))
