@@ -156,7 +156,8 @@ class Users:
             except (KeyError, OSError, subprocess.TimeoutExpired):
                 pass
             for path in (os.path.join(SPOOL, name),
-                         os.path.join(SPOOL, name + ".lock")):
+                         os.path.join(SPOOL, name + ".lock"),
+                         os.path.join(SPOOL, "." + name + ".pop3d")):
                 try:
                     os.unlink(path)
                 except FileNotFoundError:
