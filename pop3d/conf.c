@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <grp.h>
 #include <errno.h>
@@ -34,6 +35,8 @@ struct conf_key {
 	const char	*hint;		/* the words, for an error message */
 	void		(*put)(struct config *, const unsigned int *,
 			    unsigned int);	/* indexes into words */
+	unsigned int	(*get)(const struct config *, unsigned int *);
+					/* what put put, for conf_value */
 	int		(*check)(const char *, char *, size_t);
 };
 
@@ -115,6 +118,7 @@ conf_free(struct config *cf)
 	free(cf->mail_user);
 	free(cf->hostname);
 	free(cf->relay_dir);
+	free(cf->file);
 	memset(cf, 0, sizeof(*cf));
 }
 
@@ -387,6 +391,47 @@ put_log(struct config *cf, const unsigned int *list, unsigned int n)
 	cf->log = (enum log_target)list[0];
 }
 
+static unsigned int
+get_auth(const struct config *cf, unsigned int *list)
+{
+	unsigned int i;
+
+	for (i = 0; i < cf->nauth; i++)
+		list[i] = (unsigned int)cf->auth[i];
+	return cf->nauth;
+}
+
+static unsigned int
+get_locking(const struct config *cf, unsigned int *list)
+{
+	unsigned int i;
+
+	for (i = 0; i < cf->nlocking; i++)
+		list[i] = (unsigned int)cf->locking[i];
+	return cf->nlocking;
+}
+
+static unsigned int
+get_format(const struct config *cf, unsigned int *list)
+{
+	list[0] = cf->mboxcl2 ? 2 : cf->mboxrd ? 1 : 0;
+	return 1;
+}
+
+static unsigned int
+get_uidl(const struct config *cf, unsigned int *list)
+{
+	list[0] = cf->uidl == STORE_UIDL_POPA3D ? 1 : 0;
+	return 1;
+}
+
+static unsigned int
+get_log(const struct config *cf, unsigned int *list)
+{
+	list[0] = (unsigned int)cf->log;
+	return 1;
+}
+
 /* In the order of enum auth_method, enum store_lock and enum log_target. */
 static const char *const auth_words[] = { "pam", "secrets", NULL };
 static const char *const lock_words[] = { "fcntl", "dotlock", "flock",
@@ -410,19 +455,20 @@ static const struct conf_key keys[] = {
 	{ "pam-confdir",	set_path,	.offset = OFF(pam_confdir) },
 	{ "secrets",		set_path,	.offset = OFF(secrets) },
 	{ "auth",		set_list,	.words = auth_words,
-	    .max = AUTH_METHODS_MAX, .put = put_auth,
+	    .max = AUTH_METHODS_MAX, .put = put_auth, .get = get_auth,
 	    .hint = "pam and/or secrets" },
 	{ "timeout",		set_uint,	.offset = OFF(timeout),
 	    .min = 1, .max = POP_IDLE_MAX },
 	{ "locking",		set_list,	.words = lock_words,
 	    .max = STORE_LOCK_METHODS, .put = put_locking,
+	    .get = get_locking,
 	    .hint = "fcntl, dotlock and/or flock" },
 	{ "lock-wait",		set_uint,	.offset = OFF(lock_wait),
 	    .min = 0, .max = 600 },
 	{ "mbox-format",	set_choice,	.words = format_words,
-	    .put = put_format },
+	    .put = put_format, .get = get_format },
 	{ "uidl",		set_choice,	.words = uidl_words,
-	    .put = put_uidl },
+	    .put = put_uidl, .get = get_uidl },
 	{ "mail-group",		set_name,	.offset = OFF(mail_group) },
 	{ "unprivileged-user",	set_name,
 	    .offset = OFF(unprivileged_user) },
@@ -433,7 +479,7 @@ static const struct conf_key keys[] = {
 	{ "max-auth-failures",	set_uint,
 	    .offset = OFF(max_auth_failures), .min = 1, .max = 100 },
 	{ "log",		set_choice,	.words = log_words,
-	    .put = put_log },
+	    .put = put_log, .get = get_log },
 	{ "hostname",		set_name,	.offset = OFF(hostname) },
 	{ "login-delay",	set_uint,	.offset = OFF(login_delay),
 	    .min = 0, .max = POP_LOGIN_DELAY_MAX },
@@ -444,6 +490,9 @@ static const struct conf_key keys[] = {
 };
 
 static const char *key_names[sizeof(keys) / sizeof(keys[0])];
+
+_Static_assert(sizeof(keys) / sizeof(keys[0]) <= CONF_KEYS_MAX + 1,
+    "struct config's origins need room for every key");
 
 const char *const *
 conf_keys(void)
@@ -456,9 +505,10 @@ conf_keys(void)
 	return key_names;
 }
 
-int
-conf_set(struct config *cf, const char *key, const char *value, char *err,
-    size_t errlen)
+/* Set key to value, which came from `from' (a line, or CONF_FROM_*). */
+static int
+conf_set_from(struct config *cf, const char *key, const char *value,
+    unsigned int from, char *err, size_t errlen)
 {
 	const struct conf_key *k;
 
@@ -472,16 +522,32 @@ conf_set(struct config *cf, const char *key, const char *value, char *err,
 	}
 	if (k->check != NULL && k->check(value, err, errlen) == -1)
 		return -1;
-	return k->set(cf, k, value, err, errlen);
+	if (k->set(cf, k, value, err, errlen) == -1)
+		return -1;
+	cf->from[k - keys] = from;
+	return 0;
 }
 
 int
-conf_load(struct config *cf, const char *path, bool optional, char *err,
+conf_set(struct config *cf, const char *key, const char *value, char *err,
     size_t errlen)
+{
+	return conf_set_from(cf, key, value, CONF_FROM_OPTION, err, errlen);
+}
+
+/*
+ * Read the file at path: conf_load (bad NULL: the first error ends it,
+ * into err) or conf_load_all (each error to bad, then on to the next
+ * line).  0, or -1 after an error.
+ */
+static int
+conf_read(struct config *cf, const char *path, bool optional, char *err,
+    size_t errlen, void (*bad)(void *, const char *), void *arg)
 {
 	char line[CONF_LINE_MAX + 2], msg[256], *p, *eq, *key, *value, *end;
 	unsigned int lineno = 0;
 	long total = 0;
+	bool failed = false, skip = false;
 	FILE *f;
 
 	if ((f = fopen(path, "re")) == NULL) {
@@ -489,15 +555,27 @@ conf_load(struct config *cf, const char *path, bool optional, char *err,
 			return 0;
 		(void)snprintf(err, errlen, "cannot read %s: %s", path,
 		    strerror(errno));
+		if (bad != NULL)
+			bad(arg, err);
 		return -1;
 	}
+	if (string_replace(&cf->file, path) == -1) {
+		(void)snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	while (fgets(line, sizeof(line), f) != NULL) {
+		/* The rest of a line too long, after its error. */
+		if (skip) {
+			skip = strchr(line, '\n') == NULL;
+			continue;
+		}
 		lineno++;
 		total += (long)strlen(line);
 		if (strchr(line, '\n') == NULL && !feof(f)) {
 			(void)snprintf(err, errlen, "%s:%u: line too long",
 			    path, lineno);
-			goto fail;
+			skip = true;
+			goto next;
 		}
 		if (total > CONF_FILE_MAX) {
 			(void)snprintf(err, errlen, "%s: larger than %d bytes",
@@ -511,7 +589,7 @@ conf_load(struct config *cf, const char *path, bool optional, char *err,
 		if ((eq = strchr(p, '=')) == NULL) {
 			(void)snprintf(err, errlen,
 			    "%s:%u: expected key = value", path, lineno);
-			goto fail;
+			goto next;
 		}
 		key = p;
 		for (end = eq; end > key && isspace((unsigned char)end[-1]);
@@ -524,11 +602,16 @@ conf_load(struct config *cf, const char *path, bool optional, char *err,
 		    isspace((unsigned char)end[-1]); end--)
 			;
 		*end = '\0';
-		if (conf_set(cf, key, value, msg, sizeof(msg)) == -1) {
-			(void)snprintf(err, errlen, "%s:%u: %s", path, lineno,
-			    msg);
+		if (conf_set_from(cf, key, value, lineno, msg,
+		    sizeof(msg)) == 0)
+			continue;
+		(void)snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
+next:
+		/* A bad line: the end, unless every error is wanted. */
+		failed = true;
+		if (bad == NULL)
 			goto fail;
-		}
+		bad(arg, err);
 	}
 	if (ferror(f)) {
 		(void)snprintf(err, errlen, "cannot read %s: %s", path,
@@ -536,10 +619,19 @@ conf_load(struct config *cf, const char *path, bool optional, char *err,
 		goto fail;
 	}
 	(void)fclose(f);
-	return 0;
+	return failed ? -1 : 0;
 fail:
+	if (bad != NULL)
+		bad(arg, err);
 	(void)fclose(f);
 	return -1;
+}
+
+int
+conf_load(struct config *cf, const char *path, bool optional, char *err,
+    size_t errlen)
+{
+	return conf_read(cf, path, optional, err, errlen, NULL, NULL);
 }
 
 int
@@ -634,4 +726,131 @@ conf_mail_gid(const struct config *cf)
 	    res == NULL || gr.gr_gid == 0)
 		return (gid_t)-1;
 	return gr.gr_gid;
+}
+
+/* ---- For pop3d --check: every error, every value and its origin ------- */
+
+struct conf_count {
+	void		(*bad)(void *, const char *);
+	void		*arg;
+	unsigned int	 n;
+};
+
+static void
+conf_count_bad(void *arg, const char *msg)
+{
+	struct conf_count *c = arg;
+
+	c->n++;
+	c->bad(c->arg, msg);
+}
+
+unsigned int
+conf_load_all(struct config *cf, const char *path, bool optional,
+    void (*bad)(void *, const char *), void *arg)
+{
+	struct conf_count c = { bad, arg, 0 };
+	char err[512];
+
+	(void)conf_read(cf, path, optional, err, sizeof(err), conf_count_bad,
+	    &c);
+	return c.n;
+}
+
+/* Append the words of list (n indexes into words) to buf, comma-separated. */
+static void
+words_value(const char *const *words, const unsigned int *list,
+    unsigned int n, char *buf, size_t size)
+{
+	size_t len = 0;
+	unsigned int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%s",
+		    i > 0 ? ", " : "", words[list[i]]);
+}
+
+/* A trust-proxy list as it would be written: ADDRESS[/BITS], "local". */
+static void
+trust_value(const struct proxy_trust *t, char *buf, size_t size)
+{
+	char addr[INET6_ADDRSTRLEN];
+	size_t len = 0;
+	unsigned int i, full;
+
+	buf[0] = '\0';
+	for (i = 0; i < t->n && len < size; i++) {
+		full = t->nets[i].family == AF_INET ? 32 : 128;
+		if (inet_ntop(t->nets[i].family, t->nets[i].addr, addr,
+		    sizeof(addr)) == NULL)
+			continue;
+		if (t->nets[i].prefix == full)
+			len += (size_t)snprintf(buf + len, size - len, "%s%s",
+			    len > 0 ? ", " : "", addr);
+		else
+			len += (size_t)snprintf(buf + len, size - len, "%s%s/%u",
+			    len > 0 ? ", " : "", addr, t->nets[i].prefix);
+	}
+	if (t->local && len < size)
+		len += (size_t)snprintf(buf + len, size - len, "%slocal",
+		    len > 0 ? ", " : "");
+	if (len == 0)
+		(void)snprintf(buf, size, "(none)");
+}
+
+const char *
+conf_value(const struct config *cf, unsigned int i, char *buf, size_t size)
+{
+	const struct conf_key *k = &keys[i];
+	unsigned int list[STORE_LOCK_METHODS], n, v;
+	const char *str;
+
+	buf[0] = '\0';
+	if (i >= sizeof(keys) / sizeof(keys[0]) - 1)
+		return buf;
+	if (k->set == set_string || k->set == set_path || k->set == set_name) {
+		str = *(char *const *)(const void *)((const char *)cf +
+		    k->offset);
+		(void)snprintf(buf, size, "%s", str != NULL ? str : "(none)");
+	} else if (k->set == set_uint)
+		(void)snprintf(buf, size, "%u", *(const unsigned int *)
+		    (const void *)((const char *)cf + k->offset));
+	else if (k->set == set_delay) {
+		v = *(const unsigned int *)(const void *)((const char *)cf +
+		    k->offset);
+		if (v % 1000 == 0)
+			(void)snprintf(buf, size, "%u", v / 1000);
+		else
+			(void)snprintf(buf, size, "%u.%03u", v / 1000,
+			    v % 1000);
+	} else if (k->set == set_expire) {
+		if (cf->expire == CONF_EXPIRE_OFF)
+			(void)snprintf(buf, size, "(off)");
+		else if (cf->expire == CONF_EXPIRE_NEVER)
+			(void)snprintf(buf, size, "never");
+		else
+			(void)snprintf(buf, size, "%d", cf->expire);
+	} else if (k->set == set_trust)
+		trust_value(&cf->trust_proxy, buf, size);
+	else if (k->get != NULL) {
+		n = k->get(cf, list);
+		words_value(k->words, list, n, buf, size);
+	}
+	return buf;
+}
+
+const char *
+conf_origin(const struct config *cf, unsigned int i, char *buf, size_t size)
+{
+	unsigned int from = i < CONF_KEYS_MAX ? cf->from[i] :
+	    CONF_FROM_DEFAULT;
+
+	if (from == CONF_FROM_DEFAULT)
+		(void)snprintf(buf, size, "default");
+	else if (from == CONF_FROM_OPTION || cf->file == NULL)
+		(void)snprintf(buf, size, "option");
+	else
+		(void)snprintf(buf, size, "%s:%u", cf->file, from);
+	return buf;
 }

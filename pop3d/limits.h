@@ -49,6 +49,8 @@
 #define CONF_LINE_MAX		1024
 #define CONF_FILE_MAX		(64 * 1024)
 #define CONF_PATH_MAX		4096	/* PATH_MAX on Linux */
+/* The keys there can be, with room for more (conf.c checks its table). */
+#define CONF_KEYS_MAX		48
 /*
  * A user, group, PAM service or host name in the configuration: a host
  * name has at most 64 octets on Linux (HOST_NAME_MAX); the others are

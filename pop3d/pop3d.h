@@ -5,6 +5,7 @@
 #ifndef POP3D_POP3D_H
 #define POP3D_POP3D_H
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,7 +41,18 @@ _Static_assert(SASL_LINE_MAX >= (SASL_DECODED_MAX + 2) / 3 * 4 + 2,
 
 enum log_target { LOGTO_AUTO, LOGTO_SYSLOG, LOGTO_JOURNAL, LOGTO_STDERR };
 
+/* Where a key's value came from, besides a line of the file (conf_origin). */
+#define CONF_FROM_DEFAULT	0U
+#define CONF_FROM_OPTION	UINT_MAX
+
 struct config {
+	/*
+	 * Where each key's value came from, by its index in conf_keys():
+	 * CONF_FROM_DEFAULT, CONF_FROM_OPTION, or the line of `file' (the
+	 * configuration file read, NULL when none was), for pop3d --check.
+	 */
+	unsigned int	 from[CONF_KEYS_MAX];
+	char		*file;
 	char		*mailbox;	/* template: %u %n %d %h %% */
 	char		*pam_service;
 	char		*pam_confdir;
@@ -95,6 +107,20 @@ void		 conf_store(const struct config *cf, struct store_config *sc);
 gid_t		 conf_mail_gid(const struct config *cf);
 /* conf_keys: the NULL-terminated list of keys, for --help. */
 const char *const *conf_keys(void);
+/*
+ * For pop3d --check.  conf_load_all: conf_load, going on past bad lines:
+ * bad(arg, message) for each (and for a file it cannot read); the number
+ * of them.  conf_value: the effective value of key i (of conf_keys), as
+ * it would be written in the file, into buf.  conf_origin: where it came
+ * from: "default", "FILE:LINE" or "option".  Both return buf.
+ */
+unsigned int	 conf_load_all(struct config *cf, const char *path,
+		    bool optional, void (*bad)(void *, const char *),
+		    void *arg);
+const char	*conf_value(const struct config *cf, unsigned int i,
+		    char *buf, size_t size);
+const char	*conf_origin(const struct config *cf, unsigned int i,
+		    char *buf, size_t size);
 
 /*
  * mailbox_path: expand the template for user: %u the name, %n its local

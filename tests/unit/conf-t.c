@@ -470,6 +470,115 @@ test_load(void)
 	conf_free(&cf);
 }
 
+/* The errors conf_load_all reports, one per line of text. */
+static char errors[2048];
+
+static void
+collect(void *arg, const char *msg)
+{
+	size_t len = strlen(errors);
+
+	(void)arg;
+	(void)snprintf(errors + len, sizeof(errors) - len, "%s\n", msg);
+}
+
+/* The index of key in conf_keys(). */
+static unsigned int
+key_index(const char *key)
+{
+	const char *const *k = conf_keys();
+	unsigned int i;
+
+	for (i = 0; k[i] != NULL; i++)
+		if (strcmp(k[i], key) == 0)
+			return i;
+	bail("no key %s", key);
+}
+
+/* Key's value and origin are want_value and want_origin. */
+static bool
+shown(const char *key, const char *want_value, const char *want_origin)
+{
+	char value[256], origin[600];
+	unsigned int i = key_index(key);
+
+	(void)conf_value(&cf, i, value, sizeof(value));
+	(void)conf_origin(&cf, i, origin, sizeof(origin));
+	if (strcmp(value, want_value) == 0 &&
+	    strcmp(origin, want_origin) == 0)
+		return true;
+	diag("%s = '%s' (%s), want '%s' (%s)", key, value, origin,
+	    want_value, want_origin);
+	return false;
+}
+
+/* For pop3d --check: every error of a file, every value and its origin. */
+static void
+test_origins(void)
+{
+	char want[2048], at[600];
+	const char *path;
+	unsigned int n;
+
+	conf_defaults(&cf);
+	path = conf_file("origins.conf",
+	    "timeout = 30\n"
+	    "timeuot = 40\n"
+	    "locking = flock,dotlock\n"
+	    "fail-delay = 0.25\n"
+	    "lock-wait = 999\n"
+	    "no equals sign\n"
+	    "mbox-format = mboxrd\n"
+	    "timeout = 50\n");
+	errors[0] = '\0';
+	n = conf_load_all(&cf, path, false, collect, NULL);
+	(void)snprintf(want, sizeof(want),
+	    "%s:2: unknown key 'timeuot' (pop3d --help lists them)\n"
+	    "%s:5: lock-wait must be a number from 0 to 600\n"
+	    "%s:6: expected key = value\n", path, path, path);
+	ok(n == 3 && strcmp(errors, want) == 0,
+	    "conf_load_all reports each bad line with its number, and goes "
+	    "on");
+	if (strcmp(errors, want) != 0)
+		diag("got:\n%s", errors);
+	ok(cf.timeout == 50 && cf.mboxrd,
+	    "the good lines around the bad ones are taken");
+	ok(conf_set(&cf, "pam-service", "pop3-test", err, sizeof(err)) == 0 &&
+	    conf_finish(&cf, err, sizeof(err)) == 0, "an option on top");
+	(void)snprintf(at, sizeof(at), "%s:8", path);
+	ok(shown("timeout", "50", at), "a key set twice: the last line");
+	(void)snprintf(at, sizeof(at), "%s:3", path);
+	ok(shown("locking", "flock, dotlock", at), "a list, from its line");
+	(void)snprintf(at, sizeof(at), "%s:4", path);
+	ok(shown("fail-delay", "0.250", at), "a delay in seconds");
+	(void)snprintf(at, sizeof(at), "%s:7", path);
+	ok(shown("mbox-format", "mboxrd", at), "a choice");
+	ok(shown("lock-wait", "30", "default") &&
+	    shown("mailbox", "/var/mail/%u", "default") &&
+	    shown("secrets", "(none)", "default") &&
+	    shown("auth", "pam", "default") && shown("uidl", "default",
+	    "default") && shown("log", "auto", "default"),
+	    "what the file did not set (or set badly) is the default");
+	ok(shown("pam-service", "pop3-test", "option"),
+	    "an option is an option");
+	ok(shown("expire", "(off)", "default") &&
+	    conf_set(&cf, "expire", "never", err, sizeof(err)) == 0 &&
+	    shown("expire", "never", "option") &&
+	    shown("relay-dir", "(none)", "default") &&
+	    shown("trust-proxy", "(none)", "default") &&
+	    conf_set(&cf, "trust-proxy", "local 10.1.0.0/16, ::1 192.0.2.7",
+	    err, sizeof(err)) == 0 && shown("trust-proxy",
+	    "10.1.0.0/16, ::1, 192.0.2.7, local", "option"),
+	    "expire, off or never; relay-dir; trust-proxy");
+
+	errors[0] = '\0';
+	n = conf_load_all(&cf, "/nonexistent/pop3d.conf", false, collect,
+	    NULL);
+	ok(n == 1 && strstr(errors, "cannot read /nonexistent/pop3d.conf") ==
+	    errors, "a file that cannot be read is one error");
+	conf_free(&cf);
+}
+
 /* mailbox_path gives want, or fails with errno want_errno. */
 static bool
 path_is(const char *tmpl, const char *user, const char *home, size_t size,
@@ -561,7 +670,7 @@ test_trust_proxy(void)
 int
 main(void)
 {
-	plan(135 + 5 + 7 + 4);
+	plan(135 + 5 + 7 + 4 + 11);
 	test_defaults();
 	test_strings();
 	test_numbers();
@@ -569,6 +678,7 @@ main(void)
 	test_keys();
 	test_finish();
 	test_load();
+	test_origins();
 	test_mailbox_path();
 	test_trust_proxy();
 	return done();
