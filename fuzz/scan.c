@@ -6,13 +6,15 @@
  * Input: byte 0 chooses the settings (bit 0: mboxrd; bit 1: a From_ line
  * goes first, so that most inputs are mailboxes; bits 2-4: feed pieces of
  * 1 up to 1, 2, 4 ... 64 octets, or 7: all at once; bit 5: mboxcl2, with
- * Content-Length; bit 6: uidl = popa3d), byte 1 seeds the piece sizes,
+ * Content-Length; bit 6: uidl = popa3d; bit 7: the scan in pieces
+ * diagnoses, as pop3d --check's does), byte 1 seeds the piece sizes,
  * and the rest is the file.  It is scanned whole and in pieces; both
  * scans must find exactly what the model finds (where each message
  * starts and ends, the octets it sends, whether it is hidden; the model
  * knows no Content-Length, so with mboxcl2 this is not checked), their
- * results must not depend on the pieces, and every UIDL must be 1 to 70
- * characters 0x21..0x7E, unique in the mailbox.
+ * results must not depend on the pieces or on diagnosing, a diagnosing
+ * scan must place the first NUL octet where it is, and every UIDL must
+ * be 1 to 70 characters 0x21..0x7E, unique in the mailbox.
  */
 #include "config.h"
 
@@ -48,7 +50,7 @@ peek_mem(void *arg, uint64_t off, void *buf, size_t len)
 /* Scan data in pieces of 1..max octets (max 0: at once); 0 or -1. */
 static int
 scan(const unsigned char *data, size_t len, const struct store_config *cf,
-    size_t max, uint32_t seed, struct scan *s)
+    size_t max, uint32_t seed, bool diagnose, struct scan *s)
 {
 	struct peek_mem pm = { data, len };
 	size_t off = 0, n;
@@ -56,6 +58,7 @@ scan(const unsigned char *data, size_t len, const struct store_config *cf,
 
 	scan_init(s, cf->unquote_mboxrd);
 	scan_setup(s, cf);
+	s->diagnose = diagnose;
 	scan_set_peek(s, peek_mem, &pm);
 	while (off < len) {
 		n = len - off;
@@ -174,12 +177,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(file + pre, data + 2, size - 2);
 
 	model_scan(file, len, mboxrd, &m);
-	r1 = scan(file, len, &cf, 0, 0, &whole);
+	r1 = scan(file, len, &cf, 0, 0, false, &whole);
 	check(&whole, r1, cf.content_length ? NULL : &m);
 	r2 = scan(file, len, &cf, maxes[(data[0] >> 2) & 7],
-	    (uint32_t)data[1] | 0x100, &pieces);
+	    (uint32_t)data[1] | 0x100, (data[0] & 0x80) != 0, &pieces);
 	check(&pieces, r2, cf.content_length ? NULL : &m);
 	FUZZ_CHECK(r1 == r2 || errno == ENOMEM);
+	if (r2 == 0 && pieces.diagnose) {
+		const unsigned char *nul = memchr(file, '\0', len);
+
+		FUZZ_CHECK(pieces.damage[STORE_DAMAGE_NUL] == (nul == NULL ?
+		    STORE_NO_DAMAGE : (uint64_t)(nul - file)));
+	}
 	/* Digests and X-UIDLs too: pieces must change nothing. */
 	if (r1 == 0 && r2 == 0) {
 		FUZZ_CHECK(whole.nmsgs == pieces.nmsgs);

@@ -78,6 +78,7 @@ struct scan {
 	enum store_uidl_mode uidl;
 	scan_peek_fn	*peek;
 	void		*peek_arg;
+	bool		 diagnose;	/* look for damage (pop3d --check) */
 
 	/* Results. */
 	struct msg	*msgs;
@@ -90,6 +91,9 @@ struct scan {
 	bool		 notmbox;	/* the file does not start with From_ */
 	bool		 nomem;
 	bool		 ioerr;		/* peek failed */
+	/* With diagnose: the first offset of each damage, or
+	   STORE_NO_DAMAGE. */
+	uint64_t	 damage[STORE_DAMAGES];
 	struct sum64	 sumstate;
 
 	/* The line being read. */

@@ -30,6 +30,13 @@
  *    function (mbox.c reads the file; tests read memory).  A count that
  *    does not check out is ignored, and the message is read as mboxo.
  *
+ * With diagnose set (pop3d --check, never a session) the scanner also
+ * notes where the file looks damaged (enum store_damage): NUL octets, a
+ * From_ line that follows a non-empty line, a last message cut inside
+ * its header, a last line without its line end.  It reads the file the
+ * same way either way; only lines starting with 'F' are kept as well,
+ * to be looked at.
+ *
  * The UIDL digest (uidl.c) is computed here as the lines go by: the
  * default digest, or with uidl = popa3d the MD5 of the header lines that
  * Debian's popa3d hashes.  Every byte fed also goes into a checksum of the
@@ -66,10 +73,22 @@ static bool	 has_word(const char *, size_t, const char *);
 void
 scan_init(struct scan *s, bool unquote_mboxrd)
 {
+	unsigned int i;
+
 	memset(s, 0, sizeof(*s));
 	s->unquote = unquote_mboxrd;
 	s->uidl = STORE_UIDL_DEFAULT;
+	for (i = 0; i < STORE_DAMAGES; i++)
+		s->damage[i] = STORE_NO_DAMAGE;
 	sum64_init(&s->sumstate);
+}
+
+/* With diagnose: the first damage of this kind is at off. */
+static void
+damage_at(struct scan *s, enum store_damage kind, uint64_t off)
+{
+	if (s->diagnose && s->damage[kind] == STORE_NO_DAMAGE)
+		s->damage[kind] = off;
 }
 
 void
@@ -493,7 +512,8 @@ line_piece(struct scan *s, const char *p, size_t n)
 		return;
 	if (s->line_len == 0)
 		s->keep = !s->in_msg || s->in_headers || s->prev_empty ||
-		    (s->unquote && p[0] == '>');
+		    (s->unquote && p[0] == '>') ||
+		    (s->diagnose && p[0] == 'F');
 	s->line_len += n;
 	s->last_cr = p[n - 1] == '\r';
 	if (!s->keep)
@@ -533,6 +553,7 @@ line_end(struct scan *s, bool has_lf)
 		/* The first line of the file. */
 		if (!whole || !scan_is_from(s->head, hlen)) {
 			s->notmbox = true;
+			damage_at(s, STORE_DAMAGE_NOTMBOX, s->line_off);
 			return;
 		}
 		msg_open(s, hlen, has_lf);
@@ -545,6 +566,9 @@ line_end(struct scan *s, bool has_lf)
 		msg_open(s, hlen, has_lf);
 		return;
 	}
+	if (s->diagnose && !s->prev_empty && whole &&
+	    scan_is_from(s->head, hlen))
+		damage_at(s, STORE_DAMAGE_FROM, s->line_off);
 	m = &s->msgs[s->nmsgs - 1];
 	sz = content + 2;
 	if (s->unquote && s->keep && scan_is_quoted(s->head, s->head_len))
@@ -585,6 +609,9 @@ scan_feed(struct scan *s, const void *buf, size_t len)
 		s->off += len;
 		return;
 	}
+	if (s->diagnose && s->damage[STORE_DAMAGE_NUL] == STORE_NO_DAMAGE &&
+	    (nl = memchr(p, '\0', len)) != NULL)
+		damage_at(s, STORE_DAMAGE_NUL, s->off + (uint64_t)(nl - p));
 	while (p < end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		line_piece(s, p, (size_t)((nl != NULL ? nl : end) - p));
@@ -609,6 +636,7 @@ int
 scan_finish(struct scan *s)
 {
 	if (!s->notmbox && !s->nomem && !s->ioerr && s->line_len > 0) {
+		damage_at(s, STORE_DAMAGE_NOEOL, s->line_off);
 		line_end(s, false);
 		s->line_len = 0;
 	}
@@ -626,6 +654,9 @@ scan_finish(struct scan *s)
 		return -1;
 	}
 	if (s->in_msg) {
+		if (s->in_headers)
+			damage_at(s, STORE_DAMAGE_HEADER,
+			    s->msgs[s->nmsgs - 1].from_off);
 		if (s->prev_empty)
 			msg_close(s, s->prev_off, true);
 		else

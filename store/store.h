@@ -96,6 +96,24 @@ enum store_recovery {
 					   dropped */
 };
 
+/*
+ * What a diagnosing scan (pop3d --check) finds that looks damaged, the
+ * first of each kind with its byte offset.  Sessions do not look.
+ */
+enum store_damage {
+	STORE_DAMAGE_NOTMBOX,	/* the first line is not a From_ line: not
+				   an mbox (STORE_ERR_NOTMBOX) */
+	STORE_DAMAGE_NUL,	/* NUL octets, as a power cut leaves blocks
+				   that never reached the disk */
+	STORE_DAMAGE_FROM,	/* a From_ line after a non-empty line: read
+				   as text, so the message before it may be
+				   cut short and two are read as one */
+	STORE_DAMAGE_HEADER,	/* the last message ends inside its header */
+	STORE_DAMAGE_NOEOL,	/* the last line has no line end */
+	STORE_DAMAGES
+};
+#define STORE_NO_DAMAGE		UINT64_MAX
+
 struct mbox;
 
 /*

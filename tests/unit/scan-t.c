@@ -3,7 +3,7 @@
  * message starts and ends, the octets it sends with CRLF line ends, the
  * From_ and mboxrd rules, lines longer than SCAN_HEAD_MAX, the hidden
  * Pine/UW folder message, and that the results never depend on how the
- * input is cut into pieces.
+ * input is cut into pieces; what a diagnosing scan notes as damage.
  * Runs as: the test, as any user.
  */
 #include "config.h"
@@ -987,12 +987,111 @@ test_popa3d(void)
 	scan_free(&ref);
 }
 
+/* Scan with diagnose in pieces of step bytes (0: one piece). */
+static int
+scan_diag(struct scan *s, const char *buf, size_t len, size_t step)
+{
+	size_t off, n;
+
+	scan_init(s, false);
+	s->diagnose = true;
+	if (step == 0)
+		step = len > 0 ? len : 1;
+	for (off = 0; off < len; off += n) {
+		n = len - off < step ? len - off : step;
+		scan_feed(s, buf + off, n);
+	}
+	return scan_finish(s);
+}
+
+/*
+ * Does a diagnosing scan of box, whatever the pieces, find exactly the
+ * damage in want (STORE_NO_DAMAGE where none), and the same messages as
+ * a plain scan?
+ */
+static bool
+damage_is(const char *box, size_t len, const uint64_t *want)
+{
+	struct scan s, ref;
+	size_t step;
+	unsigned int k;
+	int r, rref;
+	bool all = true;
+
+	rref = scan_buf(&ref, box, len, 0, false);
+	for (step = 0; step <= PIECES_MAX && all; step++) {
+		r = scan_diag(&s, box, len, step);
+		if (r != rref || (r == 0 && !same_scan(&ref, &s)) ||
+		    s.sum != ref.sum) {
+			diag("pieces of %zu: not the plain scan's result", step);
+			all = false;
+		}
+		for (k = 0; k < STORE_DAMAGES && all; k++)
+			if (s.damage[k] != want[k]) {
+				diag("pieces of %zu: damage %u at %llu, want "
+				    "%llu", step, k,
+				    (unsigned long long)s.damage[k],
+				    (unsigned long long)want[k]);
+				all = false;
+			}
+		scan_free(&s);
+	}
+	for (k = 0; k < STORE_DAMAGES; k++)
+		if (ref.damage[k] != STORE_NO_DAMAGE) {
+			diag("a plain scan noted damage %u", k);
+			all = false;
+		}
+	scan_free(&ref);
+	return all;
+}
+
+/* Where a diagnosing scan finds damage, and that it finds the same
+ * messages as any other scan. */
+static void
+test_damage(void)
+{
+	static const char clean[] = F1 "\n" B1 "\n" F2 "\nSubject: two\n\n"
+	    ">From the body\nFrom the body, not a From_ line\n\n" F3 "\n"
+	    B2;
+	static const char nul[] = F1 "\n" B1 "\n" F2 "\nSubject: two\n\n"
+	    "by\0\0\0e\n";
+	static const char joined[] = F1 "\nSubject: one\n\nhel\n" F2 "\n" B2
+	    "\n" F3 "\n" B2;
+	static const char cut[] = F1 "\n" B1 "\n" F2 "\nSubject: tw";
+	static const char notmbox[] = "Subject: lost\n\n" F1 "\n" B1;
+	uint64_t want[STORE_DAMAGES];
+	unsigned int k;
+
+	for (k = 0; k < STORE_DAMAGES; k++)
+		want[k] = STORE_NO_DAMAGE;
+	ok(damage_is(clean, L(clean), want),
+	    "a sound mailbox: no damage (a From in a body is not a From_ "
+	    "line)");
+	want[STORE_DAMAGE_NUL] = L(F1 "\n" B1 "\n" F2 "\nSubject: two\n\nby");
+	ok(damage_is(nul, L(nul), want), "NUL octets, at the first");
+	want[STORE_DAMAGE_NUL] = STORE_NO_DAMAGE;
+	want[STORE_DAMAGE_FROM] = L(F1 "\nSubject: one\n\nhel\n");
+	ok(damage_is(joined, L(joined), want),
+	    "a From_ line right after a cut line, where it starts");
+	want[STORE_DAMAGE_FROM] = STORE_NO_DAMAGE;
+	want[STORE_DAMAGE_HEADER] = L(F1 "\n" B1 "\n");
+	want[STORE_DAMAGE_NOEOL] = L(F1 "\n" B1 "\n" F2 "\n");
+	ok(damage_is(cut, L(cut), want),
+	    "a last message cut in its header, and no last line end");
+	want[STORE_DAMAGE_HEADER] = STORE_NO_DAMAGE;
+	want[STORE_DAMAGE_NOEOL] = STORE_NO_DAMAGE;
+	want[STORE_DAMAGE_NOTMBOX] = 0;
+	ok(damage_is(notmbox, L(notmbox), want),
+	    "not an mbox: at byte 0");
+}
+
 int
 main(void)
 {
 	if (sodium_init() == -1)
 		bail("sodium_init failed");
-	plan(5 + 7 + 19 + 4 + 4 + 7 + 4 + 2 + PIECES_MAX + 1 + 4 + 16 + 4);
+	plan(5 + 7 + 19 + 4 + 4 + 7 + 4 + 2 + PIECES_MAX + 1 + 4 + 16 + 4 +
+	    5);
 	test_from_lines();
 	test_quoted();
 	test_basic();
@@ -1004,5 +1103,6 @@ main(void)
 	test_sum();
 	test_content_length();
 	test_popa3d();
+	test_damage();
 	return done();
 }
