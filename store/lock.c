@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -178,23 +179,30 @@ pid_gone(long pid)
 	return p[2] == 'Z' || p[2] == 'X';
 }
 
+/*
+ * Is a dot-lock of this stat naming pid (0: none) stale, by the rules
+ * at the top?  The one judgment, for removing one and for pop3d --check.
+ */
+static bool
+dotlock_stale(const struct stat *st, long pid)
+{
+	if (time(NULL) - st->st_mtime > DOTLOCK_MAXAGE)
+		return true;
+	if (pid > 0)
+		return pid_gone(pid);
+	return time(NULL) - st->st_mtime > DOTLOCK_STALE;
+}
+
 /* Is the dot-lock at lockpath stale?  If so, remove it; whether it went. */
 static bool
 dotlock_reap(const char *lockpath, const struct store_config *cf)
 {
 	struct stat st;
 	long pid;
-	bool stale;
 
 	if (dotlock_read(lockpath, &st, &pid) == -1)
 		return false;
-	if (time(NULL) - st.st_mtime > DOTLOCK_MAXAGE)
-		stale = true;
-	else if (pid > 0)
-		stale = pid_gone(pid);
-	else
-		stale = time(NULL) - st.st_mtime > DOTLOCK_STALE;
-	return stale && dotlock_remove(lockpath, &st, cf);
+	return dotlock_stale(&st, pid) && dotlock_remove(lockpath, &st, cf);
 }
 
 int
@@ -462,4 +470,92 @@ store_dotlock_touch(const char *path, const struct store_config *cf)
 		lock_touch(&ls);
 		free(ls.dotlock);
 	}
+}
+
+/* ---- Looking, for the probes (probe.c): nothing taken, nothing changed -- */
+
+int
+lock_dotlock_look(const char *path, struct store_dotlock_facts *d)
+{
+	struct stat st;
+	char *lockpath;
+	long pid = 0;
+	int saved;
+
+	memset(d, 0, sizeof(*d));
+	if (asprintf(&lockpath, "%s.lock", path) == -1)
+		return -1;
+	if (lstat(lockpath, &st) == -1) {
+		saved = errno;
+		free(lockpath);
+		errno = saved;
+		return errno == ENOENT ? 0 : -1;
+	}
+	d->exists = true;
+	d->age = (int64_t)(time(NULL) - st.st_mtime);
+	/* One that cannot be read is judged by nobody: it waits. */
+	if (dotlock_read(lockpath, &st, &pid) == -1)
+		d->unreadable = true;
+	else {
+		d->pid = (pid_t)pid;
+		d->stale = dotlock_stale(&st, pid);
+		d->gone = pid > 0 && pid_gone(pid);
+	}
+	free(lockpath);
+	return 1;
+}
+
+int
+lock_fcntl_holder(int fd, pid_t *pid_r)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	while (fcntl(fd, F_GETLK, &fl) == -1)
+		if (errno != EINTR)
+			return -1;
+	if (fl.l_type == F_UNLCK)
+		return 0;
+	/* An open file description lock (F_OFD_SETLK) names no process. */
+	*pid_r = fl.l_pid > 0 ? fl.l_pid : 0;
+	return 1;
+}
+
+/*
+ * flock(2) has no F_GETLK: the kernel's table of locks (/proc/locks)
+ * names the holder, "N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE 0 EOF";
+ * the lines of waiters have "->" after the number.
+ */
+int
+lock_flock_holder(const struct stat *st, pid_t *pid_r)
+{
+	char line[256], want[64], *w[6], *save, *end;
+	unsigned int maj = major(st->st_dev), min = minor(st->st_dev), n;
+	long pid;
+	FILE *f;
+	int r = 0;
+
+	if ((f = fopen("/proc/locks", "re")) == NULL)
+		return -1;
+	(void)snprintf(want, sizeof(want), "%02x:%02x:%llu", maj, min,
+	    (unsigned long long)st->st_ino);
+	while (r == 0 && fgets(line, sizeof(line), f) != NULL) {
+		save = NULL;
+		for (n = 0; n < 6 && (w[n] = strtok_r(n == 0 ? line : NULL,
+		    " \t\n", &save)) != NULL; n++)
+			;
+		/* 0 "N:", 1 FLOCK, 2 ADVISORY, 3 WRITE, 4 PID, 5 MAJ:MIN:INO */
+		if (n < 6 || strcmp(w[1], "FLOCK") != 0 ||
+		    strcmp(w[5], want) != 0)
+			continue;
+		errno = 0;
+		pid = strtol(w[4], &end, 10);
+		*pid_r = errno == 0 && *end == '\0' && pid > 0 &&
+		    pid <= INT_MAX ? (pid_t)pid : 0;
+		r = 1;
+	}
+	(void)fclose(f);
+	return r;
 }

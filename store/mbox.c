@@ -263,6 +263,20 @@ state_path(const char *path)
 	return sp;
 }
 
+int
+mbox_refusal(const struct stat *st, const struct store_config *cf)
+{
+	if (S_ISLNK(st->st_mode))
+		return ELOOP;
+	if (!S_ISREG(st->st_mode))
+		return EINVAL;
+	if (st->st_nlink != 1)
+		return EMLINK;
+	if (st->st_uid != cf->owner)
+		return EPERM;
+	return 0;
+}
+
 /*
  * The directory of the state file at statepath, opened for openat (and
  * for fsync after a creation), with *name_r its last component.  The
@@ -302,19 +316,15 @@ static int
 state_file_check(int fd, bool created, const struct store_config *cf)
 {
 	struct stat st;
+	int why;
 
 	if (fstat(fd, &st) == -1)
 		return -1;
-	if (!S_ISREG(st.st_mode))
-		errno = EINVAL;
-	else if (st.st_nlink != 1)
-		errno = EMLINK;
-	else if (st.st_uid == cf->owner)
+	if ((why = mbox_refusal(&st, cf)) == 0)
 		return 0;
-	else if (created)
+	if (why == EPERM && created)
 		return fchown(fd, cf->owner, (gid_t)-1);
-	else
-		errno = EPERM;
+	errno = why;
 	return -1;
 }
 
@@ -532,9 +542,7 @@ mailbox_open(struct mbox *mb, enum store_error *why_r)
 		(void)close(fd);
 		return 1;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_nlink != 1 ||
-	    st.st_uid != mb->cf->owner) {
-		errno = !S_ISREG(st.st_mode) ? EINVAL : EPERM;
+	if ((errno = mbox_refusal(&st, mb->cf)) != 0) {
 		*why_r = STORE_ERR_PERM;
 		goto fail;
 	}
@@ -571,7 +579,7 @@ store_close(struct mbox *mb)
 }
 
 /* A new struct mbox for path, nothing opened yet; NULL (errno). */
-static struct mbox *
+struct mbox *
 mbox_new(const char *path, const struct store_config *cf)
 {
 	struct mbox *mb;

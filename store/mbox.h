@@ -181,6 +181,17 @@ void		 lock_drop(struct lockset *ls);
  */
 int		 lock_reap_pid(const char *path, const struct store_config *cf,
 		    pid_t pid);
+/*
+ * For the probes: lock_dotlock_look: the dot-lock of path, judged as
+ * lock_reap_pid judges it (1, or 0 when there is none, -1).
+ * lock_fcntl_holder: is the fcntl lock of fd held by another process
+ * (1, with its pid or 0; 0 free; -1)?  lock_flock_holder: the same for
+ * flock(2) on the file of st, from /proc/locks.
+ */
+int		 lock_dotlock_look(const char *path,
+		    struct store_dotlock_facts *d);
+int		 lock_fcntl_holder(int fd, pid_t *pid_r);
+int		 lock_flock_holder(const struct stat *st, pid_t *pid_r);
 /* lock_touch: keep a held dot-lock fresh during a long update. */
 void		 lock_touch(struct lockset *ls);
 /* With the lock group's privilege (if any) for one call. */
@@ -208,6 +219,22 @@ struct mbox {
 /* update.c: journal replay after a crash, with the mailbox locked. */
 int		 update_recover(struct mbox *mb, struct lockset *ls,
 		    enum store_error *why_r);
+/*
+ * update_inspect: what update_recover would find in the journal of
+ * mb->statefd for the mailbox mb->fd (-1: none), doing nothing; 0 or -1.
+ */
+int		 update_inspect(struct mbox *mb,
+		    struct store_journal_facts *j);
+
+/*
+ * mbox.c, for the probes: mbox_refusal: why a session refuses the
+ * mailbox or state file of st, as struct store_file_facts says, or 0
+ * (the same rules for both).  mbox_new: a struct mbox for path with
+ * nothing open (NULL, errno).
+ */
+int		 mbox_refusal(const struct stat *st,
+		    const struct store_config *cf);
+struct mbox	*mbox_new(const char *path, const struct store_config *cf);
 
 /* mbox.c: scanning a part of the file again, to notice changes. */
 int		 mbox_rescan(struct mbox *mb, uint64_t from, uint64_t to,

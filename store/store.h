@@ -237,4 +237,125 @@ void		 store_read_close(struct store_reader *r);
 int		 store_update(struct mbox *mb, const bool *del,
 		    enum store_error *why_r);
 
+/* ---- Probes: what is there, for pop3d --check and refusals' logs ------ */
+
+/*
+ * The probes look and change nothing: no file is made (not the state
+ * file, not a dot-lock), no lock is taken or left behind, no journal is
+ * replayed, and the mailbox is read without moving its access time
+ * where the system allows it (O_NOATIME: the owner), since mail readers
+ * take an access time after the last change as "the new mail was read".
+ * They answer as the calling process (the mail user), with cf->lock_gid
+ * where a session would use it.  Each returns 0, or -1 with errno when
+ * it could not look at all; what it found, good or bad, is in the facts.
+ */
+
+/* A file of the maildrop (the mailbox, its state file) as lstat saw it. */
+struct store_file_facts {
+	bool		 exists;
+	int		 err;		/* errno of lstat, when not ENOENT */
+	mode_t		 mode;		/* type and permission bits */
+	uid_t		 uid;
+	gid_t		 gid;
+	nlink_t		 nlink;
+	uint64_t	 size;
+	/*
+	 * Why a session refuses it (STORE_ERR_PERM), or 0: ELOOP a symbolic
+	 * link, EINVAL not a regular file, EMLINK more than one link, EPERM
+	 * owned by another uid than cf->owner.
+	 */
+	int		 refusal;
+	bool		 readable;	/* by this process */
+	bool		 writable;
+};
+
+/*
+ * The directory of the mailbox: may this process create the dot-lock
+ * and the state file there by itself, and with the lock group?
+ */
+struct store_dir_facts {
+	bool		 create_self;
+	bool		 create_group;	/* with cf->lock_gid (false if none) */
+};
+
+/* The dot-lock PATH.lock as lock.c judges it. */
+struct store_dotlock_facts {
+	bool		 exists;
+	bool		 unreadable;	/* so nobody can judge it: it waits */
+	pid_t		 pid;		/* the process it names, or 0 */
+	bool		 gone;		/* that process is gone (or a zombie) */
+	bool		 stale;		/* a session removes it */
+	int64_t		 age;		/* seconds since it was made or
+					   refreshed */
+};
+
+/* The locks a session takes, and who holds them (pid 0: not known). */
+struct store_lock_facts {
+	bool		 fcntl_held;	/* on the mailbox, by another process */
+	pid_t		 fcntl_pid;
+	bool		 flock_held;
+	pid_t		 flock_pid;
+	struct store_dotlock_facts dotlock;
+	bool		 session_held;	/* on the state file: a session */
+	pid_t		 session_pid;
+};
+
+/* The update journal in the state file, read and not acted on. */
+enum store_journal {
+	STORE_JOURNAL_NONE,	/* no state file, or an empty one */
+	STORE_JOURNAL_TORN,	/* a plan that never reached the disk whole;
+				   nothing was written under it: dropped */
+	STORE_JOURNAL_OTHER,	/* a plan for another file (the mailbox was
+				   replaced, or cut shorter than planned):
+				   dropped */
+	STORE_JOURNAL_PENDING	/* an interrupted update: the next open
+				   finishes it (store_repair too) */
+};
+struct store_journal_facts {
+	enum store_journal state;
+	uint64_t	 from;		/* where the first deleted message
+					   began */
+	uint64_t	 end;		/* the file size the plan was made on */
+	uint64_t	 newsize;	/* the size the kept mail makes (mail
+					   delivered since comes on top) */
+	uint64_t	 chunks;	/* the moves of the plan, */
+	uint64_t	 done;		/* how many are recorded as made */
+	bool		 finishing;	/* all made: the truncation is left */
+};
+
+/* A full scan, as a session's, without locks, noting damage. */
+struct store_scan_facts {
+	unsigned int	 messages;	/* as STAT counts them */
+	bool		 hidden;	/* a Pine/UW FOLDER INTERNAL DATA one */
+	uint64_t	 octets;	/* as STAT counts them */
+	uint64_t	 size;		/* bytes scanned */
+	bool		 crlf;		/* its first line ends in CRLF */
+	uint64_t	 damage[STORE_DAMAGES];	/* or STORE_NO_DAMAGE */
+	/* The message each is in, counted as POP3 does (1, 2 ...); 0 for
+	   the hidden one or before the first. */
+	unsigned int	 damage_msg[STORE_DAMAGES];
+};
+
+/*
+ * store_probe_mailbox, _state: the mailbox at path, its state file.
+ * store_probe_dir: its directory.  store_probe_locks: the locks of
+ * cf->locking and the session lock, held by others.  store_probe_journal:
+ * the journal of its state file.  store_probe_scan: a full scan of the
+ * mailbox (no mailbox: 0 messages), as a session's, noting damage;
+ * -1 with errno when it cannot be read.
+ */
+int		 store_probe_mailbox(const char *path,
+		    const struct store_config *cf, struct store_file_facts *f);
+int		 store_probe_state(const char *path,
+		    const struct store_config *cf, struct store_file_facts *f);
+int		 store_probe_dir(const char *path,
+		    const struct store_config *cf, struct store_dir_facts *d);
+int		 store_probe_locks(const char *path,
+		    const struct store_config *cf, struct store_lock_facts *l);
+int		 store_probe_journal(const char *path,
+		    const struct store_config *cf,
+		    struct store_journal_facts *j);
+int		 store_probe_scan(const char *path,
+		    const struct store_config *cf, struct store_scan_facts *s);
+
 #endif /* POP3D_STORE_H */

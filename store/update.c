@@ -436,6 +436,43 @@ plan_read(struct upd *u, uint64_t fsize)
 	return 1;
 }
 
+/*
+ * Is the plan read into u one to carry out on the file of mst, born at
+ * birth?  A plan for another file is not: the mailbox was replaced
+ * since, and the plan means nothing for the new one.  Nor is one for a
+ * file shorter than planned: it was cut by someone else; replaying could
+ * only do harm.  (A torn plan, which plan_read refuses, is not either: no
+ * mailbox byte was written under it.)
+ */
+static bool
+plan_fits(const struct upd *u, const struct stat *mst, uint64_t birth)
+{
+	return u->h.dev == (uint64_t)mst->st_dev &&
+	    u->h.ino == (uint64_t)mst->st_ino && u->h.birth == birth &&
+	    (uint64_t)mst->st_size >= plan_newsize(u);
+}
+
+/*
+ * The valid slot with the highest number (the last move recorded) into
+ * *best_r, NULL when neither is; the slots go to sl[2].  0, or -1 when
+ * one cannot be read.
+ */
+static int
+slots_best(struct upd *u, struct jslot *sl, struct jslot **best_r)
+{
+	unsigned int i;
+	int r;
+
+	*best_r = NULL;
+	for (i = 0; i < 2; i++) {
+		if ((r = slot_read(u, i, &sl[i])) == -1)
+			return -1;
+		if (r == 1 && (*best_r == NULL || sl[i].seq > (*best_r)->seq))
+			*best_r = &sl[i];
+	}
+	return 0;
+}
+
 int
 update_recover(struct mbox *mb, struct lockset *ls, enum store_error *why_r)
 {
@@ -443,7 +480,6 @@ update_recover(struct mbox *mb, struct lockset *ls, enum store_error *why_r)
 	struct jslot sl[2], *best = NULL;
 	struct stat st, mst;
 	uint64_t nplan, birth;
-	unsigned int i;
 	int r, rc = -1;
 
 	*why_r = STORE_ERR_TEMP;
@@ -457,15 +493,7 @@ update_recover(struct mbox *mb, struct lockset *ls, enum store_error *why_r)
 	if ((r = plan_read(&u, (uint64_t)st.st_size)) == -1 ||
 	    file_birth(mb->fd, &birth) == -1)
 		goto out;
-	/*
-	 * A torn plan: no mailbox byte was written under it.  A plan for
-	 * another file: the mailbox was replaced since, and the plan means
-	 * nothing for the new one.  A file shorter than planned: it was cut
-	 * by someone else; replaying could only do harm.
-	 */
-	if (r == 0 || u.h.dev != (uint64_t)mst.st_dev ||
-	    u.h.ino != (uint64_t)mst.st_ino || u.h.birth != birth ||
-	    (uint64_t)mst.st_size < plan_newsize(&u)) {
+	if (r == 0 || !plan_fits(&u, &mst, birth)) {
 		mb->recovery = r == 0 ? STORE_RECOVERY_NONE :
 		    STORE_RECOVERY_DISCARDED;
 		rc = journal_clear(mb);
@@ -473,12 +501,8 @@ update_recover(struct mbox *mb, struct lockset *ls, enum store_error *why_r)
 	}
 	if ((u.buf = malloc(u.h.chunk)) == NULL)
 		goto out;
-	for (i = 0; i < 2; i++) {
-		if ((r = slot_read(&u, i, &sl[i])) == -1)
-			goto out;
-		if (r == 1 && (best == NULL || sl[i].seq > best->seq))
-			best = &sl[i];
-	}
+	if (slots_best(&u, sl, &best) == -1)
+		goto out;
 	/* The chunk data of the best slot must be in u.buf: read it again. */
 	if (best != NULL && best->has_data &&
 	    slot_read(&u, (unsigned int)(best - sl), best) != 1)
@@ -520,6 +544,60 @@ update_recover(struct mbox *mb, struct lockset *ls, enum store_error *why_r)
 out:
 	if (rc == 0)
 		*why_r = STORE_OK;
+	free(u.segs);
+	free(u.buf);
+	return rc;
+}
+
+int
+update_inspect(struct mbox *mb, struct store_journal_facts *j)
+{
+	struct upd u;
+	struct jslot sl[2], *best = NULL;
+	struct stat st, mst;
+	uint64_t birth = 0;
+	int r, rc = -1;
+
+	memset(j, 0, sizeof(*j));
+	if (fstat(mb->statefd, &st) == -1)
+		return -1;
+	if (st.st_size == 0)
+		return 0;
+	memset(&u, 0, sizeof(u));
+	u.mb = mb;
+	if ((r = plan_read(&u, (uint64_t)st.st_size)) == -1)
+		goto out;
+	j->state = STORE_JOURNAL_TORN;
+	if (r == 0) {
+		rc = 0;
+		goto out;
+	}
+	j->from = u.h.dst;
+	j->end = u.h.end;
+	j->newsize = plan_newsize(&u);
+	j->chunks = plan_chunks(&u);
+	j->state = STORE_JOURNAL_OTHER;
+	if (mb->fd == -1) {
+		rc = 0;		/* for a mailbox that is not there */
+		goto out;
+	}
+	if (fstat(mb->fd, &mst) == -1 || file_birth(mb->fd, &birth) == -1)
+		goto out;
+	if (!plan_fits(&u, &mst, birth)) {
+		rc = 0;
+		goto out;
+	}
+	j->state = STORE_JOURNAL_PENDING;
+	if ((u.buf = malloc(u.h.chunk)) == NULL ||
+	    slots_best(&u, sl, &best) == -1)
+		goto out;
+	if (best != NULL && best->kind == SLOT_FINISH) {
+		j->done = j->chunks;
+		j->finishing = true;
+	} else if (best != NULL)
+		j->done = best->seq < j->chunks ? best->seq : j->chunks;
+	rc = 0;
+out:
 	free(u.segs);
 	free(u.buf);
 	return rc;
