@@ -15,11 +15,13 @@
 
 #include <errno.h>
 #include <pwd.h>
+#include <shadow.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "auth/auth.h"
@@ -284,8 +286,10 @@ auth_password(const struct auth_config *cf, const char *user,
 			r = AUTH_TEMP;
 			break;
 		}
-		if (r == AUTH_OK)
+		if (r == AUTH_OK) {
+			out->method = cf->methods[i];
 			return r;
+		}
 		if (r == AUTH_TEMP)
 			worst = AUTH_TEMP;
 		/* Every method's reason, so the log shows which refused. */
@@ -422,4 +426,58 @@ auth_scram_lookup(const struct auth_config *cf, const char *user,
 	sodium_memzero(filekey, sizeof(filekey));
 	sodium_memzero(mac, sizeof(mac));
 	return made_up ? AUTH_FAIL : AUTH_OK;
+}
+
+/* ---- For pop3d --check ----------------------------------------------- */
+
+int
+auth_secrets_scheme(const struct auth_config *cf, const char *user,
+    enum secret_scheme *scheme_r, char *why, size_t whylen)
+{
+	char *value = NULL;
+	int r;
+
+	if (cf->secrets == NULL) {
+		(void)snprintf(why, whylen, "no secrets file is set");
+		return -1;
+	}
+	r = secrets_find(cf, user, scheme_r, &value, NULL, NULL, why, whylen);
+	if (value != NULL) {
+		sodium_memzero(value, strlen(value));
+		sodium_free(value);
+	}
+	return r;
+}
+
+/*
+ * The rules of pam_unix (its account management, and its password check
+ * for the lock): a hash behind '!' is locked; '!', '*' or nothing is no
+ * password at all; the account expires on the day sp_expire; a last
+ * change of 0 means the password must be changed first.
+ */
+int
+auth_shadow(const char *user, struct auth_shadow *sh)
+{
+	struct spwd sp, *res = NULL;
+	char buf[16384];
+	const char *pw;
+	long today = (long)(time(NULL) / (24 * 60 * 60));
+	int r;
+
+	memset(sh, 0, sizeof(*sh));
+	r = getspnam_r(user, &sp, buf, sizeof(buf), &res);
+	if (r != 0 || res == NULL) {
+		errno = r != 0 ? r : geteuid() != 0 ? EACCES : ENOENT;
+		return -1;
+	}
+	pw = sp.sp_pwdp != NULL ? sp.sp_pwdp : "";
+	sh->locked = pw[0] == '!' && pw[1] != '\0' && pw[1] != '*' &&
+	    pw[1] != '!';
+	sh->no_password = pw[0] == '\0' || strcmp(pw, "*") == 0 ||
+	    strcmp(pw, "!") == 0 || strcmp(pw, "!*") == 0 ||
+	    strcmp(pw, "!!") == 0;
+	sh->expired = sp.sp_expire >= 0 && today >= sp.sp_expire;
+	sh->must_change = sp.sp_lstchg == 0;
+	sodium_memzero(buf, sizeof(buf));
+	return 0;
 }

@@ -63,6 +63,7 @@ struct auth_outcome {
 	bool		 known;		/* the name exists somewhere */
 	char		 user[AUTH_USER_MAX + 1];	/* PAM may map it */
 	char		 why[160];	/* why it failed, for the log */
+	enum auth_method method;	/* after AUTH_OK: which accepted */
 };
 
 /*
@@ -274,5 +275,85 @@ int		 secrets_open(const char *path, bool root, char *why,
  * pop3d's cost settings) into out (crypto_pwhash_STRBYTES).  0 or -1.
  */
 int		 secrets_hash(const char *pass, size_t len, char *out);
+
+/* ---- For pop3d --check: the checks' parts, facts and not verdicts ----- */
+
+/* What PAM account management (pam_acct_mgmt) said of an account. */
+enum auth_acct {
+	AUTH_ACCT_OK,
+	AUTH_ACCT_EXPIRED,		/* the account has expired */
+	AUTH_ACCT_PASSWORD_EXPIRED,	/* the password must be changed */
+	AUTH_ACCT_DENIED,		/* a rule refuses it (pam_access,
+					   pam_listfile, pam_time ...) */
+	AUTH_ACCT_UNKNOWN,		/* no such user for the stack */
+	AUTH_ACCT_ERROR			/* the stack failed */
+};
+
+/*
+ * auth_pam_account: PAM account management for user alone, without a
+ * password, through the service a login uses (pam.c): the result, what
+ * it said in *verdict_r and out->why.
+ */
+enum auth_result auth_pam_account(const struct auth_config *cf,
+		    const char *user, enum auth_acct *verdict_r,
+		    struct auth_outcome *out);
+
+/*
+ * auth_secrets_scheme: is there an entry for user in the secrets file
+ * (opened and checked as a login opens it)?  1 with its scheme, 0 none,
+ * -1 when the file cannot be used (why says so).  The secret itself is
+ * read, wiped and never given out.
+ */
+int		 auth_secrets_scheme(const struct auth_config *cf,
+		    const char *user, enum secret_scheme *scheme_r, char *why,
+		    size_t whylen);
+
+/* The shadow entry of a system account, as pam_unix reads it. */
+struct auth_shadow {
+	bool		 locked;	/* a hash behind '!' (passwd -l) */
+	bool		 no_password;	/* no hash at all ('!', '*', '') */
+	bool		 expired;	/* the account's expiry date passed */
+	bool		 must_change;	/* the password is to be changed */
+};
+/*
+ * auth_shadow: 0 and *sh, or -1 with errno (ENOENT: no shadow entry;
+ * EACCES: only root can read it).
+ */
+int		 auth_shadow(const char *user, struct auth_shadow *sh);
+
+/* ---- pamconf.c: what the PAM service's files say, for pop3d --check --- */
+
+#define AUTH_PAM_MODULES_MAX	48	/* more are not listed */
+#define AUTH_PAM_DEPTH_MAX	8	/* includes within includes */
+#define AUTH_PAM_PATH_MAX	1024	/* a PAM file's or module's path */
+
+/* One module of the auth or account stack, where it is written. */
+struct auth_pam_module {
+	char		 type[8];	/* auth, account */
+	char		 control[64];	/* required, [success=1 ...] */
+	char		 name[64];	/* pam_unix.so */
+	char		 args[128];
+	char		 file[64];	/* the file's last component */
+	unsigned int	 line;
+	bool		 dash;		/* "-TYPE": skipped when missing */
+	bool		 missing;	/* not installed where PAM looks */
+};
+
+struct auth_pam_stack {
+	char		 file[AUTH_PAM_PATH_MAX];	/* "": none at all */
+	bool		 other;		/* it is the "other" service's */
+	unsigned int	 n;
+	struct auth_pam_module mods[AUTH_PAM_MODULES_MAX];
+	bool		 truncated;	/* more than AUTH_PAM_MODULES_MAX */
+	char		 problem[AUTH_PAM_PATH_MAX + 128];	/* the first
+					   line that is not right, or "" */
+};
+
+/*
+ * auth_pam_stack: the file PAM reads for cf->pam_service and the modules
+ * of its auth and account stacks, includes followed (pamconf.c).  0.
+ */
+int		 auth_pam_stack(const struct auth_config *cf,
+		    struct auth_pam_stack *st);
 
 #endif /* POP3D_AUTH_H */

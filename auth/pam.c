@@ -8,6 +8,8 @@
  * a user out of POP with the usual modules (pam_access, pam_listfile,
  * pam_time, an expired account).  PAM's own failure delay is turned off:
  * pop3d applies one delay of its own to every failure, whatever the method.
+ * pop3d --check runs account management alone (auth_pam_account), the
+ * same stack of the same service, to tell why an account is refused.
  */
 #include "config.h"
 
@@ -99,6 +101,63 @@ no_delay(int status, unsigned int usec, void *appdata)
 	(void)appdata;
 }
 
+/*
+ * pam_start (or pam_start_confdir) for user with the conversation, the
+ * client address and no delay of PAM's own; 0 with *pamh_r, or -1 with
+ * the reason in out->why.
+ */
+static int
+pam_open(const struct auth_config *cf, const char *user,
+    const struct pam_conv *conv, pam_handle_t **pamh_r,
+    struct auth_outcome *out)
+{
+	pam_handle_t *pamh = NULL;
+	int r;
+
+	if (cf->pam_confdir != NULL) {
+#ifdef HAVE_PAM_START_CONFDIR
+		r = pam_start_confdir(cf->pam_service, user, conv,
+		    cf->pam_confdir, &pamh);
+#else
+		(void)snprintf(out->why, sizeof(out->why),
+		    "pam-confdir needs Linux-PAM 1.4 or later");
+		return -1;
+#endif
+	} else
+		r = pam_start(cf->pam_service, user, conv, &pamh);
+	if (r != PAM_SUCCESS) {
+		(void)snprintf(out->why, sizeof(out->why), "pam_start: %s",
+		    pam_strerror(pamh, r));
+		return -1;
+	}
+	if (cf->rhost != NULL)
+		(void)pam_set_item(pamh, PAM_RHOST, cf->rhost);
+	(void)pam_set_item(pamh, PAM_FAIL_DELAY, (const void *)no_delay);
+	*pamh_r = pamh;
+	return 0;
+}
+
+/* What a PAM status means for a login. */
+static enum auth_result
+pam_result(int r)
+{
+	switch (r) {
+	case PAM_SUCCESS:
+		return AUTH_OK;
+	case PAM_AUTHINFO_UNAVAIL:
+	case PAM_SYSTEM_ERR:
+	case PAM_BUF_ERR:
+	case PAM_SERVICE_ERR:
+	case PAM_CONV_ERR:
+	case PAM_ABORT:
+	case PAM_MODULE_UNKNOWN:
+	case PAM_SYMBOL_ERR:
+		return AUTH_TEMP;
+	default:
+		return AUTH_FAIL;
+	}
+}
+
 enum auth_result
 auth_pam(const struct auth_config *cf, const char *user, const char *pass,
     struct auth_outcome *out)
@@ -108,28 +167,11 @@ auth_pam(const struct auth_config *cf, const char *user, const char *pass,
 	struct auth_account acct;
 	pam_handle_t *pamh = NULL;
 	const void *item = NULL;
-	const char *stage = "pam_start";
+	const char *stage;
 	int r;
 
-	if (cf->pam_confdir != NULL) {
-#ifdef HAVE_PAM_START_CONFDIR
-		r = pam_start_confdir(cf->pam_service, user, &conv,
-		    cf->pam_confdir, &pamh);
-#else
-		(void)snprintf(out->why, sizeof(out->why),
-		    "pam-confdir needs Linux-PAM 1.4 or later");
+	if (pam_open(cf, user, &conv, &pamh, out) == -1)
 		return AUTH_TEMP;
-#endif
-	} else
-		r = pam_start(cf->pam_service, user, &conv, &pamh);
-	if (r != PAM_SUCCESS) {
-		(void)snprintf(out->why, sizeof(out->why), "pam_start: %s",
-		    pam_strerror(pamh, r));
-		return AUTH_TEMP;
-	}
-	if (cf->rhost != NULL)
-		(void)pam_set_item(pamh, PAM_RHOST, cf->rhost);
-	(void)pam_set_item(pamh, PAM_FAIL_DELAY, (const void *)no_delay);
 	stage = "pam_authenticate";
 	r = pam_authenticate(pamh, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 	if (r == PAM_SUCCESS) {
@@ -149,19 +191,48 @@ auth_pam(const struct auth_config *cf, const char *user, const char *pass,
 	    pam_strerror(pamh, r));
 	(void)pam_end(pamh, r);
 	out->known = out->known || auth_account(user, &acct) == 0;
+	return pam_result(r);
+}
+
+/* Account management's refusals, as pop3d --check names them. */
+static enum auth_acct
+acct_verdict(int r)
+{
 	switch (r) {
 	case PAM_SUCCESS:
-		return AUTH_OK;
-	case PAM_AUTHINFO_UNAVAIL:
-	case PAM_SYSTEM_ERR:
-	case PAM_BUF_ERR:
-	case PAM_SERVICE_ERR:
-	case PAM_CONV_ERR:
-	case PAM_ABORT:
-	case PAM_MODULE_UNKNOWN:
-	case PAM_SYMBOL_ERR:
-		return AUTH_TEMP;
+		return AUTH_ACCT_OK;
+	case PAM_ACCT_EXPIRED:
+		return AUTH_ACCT_EXPIRED;
+	case PAM_NEW_AUTHTOK_REQD:
+	case PAM_AUTHTOK_EXPIRED:
+		return AUTH_ACCT_PASSWORD_EXPIRED;
+	case PAM_PERM_DENIED:
+	case PAM_AUTH_ERR:
+		return AUTH_ACCT_DENIED;
+	case PAM_USER_UNKNOWN:
+		return AUTH_ACCT_UNKNOWN;
 	default:
-		return AUTH_FAIL;
+		return AUTH_ACCT_ERROR;
 	}
+}
+
+enum auth_result
+auth_pam_account(const struct auth_config *cf, const char *user,
+    enum auth_acct *verdict_r, struct auth_outcome *out)
+{
+	struct pam_appdata ad = { user, "" };
+	struct pam_conv conv = { conversation, &ad };
+	pam_handle_t *pamh = NULL;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	*verdict_r = AUTH_ACCT_ERROR;
+	if (pam_open(cf, user, &conv, &pamh, out) == -1)
+		return AUTH_TEMP;
+	r = pam_acct_mgmt(pamh, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
+	(void)snprintf(out->why, sizeof(out->why), "pam_acct_mgmt: %s",
+	    pam_strerror(pamh, r));
+	(void)pam_end(pamh, r);
+	*verdict_r = acct_verdict(r);
+	return pam_result(r);
 }

@@ -34,6 +34,7 @@
  *   pop3d/relay-main.c	pop3d-relay, run by the administrator
  *   auth/auth.c	checking credentials with each method
  *   auth/pam.c		the PAM conversation
+ *   auth/pamconf.c	pop3d --check: reading the PAM service's files
  *   auth/secrets.c	opening the secrets file
  *   auth/apop.c	the APOP timestamp and digest
  *   auth/scram.c	SCRAM secrets and proofs

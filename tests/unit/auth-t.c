@@ -2,7 +2,8 @@
  * auth-t.c: the checks of auth/ that need no PAM: APOP digests and
  * timestamps, user names, secrets file lines, the secrets file's owner,
  * mode and type, and password and APOP checks against a secrets file,
- * also when reading it fails (tests/fakes/faults.c).
+ * also when reading it fails (tests/fakes/faults.c); for pop3d --check,
+ * the scheme of an entry and the reading of a PAM service's files.
  * Runs as: the test, as any user.
  */
 #include "config.h"
@@ -563,6 +564,118 @@ test_faults(const char *path)
 	ok(n > 0, "the same for APOP (%lu calls)", n);
 }
 
+/* For pop3d --check: which method accepted, the scheme of an entry. */
+static void
+test_check_parts(const char *path)
+{
+	enum secret_scheme scheme = SECRET_PLAIN;
+
+	memset(&acf, 0, sizeof(acf));
+	acf.methods[0] = AUTH_SECRETS;
+	acf.nmethods = 1;
+	acf.secrets = path;
+	ok(pass_check("bob", "builder") == AUTH_OK &&
+	    out.method == AUTH_SECRETS, "the method that accepted is named");
+	ok(auth_secrets_scheme(&acf, "alice", &scheme, why,
+	    sizeof(why)) == 1 && scheme == SECRET_PLAIN,
+	    "auth_secrets_scheme: a {PLAIN} entry");
+	ok(auth_secrets_scheme(&acf, "bob", &scheme, why, sizeof(why)) == 1 &&
+	    scheme == SECRET_ARGON2ID, "auth_secrets_scheme: an {ARGON2ID} one");
+	ok(auth_secrets_scheme(&acf, "zed", &scheme, why, sizeof(why)) == 0,
+	    "auth_secrets_scheme: no entry");
+	acf.secrets = file_with("readable2", "alice:{PLAIN}wonderland\n",
+	    0644);
+	ok(auth_secrets_scheme(&acf, "alice", &scheme, why,
+	    sizeof(why)) == -1 && strstr(why, "chmod 600") != NULL,
+	    "auth_secrets_scheme: a readable file is refused as a login "
+	    "refuses it");
+	acf.secrets = NULL;
+	ok(auth_secrets_scheme(&acf, "alice", &scheme, why,
+	    sizeof(why)) == -1, "auth_secrets_scheme: no file");
+}
+
+/* Is module i of st (type, name, file:line, dash, missing)? */
+static bool
+module_is(const struct auth_pam_stack *st, unsigned int i, const char *type,
+    const char *name, const char *file, unsigned int line, bool dash,
+    bool missing)
+{
+	const struct auth_pam_module *m = &st->mods[i];
+
+	if (i < st->n && strcmp(m->type, type) == 0 &&
+	    strcmp(m->name, name) == 0 && strcmp(m->file, file) == 0 &&
+	    m->line == line && m->dash == dash && m->missing == missing)
+		return true;
+	if (i >= st->n)
+		diag("no module %u: %u found", i, st->n);
+	else
+		diag("module %u: %s %s %s:%u dash %d missing %d", i, m->type,
+		    m->name, m->file, m->line, m->dash, m->missing);
+	return false;
+}
+
+/* The PAM service's files as pop3d --check reads them (pamconf.c). */
+static void
+test_pam_stack(void)
+{
+	static struct auth_pam_stack st;
+	char dir[512], want[600];
+
+	(void)snprintf(dir, sizeof(dir), "%s/pam", tap_tmpdir());
+	if (mkdir(dir, 0700) == -1)
+		bail("mkdir %s failed", dir);
+	(void)file_with("pam/pop3",
+	    "# the tests' service\n"
+	    "auth\trequired pam_permit.so\n"
+	    "@include common\n"
+	    "-account optional pam_nosuch.so\n"
+	    "account [success=1 default=ignore] pam_deny.so # a comment\n"
+	    "account required \\\n"
+	    "    pam_permit.so arg=1\n"
+	    "session required pam_nosuch2.so\n"
+	    "account substack sub\n", 0644);
+	(void)file_with("pam/common",
+	    "auth include sub\n"
+	    "account required /nonexistent/pam_gone.so\n", 0644);
+	(void)file_with("pam/sub",
+	    "auth sufficient pam_rootok.so\n"
+	    "account required pam_access.so accessfile=/x\n", 0644);
+	memset(&acf, 0, sizeof(acf));
+	acf.pam_confdir = dir;
+	acf.pam_service = "pop3";
+	ok(auth_pam_stack(&acf, &st) == 0 && strcmp(st.file,
+	    tmp_path("pam/pop3")) == 0 && !st.other && st.n == 7 &&
+	    st.problem[0] == '\0', "a service file, its includes followed");
+	ok(module_is(&st, 0, "auth", "pam_permit.so", "pop3", 2, false,
+	    false) && module_is(&st, 1, "auth", "pam_rootok.so", "sub", 1,
+	    false, false) && module_is(&st, 2, "account", "pam_gone.so",
+	    "common", 2, false, true),
+	    "@include takes every type; TYPE include only its own");
+	ok(module_is(&st, 3, "account", "pam_nosuch.so", "pop3", 4, true,
+	    true) && strcmp(st.mods[4].control,
+	    "[success=1 default=ignore]") == 0,
+	    "a missing module, '-' before the type, a bracketed control");
+	ok(module_is(&st, 5, "account", "pam_permit.so", "pop3", 6, false,
+	    false) && strcmp(st.mods[5].args, "arg=1") == 0,
+	    "a line joined by a backslash, at its first line");
+	ok(module_is(&st, 6, "account", "pam_access.so", "sub", 2, false,
+	    false) && strcmp(st.mods[6].args, "accessfile=/x") == 0,
+	    "a substack; session lines left out");
+
+	acf.pam_service = "imap";
+	ok(auth_pam_stack(&acf, &st) == 0 && st.file[0] == '\0',
+	    "no service file and no other: none");
+	(void)file_with("pam/other", "auth required pam_deny.so\n"
+	    "acount required pam_deny.so\n", 0644);
+	(void)snprintf(want, sizeof(want), "%s:2: not a PAM line",
+	    tmp_path("pam/other"));
+	ok(auth_pam_stack(&acf, &st) == 0 && st.other && st.n == 1 &&
+	    strncmp(st.problem, want, strlen(want)) == 0,
+	    "no service file: other, and its first bad line");
+	if (strncmp(st.problem, want, strlen(want)) != 0)
+		diag("problem '%s'", st.problem);
+}
+
 int
 main(void)
 {
@@ -573,7 +686,7 @@ main(void)
 	(void)alarm(120);
 	if (sodium_init() < 0)
 		bail("sodium_init failed");
-	plan(117 + 3);
+	plan(117 + 3 + 6 + 7);
 	test_apop_digest();
 	test_name_valid();
 	test_parse_line();
@@ -583,5 +696,7 @@ main(void)
 	test_password(path);
 	test_apop(path);
 	test_faults(path);
+	test_check_parts(path);
+	test_pam_stack();
 	return done();
 }
