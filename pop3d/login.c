@@ -91,10 +91,10 @@ method_name(char kind)
  * with mail-user set, that account (a virtual user: of the secrets file,
  * or of a PAM module with its own user list); else, started as root,
  * none.  Started as another user, pop3d serves as itself whatever the
- * name.  Returns NULL, or why not.
+ * name.
  */
-static const char *
-login_account(struct session *s, const char *user, struct login *l)
+const char *
+login_account(const struct session *s, const char *user, struct login *l)
 {
 	struct auth_account acct;
 
@@ -288,6 +288,39 @@ spool_writable(const char *path)
 	return access(dir, W_OK | X_OK) == 0;
 }
 
+int
+login_mailbox(const struct session *s, const struct login *l, char *buf,
+    size_t size)
+{
+	return mailbox_path(s->conf->mailbox, l->user, l->have_home ?
+	    l->home : NULL, buf, size);
+}
+
+int
+login_become(struct session *s, const struct login *l, const char *path,
+    const char **what_r)
+{
+	gid_t keep;
+
+	if (!s->root)
+		return 0;
+	keep = conf_mail_gid(s->conf);
+	*what_r = "cannot give up root";
+	if (privsep_become(l->system ? l->user : NULL, l->uid, l->gid,
+	    keep) == -1)
+		return -1;
+	/* A spool the user may write to needs no group at all. */
+	if (keep != (gid_t)-1 && spool_writable(path)) {
+		*what_r = "cannot give up the mail group";
+		if (privsep_drop_saved_gid() == -1)
+			return -1;
+		keep = (gid_t)-1;
+	}
+	s->store.owner = l->uid;
+	s->store.lock_gid = keep;
+	return 0;
+}
+
 static enum cmd_result
 open_failed(struct session *s, const char *path, enum store_error why)
 {
@@ -360,13 +393,12 @@ login_finish(struct session *s, const struct login *l)
 	char path[CONF_PATH_MAX];
 	enum store_error why = STORE_OK;
 	unsigned long long bytes = 0;
+	const char *what = NULL;
 	unsigned int i, left;
-	gid_t keep;
 
 	(void)snprintf(s->login, sizeof(s->login), "%s", l->user);
 	s->method = l->method;
-	if (mailbox_path(s->conf->mailbox, l->user, l->have_home ? l->home :
-	    NULL, path, sizeof(path)) == -1) {
+	if (login_mailbox(s, l, path, sizeof(path)) == -1) {
 		log_warn("cannot build the mailbox path of user %s from '%s'",
 		    log_quote(l->user), s->conf->mailbox);
 		(void)reply_err(s, "[SYS/PERM] no maildrop for this account; "
@@ -380,30 +412,12 @@ login_finish(struct session *s, const struct login *l)
 		    "relay-dir %s%s", s->peer, log_quote(l->user),
 		    s->conf->relay_dir, errno == EPERM ? " (it must be "
 		    "pop3d's, writable by nobody else)" : "");
-	if (s->root) {
-		keep = conf_mail_gid(s->conf);
-		if (privsep_become(l->system ? l->user : NULL, l->uid, l->gid,
-		    keep) == -1) {
-			/* Part of root may be left: serve nobody, say
-			 * nothing, end. */
-			log_errx("cannot give up root for user %s: %s; closing "
-			    "the session", log_quote(l->user), strerror(errno));
-			s->status = EXIT_TEMP;
-			return CMD_CLOSE;
-		}
-		/* A spool the user may write to needs no group at all. */
-		if (keep != (gid_t)-1 && spool_writable(path)) {
-			if (privsep_drop_saved_gid() == -1) {
-				log_errx("cannot give up the mail group for "
-				    "user %s: %s; closing the session",
-				    log_quote(l->user), strerror(errno));
-				s->status = EXIT_TEMP;
-				return CMD_CLOSE;
-			}
-			keep = (gid_t)-1;
-		}
-		s->store.owner = l->uid;
-		s->store.lock_gid = keep;
+	if (login_become(s, l, path, &what) == -1) {
+		/* Part of root may be left: serve nobody, say nothing, end. */
+		log_errx("%s for user %s: %s; closing the session", what,
+		    log_quote(l->user), strerror(errno));
+		s->status = EXIT_TEMP;
+		return CMD_CLOSE;
 	}
 	/* From here the session is a child; this process waits to repair. */
 	if (watch_session(s, path, &why) == -1) {

@@ -488,6 +488,25 @@ enum auth_result login_scram_check(struct session *s, const char *authmsg,
  * s->status EXIT_TEMP, when root could not be given up).
  */
 enum cmd_result	 login_finish(struct session *s, const struct login *l);
+/*
+ * login_finish's steps, which pop3d --check walks too.  login_account:
+ * the account that serves the authenticated name user (its system
+ * account; with mail-user, that one; not root, the running user) into
+ * l's uid, gid, system and home; NULL, or why there is none (for the
+ * log).  login_mailbox: the mailbox path of l (mailbox_path); 0 or -1
+ * with errno.  login_become: started as root, become l's account for
+ * the mailbox at path, keeping the mail group as the saved group ID
+ * only when the user cannot create files beside the mailbox; s->store's
+ * owner and lock group follow.  Not root: nothing.  0, or -1 with errno
+ * and what failed in *what_r: part of root may be left, and the process
+ * must serve nobody.  None of them logs.
+ */
+const char	*login_account(const struct session *s, const char *user,
+		    struct login *l);
+int		 login_mailbox(const struct session *s, const struct login *l,
+		    char *buf, size_t size);
+int		 login_become(struct session *s, const struct login *l,
+		    const char *path, const char **what_r);
 
 /* ---- watch.c ------------------------------------------------------------ */
 
