@@ -32,6 +32,10 @@
  *   pop3d/relay.c	POP-before-SMTP: recording a login's address
  *			before becoming the user; pop3d-relay's table
  *   pop3d/relay-main.c	pop3d-relay, run by the administrator
+ *   pop3d/check.c	pop3d --check: the configuration, PAM, the
+ *			account, the secrets file; a child that becomes
+ *			the user for the mailbox
+ *   pop3d/diag.c	pop3d --check: the words for a file's owner
  *   auth/auth.c	checking credentials with each method
  *   auth/pam.c		the PAM conversation
  *   auth/pamconf.c	pop3d --check: reading the PAM service's files

@@ -1,5 +1,6 @@
 /*
- * main.c: options, configuration and the process setting; then serve().
+ * main.c: options, configuration and the process setting; then serve(),
+ * recover() or check().
  * Runs as: root (when started as root) or the invoking user.
  *
  * Everything else is in libpop3d.a, which the tests and fuzzers link too.
@@ -28,6 +29,8 @@ usage(int status)
 	    "usage: pop3d [--config=FILE] [--KEY=VALUE ...]\n"
 	    "       pop3d [--config=FILE] [--KEY=VALUE ...] "
 	    "--recover[=MAILBOX]\n"
+	    "       pop3d [--config=FILE] [--KEY=VALUE ...] --check USER "
+	    "[--password-stdin]\n"
 	    "       pop3d --help | --version\n"
 	    "\n"
 	    "Serves one POP3 session on stdin/stdout (inetd, xinetd, stunnel,\n"
@@ -38,6 +41,13 @@ usage(int status)
 	    "                  finish the updates a crash interrupted, of\n"
 	    "                  MAILBOX or of every mailbox of the template,\n"
 	    "                  and exit (0: nothing is left pending)\n"
+	    "  --check USER    walk what a login of USER walks, one line per\n"
+	    "                  step (ok, warning, problem: what to do), and\n"
+	    "                  exit (0: a login would succeed; 1: it would\n"
+	    "                  not); changes nothing\n"
+	    "  --password-stdin\n"
+	    "                  with --check: try the password read from\n"
+	    "                  standard input too\n"
 	    "  --help          this text\n"
 	    "  --version       the version\n"
 	    "\n"
@@ -94,20 +104,55 @@ config_error(const char *msg)
 	exit(EXIT_USAGE);
 }
 
+/* A usage error of --check: no POP3 client is at the other end. */
+static void __attribute__((noreturn))
+check_usage(const char *msg)
+{
+	(void)fprintf(stderr, "pop3d: %s (pop3d --help)\n", msg);
+	exit(EXIT_USAGE);
+}
+
+/*
+ * A configuration error: the end (config_error), or under --check one
+ * more line of its report.  opt is the option it is about, or NULL.
+ */
+static void
+bad_config(struct check_request *chk, const char *opt, const char *msg)
+{
+	char line[CHECK_ERROR_LEN];
+
+	if (chk->user == NULL)
+		config_error(msg);
+	if (opt != NULL) {
+		(void)snprintf(line, sizeof(line), "option %s: %s", opt, msg);
+		check_conf_error(chk, line);
+	} else
+		check_conf_error(chk, msg);
+}
+
+/* Is argv[i] --check's USER (the word after --check)? */
+static bool
+check_user_arg(char *argv[], int i)
+{
+	return i > 1 && strcmp(argv[i - 1], "--check") == 0;
+}
+
 /*
  * The configuration: the file (--config=FILE, else the default one if it
  * exists), then every --KEY=VALUE on top.  --help and --version answer
- * and exit; an error exits through config_error.
+ * and exit; an error exits through config_error, except under --check
+ * USER (chk->user set), whose report lists every one.
  */
 static void
 options(int argc, char *argv[], struct config *cf, bool *recovering_r,
-    const char **recover_r)
+    const char **recover_r, struct check_request *chk)
 {
 	const char *config = POP3D_CONF;
 	bool optional = true;
 	char err[512], key[64], *eq;
 	int i;
 
+	memset(chk, 0, sizeof(*chk));
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0)
 			usage(0);
@@ -119,14 +164,31 @@ options(int argc, char *argv[], struct config *cf, bool *recovering_r,
 			config = argv[i] + 9;
 			optional = false;
 		}
+		if (strcmp(argv[i], "--check") == 0) {
+			if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)
+				check_usage("--check needs the USER to check");
+			chk->user = argv[++i];
+		} else if (strncmp(argv[i], "--check=", 8) == 0)
+			chk->user = argv[i] + 8;
+		else if (strcmp(argv[i], "--password-stdin") == 0)
+			chk->password_stdin = true;
 	}
+	if (chk->password_stdin && chk->user == NULL)
+		check_usage("--password-stdin goes with --check USER");
+	chk->config = config;
 	*recovering_r = false;
 	*recover_r = NULL;
 	conf_defaults(cf);
-	if (conf_load(cf, config, optional, err, sizeof(err)) == -1)
+	if (chk->user != NULL)
+		(void)conf_load_all(cf, config, optional, check_conf_error, chk);
+	else if (conf_load(cf, config, optional, err, sizeof(err)) == -1)
 		config_error(err);
 	for (i = 1; i < argc; i++) {
-		if (strncmp(argv[i], "--config=", 9) == 0)
+		if (strncmp(argv[i], "--config=", 9) == 0 ||
+		    strcmp(argv[i], "--check") == 0 ||
+		    strncmp(argv[i], "--check=", 8) == 0 ||
+		    strcmp(argv[i], "--password-stdin") == 0 ||
+		    check_user_arg(argv, i))
 			continue;
 		if (strcmp(argv[i], "--recover") == 0 ||
 		    strncmp(argv[i], "--recover=", 10) == 0) {
@@ -140,24 +202,29 @@ options(int argc, char *argv[], struct config *cf, bool *recovering_r,
 			(void)snprintf(err, sizeof(err), "bad argument '%s' "
 			    "(expected --KEY=VALUE; pop3d --help lists them)",
 			    argv[i]);
-			config_error(err);
+			bad_config(chk, NULL, err);
+			continue;
 		}
 		(void)snprintf(key, sizeof(key), "%.*s",
 		    (int)(eq - argv[i] - 2), argv[i] + 2);
 		if (conf_set(cf, key, eq + 1, err, sizeof(err)) == -1)
-			config_error(err);
+			bad_config(chk, argv[i], err);
 	}
+	if (*recovering_r && chk->user != NULL)
+		check_usage("--check and --recover do not go together");
 	if (conf_finish(cf, err, sizeof(err)) == -1)
-		config_error(err);
+		bad_config(chk, NULL, err);
 #ifndef HAVE_PAM_START_CONFDIR
 	if (cf->pam_confdir != NULL)
-		config_error("pam-confdir needs Linux-PAM 1.4 or later");
+		bad_config(chk, NULL, "pam-confdir needs Linux-PAM 1.4 or "
+		    "later");
 #endif
 }
 
 int
 main(int argc, char *argv[])
 {
+	static struct check_request chk;
 	struct config cf;
 	const char *mailbox;
 	bool recovering;
@@ -168,8 +235,9 @@ main(int argc, char *argv[])
 	(void)signal(SIGPIPE, SIG_IGN);
 	/* A file size limit makes writes fail with EFBIG instead. */
 	(void)signal(SIGXFSZ, SIG_IGN);
-	options(argc, argv, &cf, &recovering, &mailbox);
-	status = recovering ? recover(&cf, mailbox) : serve(&cf);
+	options(argc, argv, &cf, &recovering, &mailbox, &chk);
+	status = chk.user != NULL ? check(&cf, &chk) :
+	    recovering ? recover(&cf, mailbox) : serve(&cf);
 	conf_free(&cf);
 	return status;
 }

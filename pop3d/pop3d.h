@@ -591,4 +591,55 @@ void		 reply_end(struct session *s);
 int		 reply_stream(struct session *s, struct store_reader *r,
 		    long long lines);
 
+/* ---- diag.c: the words for what the store's probes found --------------- */
+
+/*
+ * For pop3d --check and the log lines of refusals, so that both say the
+ * same.  Each writes into buf and returns it.  diag_name: "alice", or
+ * the uid when it has no name.  diag_user: "alice (uid 1000)".  diag_owner: "alice:mail".  diag_file: the kind, owner, mode,
+ * links and size of a file.  diag_refusal: why a session refuses it
+ * (f->refusal), owner being the uid the session runs as.  diag_process:
+ * "process 1234 (procmail)".  diag_holder: who holds a lock of the
+ * mailbox at path, the session lock first.
+ */
+const char	*diag_name(uid_t uid, char *buf, size_t size);
+const char	*diag_user(uid_t uid, char *buf, size_t size);
+const char	*diag_owner(uid_t uid, gid_t gid, char *buf, size_t size);
+const char	*diag_file(const struct store_file_facts *f, char *buf,
+		    size_t size);
+const char	*diag_refusal(const struct store_file_facts *f, uid_t owner,
+		    char *buf, size_t size);
+const char	*diag_process(pid_t pid, char *buf, size_t size);
+const char	*diag_holder(const struct store_lock_facts *l,
+		    const char *path, char *buf, size_t size);
+
+/* ---- check.c: pop3d --check USER ---------------------------------------- */
+
+#define EXIT_CHECK_FAILED	1	/* pop3d --check: a login would fail */
+#define CHECK_ERRORS_MAX	16	/* configuration errors reported */
+#define CHECK_ERROR_LEN		600
+
+/*
+ * What main.c hands to check: the user and how, and the configuration
+ * errors it met while it read the file and the options (check_conf_error
+ * collects them, as the callback of conf_load_all, instead of exiting).
+ */
+struct check_request {
+	const char	*user;
+	bool		 password_stdin;
+	const char	*config;	/* the file it read, or would have */
+	unsigned int	 nerrors;
+	char		 errors[CHECK_ERRORS_MAX][CHECK_ERROR_LEN];
+};
+void		 check_conf_error(void *req, const char *msg);
+/*
+ * check: walk what a login of req->user walks, with cf, printing one
+ * line per step on stdout: "ok:", "warning:" or "problem:", the step,
+ * what was found and, for a problem, what to do.  Changes nothing on
+ * disk and holds no lock when it returns.  Returns the exit status: 0
+ * when a login would succeed, EXIT_CHECK_FAILED when it would not,
+ * EXIT_USAGE for a name pop3d never takes or a password it cannot read.
+ */
+int		 check(const struct config *cf, const struct check_request *req);
+
 #endif /* POP3D_POP3D_H */
