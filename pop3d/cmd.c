@@ -336,6 +336,19 @@ trans_noop(struct session *s, char **argv)
 	return reply_ok(s, "nothing done");
 }
 
+/* Who holds the maildrop's locks at QUIT, as far as they say. */
+static const char *
+quit_holder(const struct session *s)
+{
+	static char text[1024];
+	struct store_lock_facts lf;
+	const char *path = store_path(s->mb);
+
+	if (store_probe_locks(path, &s->store, &lf) == -1)
+		memset(&lf, 0, sizeof(lf));
+	return diag_holder(&lf, path, text, sizeof(text));
+}
+
 /* The UPDATE state (RFC 1939 section 6). */
 static enum cmd_result
 trans_quit(struct session *s, char **argv)
@@ -359,7 +372,8 @@ trans_quit(struct session *s, char **argv)
 			    "read-only; no message was deleted");
 		} else if (why == STORE_ERR_INUSE) {
 			log_warnx("mailbox of %s stayed locked; no message was "
-			    "deleted", log_quote(s->login));
+			    "deleted: %s", log_quote(s->login),
+			    quit_holder(s));
 			(void)reply_err(s, "[IN-USE] the maildrop stayed "
 			    "locked by another program; no message was "
 			    "deleted");

@@ -116,14 +116,14 @@ diag_refusal(const struct store_file_facts *f, uid_t owner, char *buf,
 		    kind(f->mode));
 		break;
 	case EMLINK:
-		(void)snprintf(buf, size, "it has %lu links, and pop3d takes "
-		    "only a file with one (another name of it could be in "
-		    "another user's reach)", (unsigned long)f->nlink);
+		(void)snprintf(buf, size, "it has more than one link (%lu): "
+		    "another name of it could be in another user's reach",
+		    (unsigned long)f->nlink);
 		break;
 	case EPERM:
-		(void)snprintf(buf, size, "it is owned by %s, not by %s, "
-		    "whom the session runs as", diag_user(f->uid, who,
-		    sizeof(who)), diag_user(owner, want, sizeof(want)));
+		(void)snprintf(buf, size, "it belongs to another user, %s, "
+		    "not to %s, whom the session runs as", diag_user(f->uid,
+		    who, sizeof(who)), diag_user(owner, want, sizeof(want)));
 		break;
 	default:
 		(void)snprintf(buf, size, "%s", f->refusal != 0 ?
@@ -180,5 +180,22 @@ diag_holder(const struct store_lock_facts *l, const char *path, char *buf,
 		    path, diag_process(l->dotlock.pid, who, sizeof(who)));
 	else
 		(void)snprintf(buf, size, "its holder let go since");
+	return buf;
+}
+
+const char *
+diag_refused(const struct store_file_facts *f, uid_t owner, int err,
+    char *buf, size_t size)
+{
+	char why[512], facts[512];
+
+	if (f->exists && f->refusal != 0)
+		(void)snprintf(buf, size, "%s (%s)", diag_refusal(f, owner,
+		    why, sizeof(why)), diag_file(f, facts, sizeof(facts)));
+	else if (f->exists && !f->readable)
+		(void)snprintf(buf, size, "the session's user cannot read it "
+		    "(%s)", diag_file(f, facts, sizeof(facts)));
+	else
+		(void)snprintf(buf, size, "%s", strerror(err));
 	return buf;
 }

@@ -324,17 +324,29 @@ login_become(struct session *s, const struct login *l, const char *path,
 static enum cmd_result
 open_failed(struct session *s, const char *path, enum store_error why)
 {
+	struct store_file_facts f;
+	struct store_lock_facts lf;
+	char text[1024];
+	int saved = errno;
+
 	switch (why) {
 	case STORE_ERR_INUSE:
-		log_notice("maildrop in use: user=%s client=%s mailbox=%s",
-		    log_quote(s->login), s->peer, path);
+		/* Who holds it, as far as the locks say (nothing is taken). */
+		if (store_probe_locks(path, &s->store, &lf) == -1)
+			memset(&lf, 0, sizeof(lf));
+		log_notice("maildrop in use: user=%s client=%s mailbox=%s: %s",
+		    log_quote(s->login), s->peer, path, diag_holder(&lf, path,
+		    text, sizeof(text)));
 		(void)reply_err(s, "[IN-USE] the maildrop is in use by another "
 		    "session or locked by another program; try again later");
 		break;
 	case STORE_ERR_PERM:
-		log_warn("refusing mailbox %s of user %s (it must be a regular "
-		    "file with one link, owned by the user)", path,
-		    log_quote(s->login));
+		if (store_probe_mailbox(path, &s->store, &f) == -1)
+			memset(&f, 0, sizeof(f));
+		log_warnx("refusing mailbox %s of user %s: %s; it must be a "
+		    "regular file with one link, owned by the user", path,
+		    log_quote(s->login), diag_refused(&f, s->store.owner,
+		    saved, text, sizeof(text)));
 		(void)reply_err(s, "[SYS/PERM] the maildrop cannot be used; "
 		    "ask the administrator to check it");
 		break;
@@ -345,6 +357,7 @@ open_failed(struct session *s, const char *path, enum store_error why)
 		    "format; ask the administrator to check it");
 		break;
 	default:
+		errno = saved;
 		log_warn("cannot open mailbox %s of user %s", path,
 		    log_quote(s->login));
 		(void)reply_err(s, "[SYS/TEMP] the maildrop cannot be opened "

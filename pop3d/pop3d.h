@@ -610,6 +610,13 @@ const char	*diag_file(const struct store_file_facts *f, char *buf,
 const char	*diag_refusal(const struct store_file_facts *f, uid_t owner,
 		    char *buf, size_t size);
 const char	*diag_process(pid_t pid, char *buf, size_t size);
+/*
+ * diag_refused: why a session refused the file of f (its mailbox, its
+ * state file), with the file's facts; strerror(err) when the file does
+ * not show why (it changed since, say).
+ */
+const char	*diag_refused(const struct store_file_facts *f, uid_t owner,
+		    int err, char *buf, size_t size);
 const char	*diag_holder(const struct store_lock_facts *l,
 		    const char *path, char *buf, size_t size);
 

@@ -280,7 +280,8 @@ refusal(int err)
 int
 watch_session(struct session *s, const char *path, enum store_error *why_r)
 {
-	char state[CONF_PATH_MAX];
+	char state[CONF_PATH_MAX], text[1024];
+	struct store_file_facts f;
 	enum store_error why = STORE_OK;
 	int sv[2], statefd, saved;
 	pid_t pid;
@@ -294,10 +295,18 @@ watch_session(struct session *s, const char *path, enum store_error *why_r)
 		saved = errno;
 		if (store_state_name(path, state, sizeof(state)) == -1)
 			(void)snprintf(state, sizeof(state), "beside %s", path);
+		/* What it is, in the words of pop3d --check. */
+		if (store_probe_state(path, &s->store, &f) == 0 &&
+		    f.exists && f.refusal == saved)
+			(void)diag_refused(&f, s->store.owner, saved, text,
+			    sizeof(text));
+		else
+			(void)snprintf(text, sizeof(text), "%s",
+			    refusal(saved));
 		log_warnx("refusing the state file %s of user %s: %s; it must "
 		    "be a regular file with one link, owned by the user "
 		    "(remove it and pop3d makes a new one)", state,
-		    log_quote(s->login), refusal(saved));
+		    log_quote(s->login), text);
 		*why_r = STORE_ERR_PERM;
 		return -1;
 	}

@@ -241,3 +241,9 @@ store_probe_scan(const char *path, const struct store_config *cf,
 	errno = saved;
 	return r;
 }
+
+const char *
+store_path(const struct mbox *mb)
+{
+	return mb->path;
+}

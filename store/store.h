@@ -357,5 +357,7 @@ int		 store_probe_journal(const char *path,
 		    struct store_journal_facts *j);
 int		 store_probe_scan(const char *path,
 		    const struct store_config *cf, struct store_scan_facts *s);
+/* store_path: the path of an open maildrop, for a probe of it. */
+const char	*store_path(const struct mbox *mb);
 
 #endif /* POP3D_STORE_H */

@@ -31,7 +31,9 @@ popenv:
 - --help names --check; --check without a user, --password-stdin
   alone, --check with --recover and a name pop3d never takes are usage
   errors (status 100);
-- as root, a mailbox owned by root (not the user the session runs as).
+- as root, a mailbox owned by root (not the user the session runs as),
+  and a real login's log line naming its owner and mode in the same
+  words;
 
 As root, throw-away system users p3c<random> (useradd, chpasswd) are
 checked by pop3d running as root, which looks at the mailbox in a child
@@ -129,8 +131,13 @@ def differences(a, b):
 
 
 def login(env, user, password):
-    """A real login over pipes: the answer to PASS."""
-    proc = env.start()
+    """A real login over pipes, with the files as they are (not
+    env.start, which writes the configuration again and gives the test
+    directory to the test user): the answer to PASS."""
+    with open(env.log, "ab") as errf:
+        proc = subprocess.Popen(env.argv(), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=errf,
+                                cwd=env.dir, **env.preexec())
     try:
         out, _ = proc.communicate(b"USER %s\r\nPASS %s\r\nQUIT\r\n" %
                                   (user.encode(), password.encode()),
@@ -299,11 +306,24 @@ def mailbox_content(tap, env):
         r = run_check(env, "alice")
         user = name_of(env.uid)
         has(tap, r, "problem: mailbox: %s: a regular file, root:root, mode "
-            "0600, 1 link, %d bytes: pop3d refuses it: it is owned by root "
-            "(uid 0), not by %s (uid %d), whom the session runs as: a login "
-            "gets -ERR [SYS/PERM]; fix: chown %s %s" % (
+            "0600, 1 link, %d bytes: pop3d refuses it: it belongs to another "
+            "user, root (uid 0), not to %s (uid %d), whom the session runs "
+            "as: a login gets -ERR [SYS/PERM]; fix: chown %s %s" % (
                 mb, len(GOOD), user, env.uid, user, mb),
             "a mailbox of another owner", 1)
+        mark = popenv.log_size(env.log)
+        answer = login(env, "alice", "wonderland")
+        tap.ok(answer.startswith(b"-ERR [SYS/PERM]") and popenv.wait_log(
+            env.log, re.escape('refusing mailbox %s of user "alice": it '
+                               'belongs to another user, root (uid 0), not '
+                               'to %s (uid %d), whom the session runs as (a '
+                               'regular file, root:root, mode 0600, 1 link, '
+                               '%d bytes); it must be a regular file with '
+                               'one link, owned by the user' % (
+                                   mb, user, env.uid, len(GOOD))), 5, mark),
+               "a real login agrees, and its log line names the path, the "
+               "owner and the mode, in --check's words",
+               (answer, env.read_log()))
     else:
         tap.skip("a mailbox of another owner needs root to make")
 
@@ -593,9 +613,9 @@ def system_users(tap, env, users):
     user = names["other"]
     r = run_check(env, user, as_root=True)
     has(tap, r, "problem: mailbox: %s: a regular file, %s:mail, mode 0660, 1 "
-        "link, %d bytes: pop3d refuses it: it is owned by %s (uid %d), not "
-        "by %s (uid %d), whom the session runs as: a login gets -ERR "
-        "[SYS/PERM]; fix: chown %s %s" % (
+        "link, %d bytes: pop3d refuses it: it belongs to another user, %s "
+        "(uid %d), not to %s (uid %d), whom the session runs as: a login "
+        "gets -ERR [SYS/PERM]; fix: chown %s %s" % (
             theirs, names["sound"], len(GOOD), names["sound"],
             pwd.getpwnam(names["sound"]).pw_uid, user,
             pwd.getpwnam(user).pw_uid, user, theirs),
