@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pop3d/check.h"
@@ -26,6 +27,7 @@ struct box {
 	const struct session *s;
 	const char	*path;
 	const char	*user;		/* who the session runs as */
+	const char	*login;		/* the name it is for */
 	char		 name[64];
 	char		 dir[CONF_PATH_MAX];
 	char		 base[CONF_PATH_MAX];	/* the mailbox's name */
@@ -224,6 +226,32 @@ check_state(struct check *c, const struct box *b)
 		    b->dir, b->base, facts);
 }
 
+/* RFC 2449 LOGIN-DELAY: the last login is the state file's record. */
+static void
+check_delay(struct check *c, const struct box *b)
+{
+	unsigned int delay = b->s->conf->login_delay, wait;
+	time_t now = time(NULL);
+
+	if (delay == 0)
+		return;
+	if (!b->state.exists || b->state.refusal != 0) {
+		check_say(c, CHECK_OK, "login delay", "login-delay = %u s; no "
+		    "login is recorded yet", delay);
+		return;
+	}
+	if ((wait = login_delay_wait(b->s->conf, (time_t)b->state.mtime,
+	    now)) > 0)
+		check_say(c, CHECK_PROBLEM, "login delay", "the last login of "
+		    "%s was %lld s ago, and login-delay = %u s: a login now "
+		    "gets -ERR [LOGIN-DELAY] (after a right password) for %u "
+		    "s more; fix: wait, or lower login-delay", b->login,
+		    (long long)(now - (time_t)b->state.mtime), delay, wait);
+	else
+		check_say(c, CHECK_OK, "login delay", "login-delay = %u s; the "
+		    "last login was longer ago", delay);
+}
+
 /* A held lock: a login waits lock-wait, then [IN-USE]. */
 static void
 held(struct check *c, const struct box *b, const char *step, pid_t pid)
@@ -307,7 +335,7 @@ check_locks(struct check *c, const struct box *b)
 		    "another POP session of %s is open, and a login gets -ERR "
 		    "[IN-USE] until it ends; fix: wait for it, or end it (kill "
 		    "%ld)", diag_process(l->session_pid, who, sizeof(who)),
-		    b->user, (long)l->session_pid);
+		    b->login, (long)l->session_pid);
 	else
 		check_say(c, CHECK_OK, "session lock", "free");
 }
@@ -439,7 +467,7 @@ check_mailbox(struct check *c, struct session *s, const struct login *l,
 	b.s = s;
 	b.path = path;
 	/* Not root: the session runs as pop3d's user, whatever the name. */
-	b.user = l->user;
+	b.user = b.login = l->user;
 	if (!s->root) {
 		b.user = diag_name(getuid(), b.name, sizeof(b.name));
 	}
@@ -457,6 +485,7 @@ check_mailbox(struct check *c, struct session *s, const struct login *l,
 	check_dirs(c, &b);
 	check_file(c, &b);
 	check_state(c, &b);
+	check_delay(c, &b);
 	check_locks(c, &b);
 	check_journal(c, &b);
 	check_scan(c, &b);

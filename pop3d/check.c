@@ -531,6 +531,24 @@ check_account(struct check *c, const struct session *s, const char *user,
 		    (unsigned long)l->gid);
 }
 
+/* POP-before-SMTP: a login records its client there (relay.c). */
+static void
+check_relay(struct check *c, const struct config *cf)
+{
+	if (cf->relay_dir == NULL)
+		return;
+	if (relay_dir_check(cf->relay_dir) == 0)
+		check_say(c, CHECK_OK, "relay-dir", "%s: a login records its "
+		    "client's address there (POP-before-SMTP)", cf->relay_dir);
+	else
+		check_say(c, CHECK_WARNING, "relay-dir", "%s: %s%s: a login "
+		    "still succeeds, but its client is not granted relaying; "
+		    "fix: %s", cf->relay_dir, strerror(errno), errno == EPERM ?
+		    " (it must be pop3d's, writable by nobody else)" : "",
+		    errno == EPERM ? "chown it to pop3d's user and chmod "
+		    "go-w it" : "make it (mkdir -m 755), or correct relay-dir");
+}
+
 /* The counts of a child's status, or -1 when it did not exit. */
 static int
 child_counts(int st, struct check *cc)
@@ -699,6 +717,7 @@ check(const struct config *cf, const struct check_request *req)
 		else {
 			check_say(&c, CHECK_OK, "mailbox path", "%s (mailbox = "
 			    "%s)", path, cf->mailbox);
+			check_relay(&c, cf);
 			check_served(&c, &s, &l, path);
 		}
 	}

@@ -374,16 +374,24 @@ open_failed(struct session *s, const char *path, enum store_error why)
  * that the answer tells nothing to someone who does not know them.  A
  * record in the future (the clock was set back) holds nobody up.
  */
+unsigned int
+login_delay_wait(const struct config *cf, time_t last, time_t now)
+{
+	if (cf->login_delay == 0 || last <= 0 || last > now ||
+	    now - last >= (time_t)cf->login_delay)
+		return 0;
+	return cf->login_delay - (unsigned int)(now - last);
+}
+
 static unsigned int
 login_delay_left(const struct session *s, time_t now)
 {
 	time_t last;
 
 	if (s->conf->login_delay == 0 || !s->store.have_statefd ||
-	    store_last_login(s->store.statefd, &last) == -1 || last <= 0 ||
-	    last > now || now - last >= (time_t)s->conf->login_delay)
+	    store_last_login(s->store.statefd, &last) == -1)
 		return 0;
-	return s->conf->login_delay - (unsigned int)(now - last);
+	return login_delay_wait(s->conf, last, now);
 }
 
 static void

@@ -507,6 +507,13 @@ int		 login_mailbox(const struct session *s, const struct login *l,
 		    char *buf, size_t size);
 int		 login_become(struct session *s, const struct login *l,
 		    const char *path, const char **what_r);
+/*
+ * login_delay_wait: RFC 2449 LOGIN-DELAY: how many seconds a login at
+ * now must still wait after the last one, at last (the state file's
+ * record), with cf's login-delay; 0: it may go ahead.
+ */
+unsigned int	 login_delay_wait(const struct config *cf, time_t last,
+		    time_t now);
 
 /* ---- watch.c ------------------------------------------------------------ */
 
@@ -537,6 +544,12 @@ enum relay_format { RELAY_POSTFIX, RELAY_PLAIN };
  * per line, sorted (RELAY_POSTFIX: "ADDRESS OK", an access(5) table);
  * relay_expire: remove the older ones.  0 with the count in *n_r, or -1.
  */
+/*
+ * relay_dir_check: may this process record logins in dir (it must be
+ * the process's own and writable by nobody else)?  0, or -1 with errno
+ * (EPERM: someone else's, or writable by others), for pop3d --check.
+ */
+int		 relay_dir_check(const char *dir);
 int		 relay_addr(const char *text, char *buf, size_t size);
 int		 relay_record(const char *dir, const char *peer);
 int		 relay_list(const char *dir, unsigned int minutes,

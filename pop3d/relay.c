@@ -215,3 +215,14 @@ relay_expire(const char *dir, unsigned int minutes, unsigned int *n_r)
 {
 	return relay_walk(dir, minutes, true, RELAY_PLAIN, NULL, n_r);
 }
+
+int
+relay_dir_check(const char *dir)
+{
+	int fd;
+
+	if ((fd = relay_dir_open(dir)) == -1)
+		return -1;
+	(void)close(fd);
+	return 0;
+}

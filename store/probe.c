@@ -46,6 +46,7 @@ file_facts(const char *path, const struct store_config *cf,
 	f->gid = st.st_gid;
 	f->nlink = st.st_nlink;
 	f->size = (uint64_t)st.st_size;
+	f->mtime = (int64_t)st.st_mtim.tv_sec;
 	f->refusal = mbox_refusal(&st, cf);
 	if (!S_ISLNK(st.st_mode)) {
 		f->readable = faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) == 0;

@@ -259,6 +259,8 @@ struct store_file_facts {
 	gid_t		 gid;
 	nlink_t		 nlink;
 	uint64_t	 size;
+	int64_t		 mtime;		/* seconds; of a state file: the last
+					   login (store_last_login) */
 	/*
 	 * Why a session refuses it (STORE_ERR_PERM), or 0: ELOOP a symbolic
 	 * link, EINVAL not a regular file, EMLINK more than one link, EPERM

@@ -34,6 +34,8 @@ popenv:
 - as root, a mailbox owned by root (not the user the session runs as),
   and a real login's log line naming its owner and mode in the same
   words;
+- a login sooner than login-delay allows after the last one; a
+  relay-dir that others may write to;
 
 As root, throw-away system users p3c<random> (useradd, chpasswd) are
 checked by pop3d running as root, which looks at the mailbox in a child
@@ -376,12 +378,36 @@ def locks(tap, env):
     finally:
         os.close(fd)
     has(tap, r, "problem: session lock: held by process %s: another POP "
-        "session of %s is open, and a login gets -ERR [IN-USE] until it "
-        "ends; fix: wait for it, or end it (kill %d)" % (
-            me, name_of(env.uid), os.getpid()),
+        "session of alice is open, and a login gets -ERR [IN-USE] until it "
+        "ends; fix: wait for it, or end it (kill %d)" % (me, os.getpid()),
         "a held session lock, with its PID", 1)
     tap.ok(answer.startswith(b"-ERR [IN-USE]"),
            "a real login agrees: [IN-USE]", answer)
+
+
+def policy(tap, env):
+    """What a login now does besides: LOGIN-DELAY, POP-before-SMTP."""
+    env.put_mailbox(GOOD)
+    tap.ok(login(env, "alice", "wonderland").startswith(b"+OK"),
+           "a login (its time recorded in the state file)")
+    r = run_check(env, "alice", ["--login-delay=900"])
+    has(tap, r, re.compile(re.escape("problem: login delay: the last login "
+                                     "of alice was ") + r"[0-9] s ago, and "
+        r"login-delay = 900 s: a login now gets -ERR \[LOGIN-DELAY\] "
+        r"\(after a right password\) for (89[0-9]|900) s more; fix: wait, or "
+        r"lower login-delay"), "a login sooner than login-delay allows", 1)
+    relay = os.path.join(env.dir, "relay")
+    os.mkdir(relay)
+    os.chmod(relay, 0o777)
+    env.chown(relay)
+    try:
+        r = run_check(env, "alice", ["--relay-dir=" + relay])
+    finally:
+        os.rmdir(relay)
+    has(tap, r, "warning: relay-dir: %s: Operation not permitted (it must "
+        "be pop3d's, writable by nobody else): a login still succeeds, but "
+        "its client is not granted relaying; fix: chown it to pop3d's user "
+        "and chmod go-w it" % relay, "a relay-dir others may write to", 0)
 
 
 def make_big():
@@ -660,6 +686,7 @@ def main():
         pam_and_config(tap, env)
         mailbox_content(tap, env)
         locks(tap, env)
+        policy(tap, env)
         journal(tap, env)
         if popenv.is_root():
             system_users(tap, env, users)
