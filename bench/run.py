@@ -446,6 +446,12 @@ class World:
         shutil.copyfile(src, dst)
         os.chown(dst, self.users[user], grp.getgrnam("mail").gr_gid)
         os.chmod(dst, 0o600)
+        # A mailbox at rest, last written a minute ago: on a copy made
+        # just now popa3d's first session took a second longer (1.13 s
+        # against 0.14 s for 20 MB), a wait for a mailbox modified
+        # within the current second that a real mailbox rarely meets.
+        old = time.time() - 60
+        os.utime(dst, (old, old))
         os.sync()
         return dst
 
@@ -697,7 +703,9 @@ service pop3-login {
                 "INDEX=~/index, mail_privileged_group = mail, "
                 "default_process_limit raised for S5; every other "
                 "setting Dovecot's default (the login process per "
-                "connection, no auth cache)")
+                "connection, no auth cache).  Dovecot leaves the mbox "
+                "Status: header out of a message, so its LIST differs "
+                "from the others' for the messages that have one")
 
 
 class Floor(Server):
