@@ -69,6 +69,7 @@ APOP_SECRET = "apop-secret-1939"
 PAM_SERVICE = "pop3d-bench"      # the one stack, under several names
 IO_TIMEOUT = 30.0                 # a reply line, a login
 BIG_TIMEOUT = 300.0               # reading a whole large answer
+BUSY_LOAD = 1.5                   # a 1-minute load average that spoils runs
 
 
 class Params:
@@ -1180,8 +1181,13 @@ class Report:
                     "mailboxes and few sessions; its figures show that "
                     "the harness works, not how the servers compare.**",
                     ""]
-        out += [
-                "Written by `tools/bench` (bench/run.py); do not edit by "
+        busy = max(float(self.load0.split()[0]),
+                   float(loadavg().split()[0]))
+        if busy >= BUSY_LOAD:
+            out += ["**The machine was busy (a load average of %.2f with "
+                    "%d CPUs): other work shared the CPUs, and the "
+                    "figures are noisy.**" % (busy, os.cpu_count()), ""]
+        out += ["Written by `tools/bench` (bench/run.py); do not edit by "
                 "hand.  Ratios hold better than absolute times across "
                 "machines.", "",
                 "- run: %s, %s" % (time.strftime(
