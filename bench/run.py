@@ -12,8 +12,9 @@ then becomes the mail user, as on a real mail host.
 Nothing outside a scratch directory (and /run/pop3d-bench.*, pop3d's
 empty pre-login root) is created or changed.  Each server, and the
 floor, runs in a mount namespace of its own in which the scratch
-directory's passwd, group, shadow and pam.d are bound over those of
-/etc and its mail spool over /var/mail; so the throwaway accounts
+directory's passwd, group, shadow and pam.d are laid over those of
+/etc (an overlay) and its mail spool bound over /var/mail; so the
+throwaway accounts
 (popbench, idle000...) and the PAM stack exist for the servers only,
 and Debian's popa3d finds /var/mail/USER and its /var/lib/popa3d jail
 where it was built to.  The PAM stack of every server is the same file:
@@ -337,13 +338,14 @@ class World:
             os.path.basename(self.dir).split(".", 1)[1]
         self.empty = os.path.join(self.run_dir, "empty")
         self.etc = os.path.join(self.dir, "etc")
-        self.pamd = os.path.join(self.dir, "pam.d")
+        self.pamd = os.path.join(self.etc, "pam.d")
         self.spool = os.path.join(self.dir, "mail")
         self.home = os.path.join(self.dir, "home")
         self.varlib = os.path.join(self.dir, "varlib")
         self.mboxes = os.path.join(self.dir, "mboxes")
         self.logs = os.path.join(self.dir, "logs")
         for d in (self.etc, self.pamd, self.home, self.varlib,
+                  os.path.join(self.dir, "ns"),
                   self.mboxes, self.logs):
             os.mkdir(d)
         os.mkdir(self.spool)
@@ -416,19 +418,28 @@ class World:
         except KeyError:
             return False
 
-    def ns(self, argv, popa3d=False):
-        """argv run in a mount namespace with our accounts, PAM and
-        spool bound over the system's."""
-        binds = [(os.path.join(self.etc, "passwd"), "/etc/passwd"),
-                 (os.path.join(self.etc, "group"), "/etc/group"),
-                 (os.path.join(self.etc, "shadow"), "/etc/shadow"),
-                 (self.pamd, "/etc/pam.d"),
-                 (self.spool, "/var/mail")]
+    def ns(self, name, argv, popa3d=False):
+        """argv run in a mount namespace of its own in which our
+        accounts and PAM files are laid over /etc and our spool bound
+        over /var/mail.  /etc is an overlay, not files bound one by one:
+        a bind mount on /etc/passwd is taken away, in every namespace,
+        as soon as useradd or userdel on the host renames a new passwd
+        into place (as test suites running beside us do)."""
+        top = os.path.join(self.dir, "ns", name)
+        shutil.rmtree(top, ignore_errors=True)
+        os.mkdir(top)
+        upper = os.path.join(top, "upper")
+        work = os.path.join(top, "work")
+        shutil.copytree(self.etc, upper)
+        os.mkdir(work)
+        mounts = ["mount -t overlay overlay -o lowerdir=/etc,upperdir=%s,"
+                  "workdir=%s /etc" % (shlex.quote(upper), shlex.quote(work)),
+                  "mount --bind %s /var/mail" % shlex.quote(self.spool)]
         if popa3d:
-            binds.append((self.varlib, "/var/lib"))
-        script = "set -e\n" + "".join(
-            "mount --bind %s %s\n" % (shlex.quote(a), shlex.quote(b))
-            for a, b in binds) + 'exec "$@"\n'
+            mounts.append("mount --bind %s /var/lib" %
+                          shlex.quote(self.varlib))
+        script = "set -e\n" + "".join(m + "\n" for m in mounts) + \
+            'exec "$@"\n'
         return ["unshare", "--mount", "--propagation", "private", "--",
                 "/bin/sh", "-c", script, "sh"] + list(argv)
 
@@ -557,7 +568,7 @@ class Pop3d(Server):
     extra = []
 
     def argv(self, port):
-        return self.w.ns(activate(port) + [
+        return self.w.ns(self.name, activate(port) + [
             POP3D, "--config=/dev/null", "--pam-service=" + PAM_SERVICE,
             "--empty-dir=" + self.w.empty, "--log=stderr"] + self.extra)
 
@@ -620,7 +631,7 @@ class Popa3d(Server):
         run(["dpkg-deb", "-x", self.deb, self.root])
 
     def argv(self, port):
-        return self.w.ns(activate(port) + [
+        return self.w.ns(self.name, activate(port) + [
             os.path.join(self.root, "usr", "sbin", "popa3d")], popa3d=True)
 
     def version(self):
@@ -687,7 +698,7 @@ service pop3-login {
 
     def argv(self, port):
         self.write_conf(port)
-        return self.w.ns(["dovecot", "-F", "-c", self.conf])
+        return self.w.ns(self.name, ["dovecot", "-F", "-c", self.conf])
 
     def version(self):
         v = run(["dovecot", "--version"]).decode().strip()
@@ -714,7 +725,7 @@ class Floor(Server):
     display = "floor"
 
     def argv(self, port):
-        return self.w.ns(activate(port) + [self.w.floor, "pop",
+        return self.w.ns(self.name, activate(port) + [self.w.floor, "pop",
                                            "floor-bench"])
 
     def version(self):
@@ -1264,8 +1275,9 @@ class Report:
                         for n, (a, t) in rw.items()) + ".", ""]
         out += ["How each ran: all on 127.0.0.1 ports the harness picks, "
                 "started as root, each in a mount namespace in which "
-                "the harness's passwd, group, shadow, pam.d and spool "
-                "are bound over /etc's and /var/mail; every PAM check "
+                "the harness's passwd, group, shadow and pam.d are laid "
+                "over /etc (overlayfs) and its spool bound over "
+                "/var/mail; every PAM check "
                 "(the floor's too) is the same stack, `auth required "
                 "pam_unix.so` and `account required pam_unix.so`, "
                 "against a yescrypt hash made by libcrypt's defaults.", ""]
