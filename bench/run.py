@@ -576,9 +576,14 @@ class Pop3d(Server):
         out = run([POP3D, "--version"], timeout=10).decode().strip()
         v = out.splitlines()[0] if out else "?"
         try:
-            rev = run(["git", "-C", TOP, "describe", "--always", "--dirty"],
+            rev = run(["git", "-C", TOP, "describe", "--always"],
                       timeout=10, stderr=subprocess.DEVNULL).decode().strip()
-            v += " (tree at %s)" % rev
+            # Changes to files other than this report make it "-dirty".
+            dirty = run(["git", "-C", TOP, "status", "--porcelain",
+                         "--untracked-files=no", "--", ".",
+                         ":!bench/RESULTS.md"], timeout=10,
+                        stderr=subprocess.DEVNULL).strip()
+            v += " (tree at %s%s)" % (rev, "-dirty" if dirty else "")
         except (OSError, subprocess.SubprocessError):
             pass
         return v
