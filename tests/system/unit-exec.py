@@ -7,8 +7,8 @@ systemd-socket-activate --accept --inetd, which is what pop3d.socket
 replaced by the one just built and the test's options after it
 (unitfiles.built).  As root pop3d runs as root, as the unit runs it: the
 pre-login process jailed, the users served as nobody (popenv's privsep
-mode).  poplib, curl and mpop retrieve and delete; each login must be
-logged with client=127.0.0.1.
+mode).  poplib, curl, mpop, fetchmail and getmail retrieve and delete;
+each login must be logged with client=127.0.0.1.
 
 Then ExecStopPost=, as systemd would run it after the session, with a
 stale dot-lock (two hours old) beside a mailbox that has a state file:
@@ -31,6 +31,8 @@ sys.path.insert(0, HERE)
 import popenv  # noqa: E402
 import unitfiles  # noqa: E402
 import curl as curl_test  # noqa: E402
+import fetchmail as fetchmail_test  # noqa: E402
+import getmail as getmail_test  # noqa: E402
 import mpop as mpop_test  # noqa: E402
 
 TIMEOUT = 20
@@ -97,13 +99,34 @@ def run(tap, env, clients):
         tap.ok(os.path.getsize(env.mailbox()) == 0,
                "mpop, keep off: the mailbox is emptied")
 
-        tap.ok(popenv.wait_log(env.log, r"(?s)(logout: .*){4}", TIMEOUT,
+        env.put_mailbox(three)
+        fm = fetchmail_test.Fetchmail(port)
+        clients.append(fm)
+        status, got, out = fm.poll("alice", "wonderland", ["--nokeep"])
+        tap.ok(status == 0 and fetchmail_test.same_messages(got, want),
+               "fetchmail --nokeep: the 3 messages delivered",
+               "status %r\n%s" % (status, out))
+        tap.ok(os.path.getsize(env.mailbox()) == 0,
+               "fetchmail: the mailbox is emptied")
+
+        env.put_mailbox(three)
+        gm = getmail_test.Getmail(env, port)
+        clients.append(gm)
+        status, got, out = gm.run("state", "alice", "wonderland",
+                                  destination="Maildir", delete=True)
+        tap.ok(status == 0 and getmail_test.same_messages(got, want, False),
+               "getmail: the 3 messages delivered",
+               getmail_test.diag(status, got, out))
+        tap.ok(os.path.getsize(env.mailbox()) == 0,
+               "getmail: the mailbox is emptied")
+
+        tap.ok(popenv.wait_log(env.log, r"(?s)(logout: .*){6}", TIMEOUT,
                                mark) is not None,
-               "four sessions (curl made two) logged out",
+               "six sessions (curl made two) logged out",
                env.read_log()[mark:])
         log = env.read_log()[mark:]
         logins = re.findall(r"^pop3d\[\d+\]: login: .*$", log, re.M)
-        tap.ok(len(logins) == 4 and
+        tap.ok(len(logins) == 6 and
                all(" client=127.0.0.1 " in l for l in logins),
                "each login logged with client=127.0.0.1", log)
     except (OSError, poplib.error_proto) as e:
@@ -149,7 +172,9 @@ def stop_post(tap, env):
 
 
 def main():
-    return popenv.client_main(run, [("curl", "curl"), ("mpop", "mpop")])
+    return popenv.client_main(run, [("curl", "curl"), ("mpop", "mpop"),
+                                    ("fetchmail", "fetchmail"),
+                                    ("getmail", "getmail6")])
 
 
 if __name__ == "__main__":

@@ -13,8 +13,9 @@ foreground (-dontfork) with a configuration file of the test's own
 (-f) that includes only that service, and logs to a file (-filelog),
 where it says when it has started working.
 
-poplib, curl and fetchmail retrieve and delete; each login must be
-logged with client=127.0.0.1, the address getpeername gives.
+poplib, curl, fetchmail, mpop and getmail retrieve and delete; each
+login must be logged with client=127.0.0.1, the address getpeername
+gives.
 """
 
 import os
@@ -31,6 +32,8 @@ import popenv  # noqa: E402
 import unitfiles  # noqa: E402
 import curl as curl_test  # noqa: E402
 import fetchmail as fetchmail_test  # noqa: E402
+import getmail as getmail_test  # noqa: E402
+import mpop as mpop_test  # noqa: E402
 
 TIMEOUT = 20
 
@@ -145,13 +148,35 @@ def run(tap, env, clients):
         tap.ok(os.path.getsize(env.mailbox("bob")) == 0,
                "fetchmail: bob's mailbox is emptied")
 
-        tap.ok(popenv.wait_log(env.log, r"(?s)(logout: .*){4}", TIMEOUT,
+        env.put_mailbox(three)
+        mp = mpop_test.Mpop(port)
+        clients.append(mp)
+        status, got, out = mp.run("alice", "wonderland", "user",
+                                  delivery="maildir", keep=False)
+        tap.ok(status == 0 and mpop_test.same_messages(got, want, False),
+               "mpop: the 3 messages delivered", mpop_test.diag(status, got,
+                                                                out))
+        tap.ok(os.path.getsize(env.mailbox()) == 0,
+               "mpop: the mailbox is emptied")
+
+        env.put_mailbox(three)
+        gm = getmail_test.Getmail(env, port)
+        clients.append(gm)
+        status, got, out = gm.run("state", "alice", "wonderland",
+                                  destination="Maildir", delete=True)
+        tap.ok(status == 0 and getmail_test.same_messages(got, want, False),
+               "getmail: the 3 messages delivered",
+               getmail_test.diag(status, got, out))
+        tap.ok(os.path.getsize(env.mailbox()) == 0,
+               "getmail: the mailbox is emptied")
+
+        tap.ok(popenv.wait_log(env.log, r"(?s)(logout: .*){6}", TIMEOUT,
                                mark) is not None,
-               "four sessions (curl made two) logged out",
+               "six sessions (curl made two) logged out",
                env.read_log()[mark:])
         log = env.read_log()[mark:]
         logins = re.findall(r"^pop3d\[\d+\]: login: .*$", log, re.M)
-        tap.ok(len(logins) == 4 and
+        tap.ok(len(logins) == 6 and
                all(" client=127.0.0.1 " in l for l in logins),
                "each login logged with client=127.0.0.1", log)
     except (OSError, poplib.error_proto) as e:
@@ -164,7 +189,9 @@ def run(tap, env, clients):
 
 def main():
     return popenv.client_main(run, [("xinetd", "xinetd"), ("curl", "curl"),
-                                    ("fetchmail", "fetchmail")])
+                                    ("fetchmail", "fetchmail"),
+                                    ("mpop", "mpop"),
+                                    ("getmail", "getmail6")])
 
 
 if __name__ == "__main__":
