@@ -84,7 +84,8 @@ def strip_added(msg):
         return None
     end = field_end(lines, 2)
     received = b"\n".join(lines[2:end])
-    m = re.search(rb"with POP3 getmail6\s+msgid:(\S+);", received)
+    m = re.search(rb"with POP3(?:-SSL)?\s+getmail6\s+msgid:(\S+);",
+                  received)
     if m is None:
         return None
     return b"\n".join(lines[:1] + lines[end:]), m.group(1)
@@ -135,11 +136,12 @@ class Getmail:
             self.env.chown(path)
 
     def run(self, state, user, password, destination="Mboxrd",
-            delete=False, read_all=True, use_apop=False):
+            delete=False, read_all=True, use_apop=False, ca_certs=None):
         """One getmail run with getmail directory state; returns (status,
         [delivered messages], output).  The messages are as getmail wrote
         them, with what it adds to an mbox undone (None when the mbox is
-        not as expected)."""
+        not as expected).  With ca_certs (the file of the certificate
+        to trust, for localhost): POP3 over TLS (SimplePOP3SSLRetriever)."""
         self.runs += 1
         n = self.runs
         gmdir = self.path(state)
@@ -157,8 +159,11 @@ class Getmail:
             target += "/"
         rc = os.path.join(gmdir, "rc%d" % n)
         with open(rc, "w") as f:
+            tls = "" if ca_certs is None else \
+                "ca_certs = %s\nssl_cert_hostname = localhost\n" % ca_certs
             f.write("[retriever]\n"
-                    "type = SimplePOP3Retriever\n"
+                    "type = SimplePOP3%sRetriever\n" %
+                    ("" if ca_certs is None else "SSL") + tls +
                     "server = 127.0.0.1\n"
                     "port = %d\n"
                     "username = %s\n"

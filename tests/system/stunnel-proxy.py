@@ -9,8 +9,8 @@ inetd mode behind systemd-socket-activate --accept --inetd), with
 "protocol = proxy" added and pop3d run with trust-proxy = local: pop3d
 takes the header, and each client's address is the one logged.  Clients
 over TLS, each retrieving and deleting: curl pop3s:// from 127.0.0.2,
-poplib POP3_SSL from 127.0.0.5, fetchmail --ssl and mpop (tls on) from
-127.0.0.1.  The same files with trust-proxy unset: stunnel's header is
+poplib POP3_SSL from 127.0.0.5, fetchmail --ssl, mpop (tls on) and
+getmail (SimplePOP3SSLRetriever) from 127.0.0.1.  The same files with trust-proxy unset: stunnel's header is
 refused (-ERR after the greeting, and a log line naming the client); and
 with trust-proxy = local but stunnel without protocol = proxy: no header
 comes, pop3d says -ERR [SYS/PERM] after five seconds and logs it.  As
@@ -34,6 +34,7 @@ import popenv  # noqa: E402
 import unitfiles  # noqa: E402
 import curl as curl_test  # noqa: E402
 import fetchmail as fetchmail_test  # noqa: E402
+import getmail as getmail_test  # noqa: E402
 import mpop as mpop_test  # noqa: E402
 
 TIMEOUT = 20
@@ -170,6 +171,21 @@ def trusted(tap, env, pki, clients):
                "emptied", mpop_test.diag(status, got, out))
         expect.append("127.0.0.1")
 
+        env.put_mailbox(three)
+        gm = getmail_test.Getmail(env, port)
+        clients.append(gm)
+        ca = gm.path("ca.pem")      # getmail runs as the test user
+        shutil.copyfile(pki.cert, ca)
+        env.chown(ca)
+        status, got, out = gm.run("state", "alice", "wonderland",
+                                  destination="Maildir", delete=True,
+                                  ca_certs=ca)
+        tap.ok(status == 0 and getmail_test.same_messages(got, want, False)
+               and os.path.getsize(env.mailbox()) == 0,
+               "getmail over TLS, delete: the 3 messages, the mailbox "
+               "emptied", getmail_test.diag(status, got, out))
+        expect.append("127.0.0.1")
+
         tap.ok(popenv.wait_log(env.log, r"(?s)(logout: .*){%d}" %
                                len(expect), TIMEOUT, mark) is not None,
                "every session logged out", env.read_log()[mark:])
@@ -238,7 +254,8 @@ def main():
     return popenv.client_main(run, [("stunnel", "stunnel4"),
                                     ("curl", "curl"),
                                     ("fetchmail", "fetchmail"),
-                                    ("mpop", "mpop")])
+                                    ("mpop", "mpop"),
+                                    ("getmail", "getmail6")])
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ import popenv  # noqa: E402
 import unitfiles  # noqa: E402
 import curl as curl_test  # noqa: E402
 import fetchmail as fetchmail_test  # noqa: E402
+import getmail as getmail_test  # noqa: E402
 import mpop as mpop_test  # noqa: E402
 
 TIMEOUT = 20
@@ -96,8 +97,9 @@ def poplib_session(tap, env, pop, what, want):
 
 def other_clients(tap, env, pki, port, clients, what, curl_url, curl_tls,
                   fm_flags, mpop_tls, curl_apop):
-    """curl, fetchmail and mpop, each retrieving and deleting; bob logs
-    in with APOP through curl (curl_apop) or else mpop.
+    """curl, fetchmail and mpop, each retrieving and deleting (and over
+    pop3s, curl_apop, getmail); bob logs in with APOP through curl
+    (curl_apop) or else mpop.
     The number of logins."""
     three = env.data("data/three.mbox")
     want = popenv.split_messages(three)
@@ -150,7 +152,25 @@ def other_clients(tap, env, pki, port, clients, what, curl_url, curl_tls,
     tap.ok(os.path.getsize(env.mailbox()) == 0,
            "%s: mpop emptied the mailbox" % what)
     if curl_apop:
-        return 5
+        # POP3 over TLS from the first octet: getmail too (it has no
+        # STLS, so it cannot go through protocol = pop3).
+        env.put_mailbox(three)
+        gm = getmail_test.Getmail(env, port)
+        clients.append(gm)
+        # getmail runs as the test user: a copy of the certificate it
+        # may read.
+        ca = gm.path("ca.pem")
+        shutil.copyfile(pki.cert, ca)
+        env.chown(ca)
+        status, got, out = gm.run("state", "alice", "wonderland",
+                                  destination="Maildir", delete=True,
+                                  ca_certs=ca)
+        tap.ok(status == 0 and getmail_test.same_messages(got, want, False),
+               "%s: getmail (SimplePOP3SSLRetriever) delivers the 3 "
+               "messages" % what, getmail_test.diag(status, got, out))
+        tap.ok(os.path.getsize(env.mailbox()) == 0,
+               "%s: getmail emptied the mailbox" % what)
+        return 6
     # (fetchmail's protocol APOP sends APOP before any STLS.)
     status, got, out = mp.run("bob", "secret", "apop", delivery="maildir")
     tap.ok(status == 0 and mpop_test.same_messages(got, want, False),
@@ -335,7 +355,8 @@ def main():
     return popenv.client_main(run, [("stunnel", "stunnel4"),
                                     ("curl", "curl"),
                                     ("fetchmail", "fetchmail"),
-                                    ("mpop", "mpop")])
+                                    ("mpop", "mpop"),
+                                    ("getmail", "getmail6")])
 
 
 if __name__ == "__main__":
