@@ -44,13 +44,11 @@ floor, then again, --rounds times, and the median of the rounds kept):
 
 import argparse
 import hashlib
-import json
 import os
 import platform
 import pwd
 import re
 import grp
-import select
 import shlex
 import shutil
 import signal
@@ -125,12 +123,12 @@ def descendants(root):
         if st[0] in ("Z", "X"):
             continue
         kids.setdefault(int(st[1]), []).append(int(d))
-    out, todo = [], [root]
-    while todo:
-        p = todo.pop()
+    out, stack = [], [root]
+    while stack:
+        p = stack.pop()
         for k in kids.get(p, []):
             out.append(k)
-            todo.append(k)
+            stack.append(k)
     return out
 
 

@@ -15,12 +15,15 @@ Users every environment knows:
 """
 
 import glob
+import grp
 import os
 import pwd
 import re
+import secrets
 import select
 import shutil
 import socket
+import string
 import subprocess
 import sys
 import tempfile
@@ -623,3 +626,64 @@ def source_pop3(host, port, source, timeout=10.0):
                                             source_address=(source, 0))
 
     return SourcePOP3(host, port, timeout=timeout)
+
+
+def random_name(prefix):
+    """prefix and 8 random lower-case letters and digits."""
+    return prefix + "".join(secrets.choice(string.ascii_lowercase +
+                                           string.digits) for _ in range(8))
+
+
+class SystemUsers:
+    """Throw-away system users (as root), named random_name(prefix) and
+    removed by remove() whatever happened, with their groups and, in
+    spool, their mailbox, dot-lock and state file."""
+
+    def __init__(self, prefix, comment, spool=None):
+        self.prefix, self.comment, self.spool = prefix, comment, spool
+        self.names = []
+
+    def add(self, password):
+        name = random_name(self.prefix)
+        self.names.append(name)   # before useradd: remove() must try
+        subprocess.run(["useradd", "--no-create-home", "--home-dir",
+                        "/nonexistent", "--shell", "/usr/sbin/nologin",
+                        "--user-group", "--comment", self.comment,
+                        name], check=True, timeout=30,
+                       stdout=subprocess.DEVNULL)
+        subprocess.run(["chpasswd"], input=("%s:%s\n" % (name, password))
+                       .encode(), check=True, timeout=30)
+        return name
+
+    def remove(self):
+        """What could not be removed, as a list of lines."""
+        problems = []
+        for name in self.names:
+            try:
+                pwd.getpwnam(name)
+                r = subprocess.run(["userdel", "--force", name],
+                                   capture_output=True, timeout=30)
+                if r.returncode != 0:
+                    problems.append("userdel %s: %s" % (name, r.stderr))
+            except KeyError:
+                pass
+            except (OSError, subprocess.TimeoutExpired) as e:
+                problems.append("userdel %s: %s" % (name, e))
+            try:
+                grp.getgrnam(name)
+                subprocess.run(["groupdel", name], capture_output=True,
+                               timeout=30)
+            except (KeyError, OSError, subprocess.TimeoutExpired):
+                pass
+            if self.spool is None:
+                continue
+            for path in (os.path.join(self.spool, name),
+                         os.path.join(self.spool, name + ".lock"),
+                         os.path.join(self.spool, "." + name + ".pop3d")):
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+                except OSError as e:
+                    problems.append("%s: %s" % (path, e))
+        return problems

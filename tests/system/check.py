@@ -56,7 +56,6 @@ import re
 import secrets
 import signal
 import stat
-import string
 import subprocess
 import sys
 import time
@@ -509,51 +508,6 @@ def journal(tap, env):
 
 # ---- as root: system users ---------------------------------------------
 
-def random_name():
-    return "p3c" + "".join(secrets.choice(string.ascii_lowercase +
-                                          string.digits) for _ in range(8))
-
-
-class Users:
-    """Throw-away system users, removed by remove() whatever happened."""
-
-    def __init__(self):
-        self.names = []
-
-    def add(self, password):
-        name = random_name()
-        self.names.append(name)   # before useradd: remove() must try
-        subprocess.run(["useradd", "--no-create-home", "--home-dir",
-                        "/nonexistent", "--shell", "/usr/sbin/nologin",
-                        "--user-group", "--comment", "pop3d --check test",
-                        name], check=True, timeout=30,
-                       stdout=subprocess.DEVNULL)
-        subprocess.run(["chpasswd"], input=("%s:%s\n" % (name, password))
-                       .encode(), check=True, timeout=30)
-        return name
-
-    def remove(self):
-        problems = []
-        for name in self.names:
-            try:
-                pwd.getpwnam(name)
-                r = subprocess.run(["userdel", "--force", name],
-                                   capture_output=True, timeout=30)
-                if r.returncode != 0:
-                    problems.append("userdel %s: %s" % (name, r.stderr))
-            except KeyError:
-                pass
-            except (OSError, subprocess.TimeoutExpired) as e:
-                problems.append("userdel %s: %s" % (name, e))
-            try:
-                grp.getgrnam(name)
-                subprocess.run(["groupdel", name], capture_output=True,
-                               timeout=30)
-            except (KeyError, OSError, subprocess.TimeoutExpired):
-                pass
-        return problems
-
-
 def system_users(tap, env, users):
     spool = os.path.join(env.dir, "spool")
     pamdir = os.path.join(env.dir, "rootpam")
@@ -679,7 +633,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("SIGTERM"))
     env = popenv.TestEnv()
     env.write_config()
-    users = Users()
+    users = popenv.SystemUsers("p3c", "pop3d --check test")
     try:
         usage(tap, env)
         sound(tap, env)

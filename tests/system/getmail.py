@@ -141,9 +141,15 @@ class Getmail:
         [delivered messages], output).  The messages are as getmail wrote
         them, with what it adds to an mbox undone (None when the mbox is
         not as expected).  With ca_certs (the file of the certificate
-        to trust, for localhost): POP3 over TLS (SimplePOP3SSLRetriever)."""
+        to trust, for localhost): POP3 over TLS (SimplePOP3SSLRetriever);
+        getmail runs as the test user, so it reads a copy of its own."""
         self.runs += 1
         n = self.runs
+        if ca_certs is not None:
+            ca = self.path("ca%d.pem" % n)
+            shutil.copyfile(ca_certs, ca)
+            self.env.chown(ca)
+            ca_certs = ca
         gmdir = self.path(state)
         self.mkdir(gmdir)
         if destination == "Mboxrd":
@@ -210,6 +216,23 @@ class Getmail:
 
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def fetch_all(tap, env, port, clients, mbox, delivered, emptied,
+              ca_certs=None):
+    """alice's mailbox set to mbox, then one getmail run that fetches and
+    deletes all: a point (named delivered) that it delivered each message,
+    one (emptied) that the mailbox is left empty."""
+    want = popenv.split_messages(mbox)
+    env.put_mailbox(mbox)
+    gm = Getmail(env, port)
+    clients.append(gm)
+    status, got, out = gm.run("state", "alice", "wonderland",
+                              destination="Maildir", delete=True,
+                              ca_certs=ca_certs)
+    tap.ok(status == 0 and same_messages(got, want, False), delivered,
+           diag(status, got, out))
+    tap.ok(os.path.getsize(env.mailbox()) == 0, emptied)
 
 
 def same_messages(got, want, ordered, uids=None):

@@ -221,28 +221,13 @@ def clients_v2(tap, env, ports, clients, mode, want):
            "%s, v2: fetchmail emptied the mailbox" % mode)
     expect.append("127.0.0.1")
 
-    env.put_mailbox(three)
-    mp = mpop_test.Mpop(port)
-    clients.append(mp)
-    status, got, out = mp.run("alice", "wonderland", "user",
-                              delivery="maildir", keep=False)
-    tap.ok(status == 0 and mpop_test.same_messages(got, want, False),
-           "%s, v2: mpop delivers the 3 messages" % mode,
-           mpop_test.diag(status, got, out))
-    tap.ok(os.path.getsize(env.mailbox()) == 0,
-           "%s, v2: mpop emptied the mailbox" % mode)
+    mpop_test.fetch_all(tap, env, port, clients, three,
+                        "%s, v2: mpop delivers the 3 messages" % mode,
+                        "%s, v2: mpop emptied the mailbox" % mode)
     expect.append("127.0.0.1")
-
-    env.put_mailbox(three)
-    gm = getmail_test.Getmail(env, port)
-    clients.append(gm)
-    status, got, out = gm.run("state", "alice", "wonderland",
-                              destination="Maildir", delete=True)
-    tap.ok(status == 0 and getmail_test.same_messages(got, want, False),
-           "%s, v2: getmail delivers the 3 messages" % mode,
-           getmail_test.diag(status, got, out))
-    tap.ok(os.path.getsize(env.mailbox()) == 0,
-           "%s, v2: getmail emptied the mailbox" % mode)
+    getmail_test.fetch_all(tap, env, port, clients, three,
+                           "%s, v2: getmail delivers the 3 messages" % mode,
+                           "%s, v2: getmail emptied the mailbox" % mode)
     expect.append("127.0.0.1")
     return expect
 

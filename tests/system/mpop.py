@@ -180,6 +180,26 @@ class Mpop:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def fetch_all(tap, env, port, clients, mbox, delivered, emptied, tls=None):
+    """alice's mailbox set to mbox, then one mpop run (USER/PASS, keep
+    off, into a maildir) that fetches and deletes all: a point (named
+    delivered) that it delivered each message, one (emptied) that the
+    mailbox is left empty.  tls: mpop's TLS lines, if any.  Returns the
+    Mpop, for more runs."""
+    want = popenv.split_messages(mbox)
+    env.put_mailbox(mbox)
+    mp = Mpop(port)
+    clients.append(mp)
+    if tls is not None:
+        mp.tls = tls
+    status, got, out = mp.run("alice", "wonderland", "user",
+                              delivery="maildir", keep=False)
+    tap.ok(status == 0 and same_messages(got, want, False), delivered,
+           diag(status, got, out))
+    tap.ok(os.path.getsize(env.mailbox()) == 0, emptied)
+    return mp
+
+
 def same_messages(got, want, ordered):
     """Whether the delivered messages are the wanted ones (RETR bytes),
     each with mpop's Received: field; in order when ordered."""

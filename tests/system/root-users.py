@@ -34,8 +34,6 @@ import re
 import secrets
 import signal
 import stat
-import string
-import subprocess
 import sys
 import traceback
 
@@ -45,11 +43,6 @@ import popenv  # noqa: E402
 
 TIMEOUT = 10
 SPOOL = "/var/mail"
-
-
-def random_name():
-    return "p3t" + "".join(secrets.choice(string.ascii_lowercase +
-                                          string.digits) for _ in range(8))
 
 
 def joined(lines):
@@ -116,55 +109,6 @@ def held_lock(tap, port, user, password, mailbox):
         pop.quit()
     tap.ok(pop is not None and resp.startswith(b"+OK"),
            "with the lock gone the login works again", resp)
-
-
-class Users:
-    """Throw-away system users, removed by remove() whatever happened."""
-
-    def __init__(self):
-        self.names = []
-
-    def add(self, password):
-        name = random_name()
-        self.names.append(name)   # before useradd: remove() must try
-        subprocess.run(["useradd", "--no-create-home", "--home-dir",
-                        "/nonexistent", "--shell", "/usr/sbin/nologin",
-                        "--user-group", "--comment", "pop3d system test",
-                        name], check=True, timeout=30,
-                       stdout=subprocess.DEVNULL)
-        subprocess.run(["chpasswd"], input=("%s:%s\n" % (name, password))
-                       .encode(), check=True, timeout=30)
-        return name
-
-    def remove(self):
-        problems = []
-        for name in self.names:
-            try:
-                pwd.getpwnam(name)
-                r = subprocess.run(["userdel", "--force", name],
-                                   capture_output=True, timeout=30)
-                if r.returncode != 0:
-                    problems.append("userdel %s: %s" % (name, r.stderr))
-            except KeyError:
-                pass
-            except (OSError, subprocess.TimeoutExpired) as e:
-                problems.append("userdel %s: %s" % (name, e))
-            try:
-                grp.getgrnam(name)
-                subprocess.run(["groupdel", name], capture_output=True,
-                               timeout=30)
-            except (KeyError, OSError, subprocess.TimeoutExpired):
-                pass
-            for path in (os.path.join(SPOOL, name),
-                         os.path.join(SPOOL, name + ".lock"),
-                         os.path.join(SPOOL, "." + name + ".pop3d")):
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    pass
-                except OSError as e:
-                    problems.append("%s: %s" % (path, e))
-        return problems
 
 
 def root_flow(tap, env, users):
@@ -263,7 +207,7 @@ def root_flow(tap, env, users):
         pop, resp = pop_login(port, a, pw_b)
         tap.ok(pop is None and resp.startswith(b"-ERR [AUTH]"),
                "a wrong password fails", resp)
-        pop, resp = pop_login(port, random_name(), pw_a)
+        pop, resp = pop_login(port, popenv.random_name("p3t"), pw_a)
         tap.ok(pop is None and resp.startswith(b"-ERR [AUTH]"),
                "an unknown user fails", resp)
         pop, resp = pop_login(port, "root", "x")
@@ -310,7 +254,7 @@ def root_flow(tap, env, users):
 
     # The system's PAM directory, as a packaged pop3d uses it: no
     # --pam-confdir, a service file in /etc/pam.d (removed at the end).
-    service = "pop3d-test-" + random_name()
+    service = "pop3d-test-" + popenv.random_name("p3t")
     service_file = os.path.join("/etc/pam.d", service)
     argv = [x for x in argv if not x.startswith("--pam-confdir=")]
     argv = [x if not x.startswith("--pam-service=") else
@@ -346,7 +290,7 @@ def user_flow(tap, env):
     of names, pop3d running as this user."""
     three = env.data("data/three.mbox")
     want = popenv.split_messages(three)
-    a, b = random_name(), random_name()
+    a, b = popenv.random_name("p3t"), popenv.random_name("p3t")
     pw_a, pw_b = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
     env.pam_users += [(a, pw_a, "pop3"), (b, pw_b, "pop3")]
     env.use_secrets = False
@@ -400,7 +344,7 @@ def user_flow(tap, env):
         pop, resp = pop_login(port, a, pw_b)
         tap.ok(pop is None and resp.startswith(b"-ERR [AUTH]"),
                "a wrong password fails", resp)
-        pop, resp = pop_login(port, random_name(), pw_a)
+        pop, resp = pop_login(port, popenv.random_name("p3t"), pw_a)
         tap.ok(pop is None and resp.startswith(b"-ERR [AUTH]"),
                "an unknown user fails", resp)
         pop, resp = pop_login(port, "root", "x")
@@ -429,7 +373,7 @@ def main():
     env = popenv.TestEnv(run_as_root=True)
     env.use_secrets = False
     env.want_argon = False
-    users = Users()
+    users = popenv.SystemUsers("p3t", "pop3d system test", SPOOL)
     try:
         if popenv.is_root():
             root_flow(tap, env, users)

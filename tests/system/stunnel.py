@@ -140,36 +140,20 @@ def other_clients(tap, env, pki, port, clients, what, curl_url, curl_tls,
     tap.ok(os.path.getsize(env.mailbox()) == 0,
            "%s: fetchmail emptied the mailbox" % what)
 
-    env.put_mailbox(three)
-    mp = mpop_test.Mpop(port)
-    clients.append(mp)
-    mp.tls = ["tls on", "tls_trust_file %s" % pki.cert] + mpop_tls
-    status, got, out = mp.run("alice", "wonderland", "user",
-                              delivery="maildir", keep=False)
-    tap.ok(status == 0 and mpop_test.same_messages(got, want, False),
-           "%s: mpop (%s) delivers the 3 messages" %
-           (what, ", ".join(mpop_tls)), mpop_test.diag(status, got, out))
-    tap.ok(os.path.getsize(env.mailbox()) == 0,
-           "%s: mpop emptied the mailbox" % what)
+    mp = mpop_test.fetch_all(tap, env, port, clients, three,
+                             "%s: mpop (%s) delivers the 3 messages" %
+                             (what, ", ".join(mpop_tls)),
+                             "%s: mpop emptied the mailbox" % what,
+                             tls=["tls on", "tls_trust_file %s" % pki.cert] +
+                             mpop_tls)
     if curl_apop:
         # POP3 over TLS from the first octet: getmail too (it has no
         # STLS, so it cannot go through protocol = pop3).
-        env.put_mailbox(three)
-        gm = getmail_test.Getmail(env, port)
-        clients.append(gm)
-        # getmail runs as the test user: a copy of the certificate it
-        # may read.
-        ca = gm.path("ca.pem")
-        shutil.copyfile(pki.cert, ca)
-        env.chown(ca)
-        status, got, out = gm.run("state", "alice", "wonderland",
-                                  destination="Maildir", delete=True,
-                                  ca_certs=ca)
-        tap.ok(status == 0 and getmail_test.same_messages(got, want, False),
-               "%s: getmail (SimplePOP3SSLRetriever) delivers the 3 "
-               "messages" % what, getmail_test.diag(status, got, out))
-        tap.ok(os.path.getsize(env.mailbox()) == 0,
-               "%s: getmail emptied the mailbox" % what)
+        getmail_test.fetch_all(tap, env, port, clients, three,
+                               "%s: getmail (SimplePOP3SSLRetriever) "
+                               "delivers the 3 messages" % what,
+                               "%s: getmail emptied the mailbox" % what,
+                               ca_certs=pki.cert)
         return 6
     # (fetchmail's protocol APOP sends APOP before any STLS.)
     status, got, out = mp.run("bob", "secret", "apop", delivery="maildir")

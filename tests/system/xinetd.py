@@ -148,27 +148,12 @@ def run(tap, env, clients):
         tap.ok(os.path.getsize(env.mailbox("bob")) == 0,
                "fetchmail: bob's mailbox is emptied")
 
-        env.put_mailbox(three)
-        mp = mpop_test.Mpop(port)
-        clients.append(mp)
-        status, got, out = mp.run("alice", "wonderland", "user",
-                                  delivery="maildir", keep=False)
-        tap.ok(status == 0 and mpop_test.same_messages(got, want, False),
-               "mpop: the 3 messages delivered", mpop_test.diag(status, got,
-                                                                out))
-        tap.ok(os.path.getsize(env.mailbox()) == 0,
-               "mpop: the mailbox is emptied")
-
-        env.put_mailbox(three)
-        gm = getmail_test.Getmail(env, port)
-        clients.append(gm)
-        status, got, out = gm.run("state", "alice", "wonderland",
-                                  destination="Maildir", delete=True)
-        tap.ok(status == 0 and getmail_test.same_messages(got, want, False),
-               "getmail: the 3 messages delivered",
-               getmail_test.diag(status, got, out))
-        tap.ok(os.path.getsize(env.mailbox()) == 0,
-               "getmail: the mailbox is emptied")
+        mpop_test.fetch_all(tap, env, port, clients, three,
+                            "mpop: the 3 messages delivered",
+                            "mpop: the mailbox is emptied")
+        getmail_test.fetch_all(tap, env, port, clients, three,
+                               "getmail: the 3 messages delivered",
+                               "getmail: the mailbox is emptied")
 
         tap.ok(popenv.wait_log(env.log, r"(?s)(logout: .*){6}", TIMEOUT,
                                mark) is not None,
