@@ -687,3 +687,34 @@ class SystemUsers:
                 except OSError as e:
                     problems.append("%s: %s" % (path, e))
         return problems
+
+
+def each_mode(tap, run, on_failure=None):
+    """run(tap, env, mode, clients) in a fresh TestEnv as the user and,
+    as root, started as root too (POP3D_TEST_PRIVSEP=1): an unexpected
+    error is a failed point; when anything failed, pop3d's log (and
+    on_failure(env)) is shown; the clients (each has a cleanup()) and the
+    environment are cleaned up."""
+    modes = [("as the user", None)]
+    if is_root():
+        modes.append(("started as root", "1"))
+    for mode, privsep in modes:
+        if privsep:
+            os.environ["POP3D_TEST_PRIVSEP"] = privsep
+        else:
+            os.environ.pop("POP3D_TEST_PRIVSEP", None)
+        env = TestEnv()
+        clients = []
+        try:
+            run(tap, env, mode, clients)
+        except Exception:
+            tap.ok(False, "%s: no unexpected error" % mode,
+                   traceback.format_exc())
+        finally:
+            if tap.failed:
+                tap.diag("log:\n" + env.read_log())
+                if on_failure is not None:
+                    on_failure(env)
+            for c in clients:
+                c.cleanup()
+            env.cleanup()

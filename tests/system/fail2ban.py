@@ -240,26 +240,10 @@ def main():
     popenv.require_programs(tap, [("systemd-socket-activate", "systemd"),
                                   ("fail2ban-regex", "fail2ban"),
                                   ("fail2ban-client", "fail2ban")])
-    modes = [("as the user", None)]
-    if popenv.is_root():
-        modes.append(("started as root", "1"))
     try:
         jail(tap)
-        for mode, privsep in modes:
-            if privsep:
-                os.environ["POP3D_TEST_PRIVSEP"] = privsep
-            else:
-                os.environ.pop("POP3D_TEST_PRIVSEP", None)
-            env = popenv.TestEnv()
-            try:
-                run(tap, env, mode)
-            except Exception:
-                tap.ok(False, "%s: no unexpected error" % mode,
-                       traceback.format_exc())
-            finally:
-                if tap.failed:
-                    tap.diag("log:\n" + env.read_log())
-                env.cleanup()
+        popenv.each_mode(tap, lambda tap, env, mode, clients:
+                         run(tap, env, mode))
     except Exception:
         tap.ok(False, "no unexpected error", traceback.format_exc())
     return tap.done()

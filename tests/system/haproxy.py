@@ -35,7 +35,6 @@ import socket
 import subprocess
 import sys
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
@@ -339,33 +338,15 @@ def main():
                                   ("haproxy", "haproxy"), ("curl", "curl"),
                                   ("fetchmail", "fetchmail"),
                                   ("mpop", "mpop"), ("getmail", "getmail6")])
-    modes = [("as the user", None)]
-    if popenv.is_root():
-        modes.append(("started as root", "1"))
-    for mode, privsep in modes:
-        if privsep:
-            os.environ["POP3D_TEST_PRIVSEP"] = privsep
-        else:
-            os.environ.pop("POP3D_TEST_PRIVSEP", None)
-        env = popenv.TestEnv()
-        clients = []
+    def haproxy_log(env):
         try:
-            run(tap, env, mode, clients)
-        except Exception:
-            tap.ok(False, "%s: no unexpected error" % mode,
-                   traceback.format_exc())
-        finally:
-            if tap.failed:
-                tap.diag("log:\n" + env.read_log())
-                try:
-                    with open(os.path.join(env.dir, "haproxy.log"),
-                              errors="replace") as f:
-                        tap.diag("haproxy:\n" + f.read())
-                except OSError:
-                    pass
-            for c in clients:
-                c.cleanup()
-            env.cleanup()
+            with open(os.path.join(env.dir, "haproxy.log"),
+                      errors="replace") as f:
+                tap.diag("haproxy:\n" + f.read())
+        except OSError:
+            pass
+
+    popenv.each_mode(tap, run, haproxy_log)
     return tap.done()
 
 

@@ -20,7 +20,6 @@ address the jailed child read from the header.
 import os
 import subprocess
 import sys
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
@@ -133,24 +132,8 @@ def run(tap, env, mode):
 def main():
     tap = popenv.Tap()
     popenv.require_programs(tap, [("systemd-socket-activate", "systemd")])
-    modes = [("as the user", None)]
-    if popenv.is_root():
-        modes.append(("started as root", "1"))
-    for mode, privsep in modes:
-        if privsep:
-            os.environ["POP3D_TEST_PRIVSEP"] = privsep
-        else:
-            os.environ.pop("POP3D_TEST_PRIVSEP", None)
-        env = popenv.TestEnv()
-        try:
-            run(tap, env, mode)
-        except Exception:
-            tap.ok(False, "%s: no unexpected error" % mode,
-                   traceback.format_exc())
-        finally:
-            if tap.failed:
-                tap.diag("log:\n" + env.read_log())
-            env.cleanup()
+    popenv.each_mode(tap, lambda tap, env, mode, clients:
+                     run(tap, env, mode))
     return tap.done()
 
 
