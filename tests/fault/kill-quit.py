@@ -7,8 +7,12 @@ a random set of messages and sends QUIT; the process serving the session
 (the child pop3d forks after login) is killed with SIGKILL at a random
 instant of the update.  The process that waits for it (pop3d/watch.c)
 must then repair the mailbox at once: within a second of the kill (or
-three times an undisturbed session, taken again when a round is slower,
-on a machine busy with more than this test), with no POP login, the file as a local mail reader sees it must hold every
+three times an undisturbed session, whichever is longer), with no POP
+login.  A round slower than that is run again, the same deletions killed
+at the same instant, twice at most, and fails only when every run is
+slow: beside a busy suite an fsync can stall for seconds (a 4 GiB
+mailbox being written out), while a repair that waits for something
+waits every time.  The file as a local mail reader sees it must hold every
 message that was not deleted exactly once, intact and in order (deleted
 messages may come back, nothing else may appear), and no dot-lock may be
 left.  Sometimes an MTA appends a message then; a new session runs, and
@@ -111,6 +115,22 @@ def check(tap, rnd, data, msgs, deleted, appended, when):
                   "in order" % (rnd, when), why)
 
 
+def kill_round(env, msgs, cmds, kill_after):
+    """A fresh mailbox, the session killed kill_after into its QUIT:
+    how long its parent took to end, the file as a local reader sees it
+    at once, whether a dot-lock is left, and the log (and the file's
+    stat before the session)."""
+    env.put_mailbox(b"".join(msgs))
+    st = os.stat(env.mailbox())
+    took = session(env, cmds, kill_after=kill_after)
+    with open(env.mailbox(), "rb") as f:
+        data = f.read()
+    lock = os.path.exists(env.mailbox() + ".lock")
+    log = env.read_log()
+    open(env.log, "w").close()
+    return st, took, data, lock, log
+
+
 def main():
     tap = popenv.Tap()
     rng = random.Random(int(os.environ.get("POP3D_SEED", "1939")))
@@ -146,8 +166,6 @@ def main():
         recovered = repaired = 0
         slowest = 0.0
         for rnd in range(ROUNDS):
-            env.put_mailbox(b"".join(msgs))
-            st = os.stat(env.mailbox())
             deleted = set(rng.sample(range(NMSGS),
                                      rng.choice((1, 5, 50, 500))))
             # A deletion near the front, so that most of the file moves;
@@ -155,20 +173,35 @@ def main():
             deleted.add(0 if rng.random() < 0.3 else rng.randrange(10))
             cmds = b"USER alice\r\nPASS wonderland\r\n" + \
                 b"".join(b"DELE %d\r\n" % (n + 1) for n in sorted(deleted))
-            took = session(env, cmds, kill_after=rng.uniform(0, span))
-            # As a local reader sees it, at once, with no POP login.
-            with open(env.mailbox(), "rb") as f:
-                data = f.read()
-            lock = os.path.exists(env.mailbox() + ".lock")
-            log = env.read_log()
-            open(env.log, "w").close()
+            kill_after = rng.uniform(0, span)
+            st, took, data, lock, log = kill_round(env, msgs, cmds,
+                                                   kill_after)
+            limit = bound
+            # Slower than the bound: the same round again, against an
+            # undisturbed session measured now (a suite beside this one
+            # may have slowed both); the kept messages are checked in
+            # every run.
+            tries = 1
+            while took is not None and took > limit and not lock and \
+                    tries < 3:
+                tap.diag("round %d: %.0f ms from the kill to the end; run "
+                         "again" % (rnd, took * 1000))
+                if not check(tap, rnd, data, msgs, deleted, None,
+                             "at once after a slow repair"):
+                    tap.diag(log)
+                _, now_span = undisturbed()
+                limit = max(bound, 3 * now_span)
+                st, took, data, lock, log = kill_round(env, msgs, cmds,
+                                                       kill_after)
+                tries += 1
             if "finished the update it left unfinished" in log:
                 repaired += 1
             slowest = max(slowest, took or 0.0)
-            slow = took is not None and took > bound
-            if took is None or lock or "dropped its update journal" in log:
+            if took is None or took > limit or lock or \
+                    "dropped its update journal" in log:
                 tap.ok(False, "round %d: repaired within %.1f s of the "
-                       "kill, no dot-lock left" % (rnd, bound),
+                       "kill, no dot-lock left (%d runs)" %
+                       (rnd, limit, tries),
                        "%r s, lock %r\n%s" % (took, lock, log))
             if not check(tap, rnd, data, msgs, deleted, None,
                          "at once after the kill"):
@@ -195,16 +228,6 @@ def main():
                 tap.diag("session: %r" % (out[-300:] if out else out,))
             if st2.st_ino != st.st_ino:
                 tap.ok(False, "round %d: the mailbox kept its inode" % rnd)
-            # Slower than the bound: measured against an undisturbed
-            # session now, as the machine is now (a suite beside this one
-            # may have slowed both).
-            if slow:
-                _, now_span = undisturbed()
-                if took > max(bound, 3 * now_span):
-                    tap.ok(False, "round %d: repaired within %.1f s of "
-                           "the kill (an undisturbed session now takes "
-                           "%.0f ms)" % (rnd, max(bound, 3 * now_span),
-                                         now_span * 1000), "%r s" % took)
         tap.diag("%d of %d kills landed inside an update, repaired at "
                  "once (the slowest end of a parent after a kill: %.0f "
                  "ms); the next session found %d to finish" %
