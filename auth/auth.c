@@ -81,24 +81,19 @@ auth_account(const char *name, struct auth_account *acct)
 #define HOLDS(scheme)	(1U << (unsigned int)(scheme))
 
 /*
- * Find user in the secrets file.  Returns 1 with the scheme and a copy of
- * the value (sodium_malloc'd; the caller wipes it with sodium_free), 0 when
- * absent, -1 when the file cannot be used (why says so); with the schemes
- * of all its entries in *held_r (HOLDS bits) unless held_r is NULL.  The
- * whole file is read and wiped either way.
+ * The whole secrets file, opened and checked as secrets_open does, into
+ * *buf_r (sodium_malloc'd and NUL-terminated; the caller wipes it with
+ * secrets_unload).  0, or -1 when the file cannot be used (why says so).
  */
 static int
-secrets_find(const struct auth_config *cf, const char *user,
-    enum secret_scheme *scheme_r, char **value_r, unsigned char *filekey,
-    unsigned int *held_r, char *why, size_t whylen)
+secrets_load(const struct auth_config *cf, char **buf_r, size_t *len_r,
+    char *why, size_t whylen)
 {
-	unsigned int held = 0;
-	char *buf, *line, *next, *u, *v;
-	enum secret_scheme scheme;
 	struct stat st;
 	size_t len = 0, size;
 	ssize_t n;
-	int fd, found = 0;
+	char *buf;
+	int fd;
 
 	if ((fd = secrets_open(cf->secrets, cf->root, why, whylen)) == -1)
 		return -1;
@@ -127,6 +122,61 @@ secrets_find(const struct auth_config *cf, const char *user,
 	}
 	(void)close(fd);
 	buf[len] = '\0';
+	*buf_r = buf;
+	*len_r = len;
+	return 0;
+}
+
+static void
+secrets_unload(char *buf, size_t len)
+{
+	sodium_memzero(buf, len);
+	sodium_free(buf);
+}
+
+/*
+ * The next entry of a loaded file from *pos on: 1 with its parts (the
+ * line is split in place), 0 at the end.  Malformed lines are skipped.
+ */
+static int
+secrets_next(char *buf, size_t len, char **pos, char **user_r,
+    enum secret_scheme *scheme_r, char **value_r)
+{
+	char *line, *next;
+
+	for (line = *pos; line != NULL && line < buf + len; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (secrets_parse_line(line, user_r, scheme_r, value_r) == 1) {
+			*pos = next;
+			return 1;
+		}
+	}
+	*pos = NULL;
+	return 0;
+}
+
+/*
+ * Find user's secret in the secrets file ({POLICY} entries hold none and
+ * are passed over).  Returns 1 with the scheme and a copy of the value
+ * (sodium_malloc'd; the caller wipes it with sodium_free), 0 when absent,
+ * -1 when the file cannot be used (why says so); with the schemes of all
+ * its secrets in *held_r (HOLDS bits) unless held_r is NULL.  The whole
+ * file is read and wiped either way.
+ */
+static int
+secrets_find(const struct auth_config *cf, const char *user,
+    enum secret_scheme *scheme_r, char **value_r, unsigned char *filekey,
+    unsigned int *held_r, char *why, size_t whylen)
+{
+	unsigned int held = 0;
+	char *buf, *pos, *u, *v;
+	enum secret_scheme scheme;
+	size_t len;
+	int found = 0;
+
+	if (secrets_load(cf, &buf, &len, why, whylen) == -1)
+		return -1;
 	/*
 	 * A key only this file's reader can know, for the made-up SCRAM
 	 * salts of users without a SCRAM secret (auth_scram_lookup).
@@ -135,10 +185,8 @@ secrets_find(const struct auth_config *cf, const char *user,
 		crypto_generichash(filekey, SCRAM_KEY_LEN,
 		    (const unsigned char *)buf, len,
 		    (const unsigned char *)"pop3d SCRAM salt", 16);
-	for (line = buf; line != NULL && line < buf + len; line = next) {
-		if ((next = strchr(line, '\n')) != NULL)
-			*next++ = '\0';
-		if (secrets_parse_line(line, &u, &scheme, &v) != 1)
+	for (pos = buf; secrets_next(buf, len, &pos, &u, &scheme, &v) == 1;) {
+		if (scheme == SECRET_POLICY)
 			continue;
 		held |= HOLDS(scheme);
 		if (found || strcmp(u, user) != 0)
@@ -152,8 +200,7 @@ secrets_find(const struct auth_config *cf, const char *user,
 		*scheme_r = scheme;
 		found = 1;
 	}
-	sodium_memzero(buf, len);
-	sodium_free(buf);
+	secrets_unload(buf, len);
 	/* The guarded copy costs pages and system calls: an absent user
 	 * pays for one too. */
 	if (found == 0) {
@@ -165,6 +212,64 @@ secrets_find(const struct auth_config *cf, const char *user,
 	if (held_r != NULL)
 		*held_r = held;
 	return found;
+}
+
+int
+auth_secrets_policy(const struct auth_config *cf, const char *user,
+    struct user_policy *p, char *why, size_t whylen)
+{
+	char *buf, *pos, *u, *v, bad[96];
+	enum secret_scheme scheme;
+	size_t len;
+	int r = 0;
+
+	memset(p, 0, sizeof(*p));
+	if (cf->secrets == NULL)
+		return 0;
+	if (secrets_load(cf, &buf, &len, why, whylen) == -1)
+		return -1;
+	for (pos = buf; r == 0 &&
+	    secrets_next(buf, len, &pos, &u, &scheme, &v) == 1;) {
+		if (scheme != SECRET_POLICY || strcmp(u, user) != 0)
+			continue;
+		if (secrets_policy_parse(v, p, bad, sizeof(bad)) == 0)
+			r = 1;
+		else {
+			(void)snprintf(why, whylen, "the {POLICY} entry of "
+			    "%s in %s is malformed: %s", user, cf->secrets,
+			    bad);
+			memset(p, 0, sizeof(*p));
+			r = -1;
+		}
+	}
+	secrets_unload(buf, len);
+	return r;
+}
+
+int
+auth_secrets_policies(const struct auth_config *cf)
+{
+	char *buf, *pos, *u, *v, why[160];
+	enum secret_scheme scheme;
+	struct user_policy p;
+	size_t len;
+	int r = 0;
+
+	if (cf->secrets == NULL)
+		return 0;
+	if (secrets_load(cf, &buf, &len, why, sizeof(why)) == -1)
+		return -1;
+	for (pos = buf; secrets_next(buf, len, &pos, &u, &scheme, &v) == 1;) {
+		if (scheme != SECRET_POLICY ||
+		    secrets_policy_parse(v, &p, why, sizeof(why)) == -1)
+			continue;
+		if (p.have_delay)
+			r |= (int)POLICY_HAS_DELAY;
+		if (p.have_expire)
+			r |= (int)POLICY_HAS_EXPIRE;
+	}
+	secrets_unload(buf, len);
+	return r;
 }
 
 /* Constant-time equality of two byte strings of any lengths. */

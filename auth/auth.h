@@ -250,9 +250,41 @@ enum auth_result auth_scram_lookup(const struct auth_config *cf,
 enum secret_scheme {
 	SECRET_PLAIN,		/* {PLAIN}: APOP and everything */
 	SECRET_ARGON2ID,	/* {ARGON2ID}: crypto_pwhash_str */
-	SECRET_SCRAM		/* {SCRAM-SHA-256}: salted keys */
+	SECRET_SCRAM,		/* {SCRAM-SHA-256}: salted keys */
+	SECRET_POLICY		/* {POLICY}: no secret, the user's own
+				   RFC 2449 values (struct user_policy) */
 };
 #define SECRETS_LINE_MAX	1024
+
+/*
+ * A user's own LOGIN-DELAY and EXPIRE, from a {POLICY} entry of the
+ * secrets file: words "login-delay=SECONDS" and "expire=DAYS|never",
+ * each at most once, separated by blanks.  What an entry leaves out is
+ * the site's.
+ */
+struct user_policy {
+	bool		 have_delay;
+	unsigned int	 login_delay;	/* seconds, 0 to POLICY_DELAY_MAX */
+	bool		 have_expire;
+	int		 expire;	/* days to POLICY_EXPIRE_MAX, or
+					   POLICY_EXPIRE_NEVER */
+};
+#define POLICY_DELAY_MAX	86400	/* pop3d.conf's login-delay bound */
+#define POLICY_EXPIRE_MAX	36500	/* and expire's */
+#define POLICY_EXPIRE_NEVER	(-1)
+#define POLICY_TEXT_MAX		64	/* secrets_policy_format's longest */
+#define POLICY_HAS_DELAY	1U
+#define POLICY_HAS_EXPIRE	2U
+
+/*
+ * secrets_policy_parse: a {POLICY} value into *p.  0, or -1 with what is
+ * wrong in why.  secrets_policy_format writes *p back in the words a
+ * value has ("" for an empty policy) into buf (POLICY_TEXT_MAX).
+ */
+int		 secrets_policy_parse(const char *value,
+		    struct user_policy *p, char *why, size_t whylen);
+void		 secrets_policy_format(const struct user_policy *p,
+		    char *buf, size_t size);
 
 /*
  * secrets_parse_line: split "user:{SCHEME}value" in place.  Returns 1 for
@@ -275,6 +307,20 @@ int		 secrets_open(const char *path, bool root, char *why,
  * pop3d's cost settings) into out (crypto_pwhash_STRBYTES).  0 or -1.
  */
 int		 secrets_hash(const char *pass, size_t len, char *out);
+
+/*
+ * auth_secrets_policy: the {POLICY} entry of user (its first), parsed
+ * into *p: 1, 0 when there is none, -1 when the file cannot be used or
+ * the entry is malformed (why says which).  Asked after a login
+ * succeeded, and by pop3d --check; the file is opened as a login opens
+ * it.  auth_secrets_policies: which values the file's {POLICY} entries
+ * set for someone (POLICY_HAS_* bits, for CAPA's USER argument before
+ * login); -1 when it cannot be used.
+ */
+int		 auth_secrets_policy(const struct auth_config *cf,
+		    const char *user, struct user_policy *p, char *why,
+		    size_t whylen);
+int		 auth_secrets_policies(const struct auth_config *cf);
 
 /* ---- For pop3d --check: the checks' parts, facts and not verdicts ----- */
 

@@ -3,6 +3,7 @@
  * Runs as: root (the administrator), or the owner of a private file.
  *
  *   pop3d-passwd --file=FILE [--scheme=plain|argon2id|scram-sha-256] USER
+ *   pop3d-passwd --file=FILE --policy='[login-delay=S] [expire=D]' USER
  *   pop3d-passwd --file=FILE --delete USER
  *   pop3d-passwd --file=FILE --list
  *
@@ -39,12 +40,16 @@ usage(int status)
 	(void)fprintf(status == EX_OK ? stdout : stderr,
 	    "usage: pop3d-passwd --file=FILE "
 	    "[--scheme=plain|argon2id|scram-sha-256] USER\n"
+	    "       pop3d-passwd --file=FILE "
+	    "--policy='[login-delay=SECONDS] [expire=DAYS|never]' USER\n"
 	    "       pop3d-passwd --file=FILE --delete USER\n"
 	    "       pop3d-passwd --file=FILE --list\n"
 	    "\n"
 	    "Adds or replaces USER's entry in the pop3d secrets file (the\n"
 	    "password is read from stdin, or asked for on a terminal),\n"
 	    "deletes it, or lists the users (never their secrets).\n"
+	    "--policy sets USER's own LOGIN-DELAY and EXPIRE (RFC 2449),\n"
+	    "for a login by any method; --policy= removes them.\n"
 	    "--scheme=argon2id (the default) stores a slow salted hash;\n"
 	    "--scheme=scram-sha-256 stores salted keys for SCRAM-SHA-256\n"
 	    "(and USER/PASS); --scheme=plain stores the password itself,\n"
@@ -144,9 +149,16 @@ get_password(char *pass, size_t size)
 		die(EX_USAGE, "a password cannot contain a CR");
 }
 
-/* Copy the file without user's entry to out; returns whether it had one. */
+/* Which of the user's entries a rewrite leaves out. */
+enum drop { DROP_SECRET, DROP_POLICY, DROP_ALL };
+
+/*
+ * Copy the file without user's entries of the kind drop says to out;
+ * returns whether it had one.
+ */
 static bool
-copy_others(FILE *in, FILE *out, const char *user, bool list)
+copy_others(FILE *in, FILE *out, const char *user, bool list,
+    enum drop drop)
 {
 	char line[SECRETS_LINE_MAX + 2], copy[SECRETS_LINE_MAX + 2];
 	char *u, *v;
@@ -167,9 +179,15 @@ copy_others(FILE *in, FILE *out, const char *user, bool list)
 		if (r == -1)
 			(void)fprintf(stderr, "pop3d-passwd: warning: line %u "
 			    "is malformed; kept as it is\n", lineno);
+		/* A policy is no secret: it is listed with its values. */
 		if (list && r == 1)
-			(void)printf("%s %s\n", u, secrets_scheme_name(scheme));
-		if (r == 1 && user != NULL && strcmp(u, user) == 0) {
+			(void)printf("%s %s%s%s\n", u,
+			    secrets_scheme_name(scheme),
+			    scheme == SECRET_POLICY ? " " : "",
+			    scheme == SECRET_POLICY ? v : "");
+		if (r == 1 && user != NULL && strcmp(u, user) == 0 &&
+		    (drop == DROP_ALL ||
+		    (drop == DROP_POLICY) == (scheme == SECRET_POLICY))) {
 			found = true;
 			sodium_memzero(copy, sizeof(copy));
 			sodium_memzero(line, sizeof(line));
@@ -209,6 +227,7 @@ struct passwd_opts {
 	const char	*file;
 	const char	*user;		/* NULL with --list */
 	enum secret_scheme scheme;
+	const char	*policy;	/* with --policy=, its value */
 	bool		 del;
 	bool		 list;
 };
@@ -237,6 +256,8 @@ passwd_parse_args(int argc, char *argv[], struct passwd_opts *o_r)
 			o.scheme = SECRET_ARGON2ID;
 		else if (strcmp(argv[i], "--scheme=scram-sha-256") == 0)
 			o.scheme = SECRET_SCRAM;
+		else if (strncmp(argv[i], "--policy=", 9) == 0)
+			o.policy = argv[i] + 9;
 		else if (strcmp(argv[i], "--delete") == 0)
 			o.del = true;
 		else if (strcmp(argv[i], "--list") == 0)
@@ -247,7 +268,8 @@ passwd_parse_args(int argc, char *argv[], struct passwd_opts *o_r)
 			o.user = argv[i];
 	}
 	if (o.file == NULL || o.file[0] == '\0' ||
-	    (o.list && (o.user != NULL || o.del)) ||
+	    (o.list && (o.user != NULL || o.del || o.policy != NULL)) ||
+	    (o.del && o.policy != NULL) ||
 	    (!o.list && o.user == NULL))
 		usage(EX_USAGE);
 	if (o.user != NULL && !auth_name_valid(o.user))
@@ -280,6 +302,26 @@ passwd_read(enum secret_scheme scheme, char *value, size_t size)
 }
 
 /*
+ * The value of a {POLICY} entry for the words of --policy=, as the
+ * server reads them ("" to remove the entry); a wrong word exits.
+ */
+static void
+passwd_policy(const char *words, char *value, size_t size)
+{
+	struct user_policy p;
+	char why[128];
+
+	value[0] = '\0';
+	if (words[strspn(words, " \t")] == '\0')
+		return;
+	if (secrets_policy_parse(words, &p, why, sizeof(why)) == -1) {
+		(void)fprintf(stderr, "pop3d-passwd: --policy: %s\n", why);
+		die(EX_USAGE, "the file was left as it was");
+	}
+	secrets_policy_format(&p, value, size);
+}
+
+/*
  * Rewrite the file as the opening comment says: without the user's entry
  * and, unless deleting, with a new one of value (size bytes), which is
  * wiped once written.  Any failure exits, leaving the old file as it was.
@@ -291,7 +333,7 @@ passwd_rewrite(const struct passwd_opts *o, char *value, size_t size)
 	FILE *in, *out;
 	struct stat st;
 	int lockfd, fd;
-	bool found;
+	bool found, removing;
 
 	/* One editor at a time: a lock on the directory of the file. */
 	if ((lockpath = dir_of(o->file)) == NULL ||
@@ -318,9 +360,14 @@ passwd_rewrite(const struct passwd_opts *o, char *value, size_t size)
 		die_errno("cannot set the owner of", tmp);
 	if (fchmod(fd, 0600) == -1 || (out = fdopen(fd, "w")) == NULL)
 		die_errno("cannot prepare", tmp);
-	found = in != NULL && copy_others(in, out, o->user, false);
-	if (!o->del && fprintf(out, "%s:%s%s\n", o->user,
-	    secrets_scheme_name(o->scheme), value) < 0)
+	found = in != NULL && copy_others(in, out, o->user, false,
+	    o->del ? DROP_ALL : o->policy != NULL ? DROP_POLICY :
+	    DROP_SECRET);
+	/* An empty policy removes the entry; a secret is never empty. */
+	removing = value[0] == '\0';
+	if (!o->del && !removing && fprintf(out, "%s:%s%s\n",
+	    o->user, secrets_scheme_name(o->policy != NULL ? SECRET_POLICY :
+	    o->scheme), value) < 0)
 		die_errno("cannot write", tmp);
 	sodium_memzero(value, size);
 	if (fflush(out) == EOF || fsync(fileno(out)) == -1 ||
@@ -328,6 +375,8 @@ passwd_rewrite(const struct passwd_opts *o, char *value, size_t size)
 		die_errno("cannot write", tmp);
 	if (o->del && !found)
 		die(EX_USAGE, "no such user in the file");
+	if (o->policy != NULL && removing && !found)
+		die(EX_USAGE, "the user has no {POLICY} entry in the file");
 	if (rename(tmp, o->file) == -1)
 		die_errno("cannot replace", o->file);
 	/* The rename must reach the disk too: lockfd is the directory. */
@@ -355,11 +404,13 @@ main(int argc, char *argv[])
 	if (o.list) {
 		if ((in = fopen(o.file, "re")) == NULL)
 			die_errno("cannot open", o.file);
-		(void)copy_others(in, NULL, NULL, true);
+		(void)copy_others(in, NULL, NULL, true, DROP_SECRET);
 		(void)fclose(in);
 		return EX_OK;
 	}
-	if (!o.del)
+	if (o.policy != NULL)
+		passwd_policy(o.policy, value, sizeof(value));
+	else if (!o.del)
 		passwd_read(o.scheme, value, sizeof(value));
 	passwd_rewrite(&o, value, sizeof(value));
 	return EX_OK;

@@ -10,7 +10,10 @@
  * first entry of each user (of the first few named) must let that user
  * in with its secret (by USER/PASS, and by APOP for {PLAIN}), and nothing
  * else may; a {SCRAM-SHA-256} value must parse into bounded fields or not
- * at all.  Argon2id is replaced by tests/fakes/pwhash-fast.c: its
+ * at all.  A {POLICY} value is no secret: it must parse into bounded
+ * values that format back into words parsing the same, or not at all;
+ * auth_secrets_policy must give the first one of its user; and its text
+ * lets nobody in who has no secret in the file.  Argon2id is replaced by tests/fakes/pwhash-fast.c: its
  * {ARGON2ID} value "$fake$PASSWORD" is PASSWORD's hash; SCRAM's Hi() by
  * tests/fakes/scram-hi-fast.c (one round, whatever the count).
  */
@@ -163,15 +166,87 @@ check_login(const struct auth_config *cf, const struct entry *e)
 	FUZZ_CHECK(auth_apop(cf, e->user, STAMP, digest, &out) == AUTH_FAIL);
 }
 
+/* A {POLICY} value parses (bounded) and formats back, or not at all. */
+static int
+check_policy_value(const char *value, struct user_policy *p)
+{
+	struct user_policy again;
+	char text[POLICY_TEXT_MAX], why[160];
+
+	if (secrets_policy_parse(value, p, why, sizeof(why)) == -1) {
+		FUZZ_CHECK(why[0] != '\0');
+		return -1;
+	}
+	FUZZ_CHECK(p->have_delay || p->have_expire);
+	FUZZ_CHECK(!p->have_delay || p->login_delay <= POLICY_DELAY_MAX);
+	FUZZ_CHECK(!p->have_expire || p->expire == POLICY_EXPIRE_NEVER ||
+	    (p->expire >= 0 && p->expire <= POLICY_EXPIRE_MAX));
+	secrets_policy_format(p, text, sizeof(text));
+	FUZZ_CHECK(secrets_policy_parse(text, &again, why, sizeof(why)) == 0);
+	FUZZ_CHECK(again.have_delay == p->have_delay &&
+	    again.have_expire == p->have_expire &&
+	    (!p->have_delay || again.login_delay == p->login_delay) &&
+	    (!p->have_expire || again.expire == p->expire));
+	return 0;
+}
+
+/* The first {POLICY} entry of a user. */
+struct policy_entry {
+	struct entry	 e;
+	int		 parsed;	/* check_policy_value's result */
+	struct user_policy p;
+};
+
+/* Has user an entry with a secret anywhere in the input? */
+static bool
+has_secret(const char *p, const char *end, const char *user)
+{
+	const char *nl;
+	char *buf, *u, *v;
+	enum secret_scheme scheme;
+	size_t len;
+	bool found = false;
+
+	for (; p < end && !found; p = nl != NULL ? nl + 1 : end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		len = (size_t)((nl != NULL ? nl : end) - p);
+		if ((buf = strndup(p, len)) == NULL)
+			fuzz_fail("out of memory");
+		found = secrets_parse_line(buf, &u, &scheme, &v) == 1 &&
+		    scheme != SECRET_POLICY && strcmp(u, user) == 0;
+		free(buf);
+	}
+	return found;
+}
+
+static void
+check_policy(const struct auth_config *cf, const struct policy_entry *pe,
+    bool secret)
+{
+	struct user_policy p;
+	struct auth_outcome out;
+	char why[256];
+	int r;
+
+	r = auth_secrets_policy(cf, pe->e.user, &p, why, sizeof(why));
+	FUZZ_CHECK(r == (pe->parsed == 0 ? 1 : -1));
+	if (r == 1)
+		FUZZ_CHECK(memcmp(&p, &pe->p, sizeof(p)) == 0);
+	if (!secret)
+		FUZZ_CHECK(auth_password(cf, pe->e.user, pe->e.value,
+		    strlen(pe->e.value), &out) != AUTH_OK && !out.known);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data, *end = p + size, *nl;
 	struct entry e, firsts[ENTRIES_MAX];
+	struct policy_entry pols[ENTRIES_MAX];
 	struct auth_config cf;
 	struct auth_outcome out;
 	enum auth_result r;
-	unsigned int n = 0, i;
+	unsigned int n = 0, npols = 0, i, k;
 	bool stranger = false;
 	size_t len;
 
@@ -183,6 +258,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		if (strcmp(e.user, STRANGER) == 0)
 			stranger = true;
+		for (k = 0; k < npols && strcmp(pols[k].e.user, e.user) != 0;
+		    k++)
+			;
+		if (e.scheme == SECRET_POLICY && k == npols &&
+		    npols < ENTRIES_MAX) {
+			memset(&pols[k], 0, sizeof(pols[k]));
+			pols[k].e = e;
+			pols[k].parsed = check_policy_value(e.value,
+			    &pols[k].p);
+			npols++;
+			continue;
+		}
+		if (e.scheme == SECRET_POLICY) {
+			struct user_policy later;
+
+			(void)check_policy_value(e.value, &later);
+			free(e.user);
+			free(e.value);
+			continue;
+		}
 		for (i = 0; i < n && strcmp(firsts[i].user, e.user) != 0; i++)
 			;
 		if (i == n && n < ENTRIES_MAX)
@@ -201,12 +296,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_write(cf.secrets, data, size);
 		for (i = 0; i < n; i++)
 			check_login(&cf, &firsts[i]);
+		for (k = 0; k < npols; k++)
+			check_policy(&cf, &pols[k], has_secret((const char *)
+			    data, end, pols[k].e.user));
 		r = auth_password(&cf, STRANGER, "x", 1, &out);
 		FUZZ_CHECK(stranger || (r == AUTH_FAIL && !out.known));
 	}
 	for (i = 0; i < n; i++) {
 		free(firsts[i].user);
 		free(firsts[i].value);
+	}
+	for (k = 0; k < npols; k++) {
+		free(pols[k].e.user);
+		free(pols[k].e.value);
 	}
 	return 0;
 }

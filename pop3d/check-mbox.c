@@ -230,7 +230,7 @@ check_state(struct check *c, const struct box *b)
 static void
 check_delay(struct check *c, const struct box *b)
 {
-	unsigned int delay = b->s->conf->login_delay, wait;
+	unsigned int delay = b->s->login_delay, wait;
 	time_t now = time(NULL);
 
 	if (delay == 0)
@@ -240,7 +240,7 @@ check_delay(struct check *c, const struct box *b)
 		    "login is recorded yet", delay);
 		return;
 	}
-	if ((wait = login_delay_wait(b->s->conf, (time_t)b->state.mtime,
+	if ((wait = login_delay_wait(delay, (time_t)b->state.mtime,
 	    now)) > 0)
 		check_say(c, CHECK_PROBLEM, "login delay", "the last login of "
 		    "%s was %lld s ago, and login-delay = %u s: a login now "

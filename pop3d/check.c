@@ -410,6 +410,36 @@ check_secrets(struct check *c, const struct session *s,
 		    "does not let it in either (above)" : "", path, user);
 }
 
+/*
+ * The user's own LOGIN-DELAY and EXPIRE ({POLICY}), as a login takes them
+ * once the password is right; from here on the checks use them.
+ */
+static void
+check_policy(struct check *c, struct session *s, const char *user,
+    int found, struct login *l)
+{
+	char why[256], text[POLICY_TEXT_MAX];
+	int r;
+
+	/* An unusable file was told above: a login reads no policy then. */
+	if (s->auth.secrets == NULL || found == -1)
+		return;
+	r = auth_secrets_policy(&s->auth, user, &l->policy, why, sizeof(why));
+	if (r == -1)
+		check_say(c, CHECK_WARNING, "user policy", "%s: a login goes "
+		    "ahead with the site's login-delay and expire (and logs "
+		    "this); fix: pop3d-passwd --file=%s "
+		    "--policy='login-delay=SECONDS expire=DAYS' %s", why,
+		    s->auth.secrets, user);
+	else if (r == 1) {
+		secrets_policy_format(&l->policy, text, sizeof(text));
+		check_say(c, CHECK_OK, "user policy", "%s has a {POLICY} "
+		    "entry: %s, in place of the site's value%s", user, text,
+		    l->policy.have_delay && l->policy.have_expire ? "s" : "");
+		login_policy_apply(s, l);
+	}
+}
+
 /* ---- The password ------------------------------------------------------- */
 
 /*
@@ -697,6 +727,7 @@ check(const struct config *cf, const struct check_request *req)
 		check_say(&c, CHECK_OK, "PAM service", "not used (auth lists "
 		    "secrets only)");
 	check_secrets(&c, &s, &m, user, found, scheme, swhy);
+	check_policy(&c, &s, user, found, &l);
 	check_account(&c, &s, user, &l, why);
 	if (pass != NULL) {
 		check_password(&c, &s, user, pass, passlen, &l, &why);

@@ -133,19 +133,31 @@ login_quit(struct session *s, char **argv)
 static enum cmd_result
 any_capa(struct session *s, char **argv)
 {
+	bool auth, delay_user, expire_user;
+
 	(void)reply_ok(s, "capability list follows");
 	reply_line(s, "TOP");
 	reply_line(s, "UIDL");
 	reply_line(s, "RESP-CODES");
 	reply_line(s, "AUTH-RESP-CODE");
 	reply_line(s, "PIPELINING");
-	if (s->conf->login_delay > 0)
-		reply_line(s, "LOGIN-DELAY %u", s->conf->login_delay);
-	if (s->conf->expire == CONF_EXPIRE_NEVER)
-		reply_line(s, "EXPIRE NEVER");
-	else if (s->conf->expire >= 0)
-		reply_line(s, "EXPIRE %d", s->conf->expire);
-	if (s->state == STATE_AUTH) {
+	/*
+	 * RFC 2449 sections 6.5 and 6.7: before login, the site's value,
+	 * followed by USER where a user's own may differ; after it, the
+	 * user's.  Without a site value EXPIRE waits for the login.
+	 */
+	auth = s->state == STATE_AUTH;
+	delay_user = auth && (s->per_user & POLICY_HAS_DELAY) != 0;
+	expire_user = auth && (s->per_user & POLICY_HAS_EXPIRE) != 0;
+	if (s->login_delay > 0 || delay_user)
+		reply_line(s, "LOGIN-DELAY %u%s", s->login_delay,
+		    delay_user ? " USER" : "");
+	if (s->expire == CONF_EXPIRE_NEVER)
+		reply_line(s, "EXPIRE NEVER%s", expire_user ? " USER" : "");
+	else if (s->expire >= 0)
+		reply_line(s, "EXPIRE %d%s", s->expire,
+		    expire_user ? " USER" : "");
+	if (auth) {
 		reply_line(s, "USER");
 		/* SCRAM needs the secrets file, as APOP does. */
 		reply_line(s, s->apop ? "SASL PLAIN LOGIN SCRAM-SHA-256" :

@@ -155,6 +155,7 @@ login_conclude(struct session *s, const char *method, const char *asked,
     enum auth_result r, struct auth_outcome *out, struct login *l,
     bool *last_r)
 {
+	char pwhy[256];
 	const char *why;
 
 	*last_r = false;
@@ -168,6 +169,11 @@ login_conclude(struct session *s, const char *method, const char *asked,
 		(void)snprintf(l->user, sizeof(l->user), "%s", out->user);
 		l->method = method;
 		sodium_memzero(out, sizeof(*out));
+		/* A policy that cannot be read leaves the site's values. */
+		if (auth_secrets_policy(&s->auth, l->user, &l->policy,
+		    pwhy, sizeof(pwhy)) == -1)
+			log_warnx("user %s: %s; the site's login-delay and "
+			    "expire apply", log_quote(l->user), pwhy);
 		return AUTH_OK;
 	}
 	/*
@@ -375,12 +381,12 @@ open_failed(struct session *s, const char *path, enum store_error why)
  * record in the future (the clock was set back) holds nobody up.
  */
 unsigned int
-login_delay_wait(const struct config *cf, time_t last, time_t now)
+login_delay_wait(unsigned int delay, time_t last, time_t now)
 {
-	if (cf->login_delay == 0 || last <= 0 || last > now ||
-	    now - last >= (time_t)cf->login_delay)
+	if (delay == 0 || last <= 0 || last > now ||
+	    now - last >= (time_t)delay)
 		return 0;
-	return cf->login_delay - (unsigned int)(now - last);
+	return delay - (unsigned int)(now - last);
 }
 
 static unsigned int
@@ -388,10 +394,20 @@ login_delay_left(const struct session *s, time_t now)
 {
 	time_t last;
 
-	if (s->conf->login_delay == 0 || !s->store.have_statefd ||
+	if (s->login_delay == 0 || !s->store.have_statefd ||
 	    store_last_login(s->store.statefd, &last) == -1)
 		return 0;
-	return login_delay_wait(s->conf, last, now);
+	return login_delay_wait(s->login_delay, last, now);
+}
+
+void
+login_policy_apply(struct session *s, const struct login *l)
+{
+	if (l->policy.have_delay)
+		s->login_delay = l->policy.login_delay;
+	if (l->policy.have_expire)
+		s->expire = l->policy.expire == POLICY_EXPIRE_NEVER ?
+		    CONF_EXPIRE_NEVER : l->policy.expire;
 }
 
 static void
@@ -454,14 +470,15 @@ login_finish(struct session *s, const struct login *l)
 		return CMD_CLOSE;
 	}
 	s->login_time = time(NULL);
+	login_policy_apply(s, l);
 	if ((left = login_delay_left(s, s->login_time)) > 0) {
 		log_notice("login refused: user=%s method=%s client=%s "
 		    "reason=%s", log_quote(l->user), l->method, s->peer,
 		    log_quote("LOGIN-DELAY: the last login was less than "
 		    "login-delay seconds ago"));
-		(void)reply_err(s, "[LOGIN-DELAY] this site allows one login "
-		    "every %u seconds; try again in %u seconds",
-		    s->conf->login_delay, left);
+		(void)reply_err(s, "[LOGIN-DELAY] this site allows you one "
+		    "login every %u seconds; try again in %u seconds",
+		    s->login_delay, left);
 		return CMD_CLOSE;
 	}
 	if (store_open(path, &s->store, &s->mb, &why) == -1)

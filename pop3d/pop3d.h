@@ -260,6 +260,7 @@ struct login {
 	bool		 system;	/* a system account: its groups too */
 	bool		 have_home;
 	char		 home[CONF_PATH_MAX];
+	struct user_policy policy;	/* its own, from a {POLICY} entry */
 };
 
 struct login_via;	/* login.c: how a credential reaches the checker */
@@ -285,6 +286,11 @@ struct session {
 	char		 user[POP_USER_MAX + 1];	/* from USER */
 	char		 stamp[128];	/* APOP timestamp; "" if no APOP */
 	bool		 apop;
+	/* RFC 2449: the site's values until login, then the user's. */
+	unsigned int	 login_delay;
+	int		 expire;	/* as config's expire */
+	unsigned int	 per_user;	/* POLICY_HAS_* of the secrets file:
+					   which may differ by user */
 
 	/* login.c's own: only the seam looks at these. */
 	const struct login_via *via;
@@ -510,10 +516,13 @@ int		 login_become(struct session *s, const struct login *l,
 /*
  * login_delay_wait: RFC 2449 LOGIN-DELAY: how many seconds a login at
  * now must still wait after the last one, at last (the state file's
- * record), with cf's login-delay; 0: it may go ahead.
+ * record), with a login-delay of delay seconds; 0: it may go ahead.
+ * login_policy_apply: the user's own LOGIN-DELAY and EXPIRE (l->policy)
+ * in place of the site's, for the session of l.
  */
-unsigned int	 login_delay_wait(const struct config *cf, time_t last,
+unsigned int	 login_delay_wait(unsigned int delay, time_t last,
 		    time_t now);
+void		 login_policy_apply(struct session *s, const struct login *l);
 
 /* ---- watch.c ------------------------------------------------------------ */
 

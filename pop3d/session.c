@@ -24,6 +24,7 @@ session_init(struct session *s, struct conn *c, const struct config *cf,
     const char *peer)
 {
 	unsigned int i;
+	int r;
 
 	memset(s, 0, sizeof(*s));
 	s->conn = c;
@@ -42,6 +43,10 @@ session_init(struct session *s, struct conn *c, const struct config *cf,
 	s->auth.secrets = cf->secrets;
 	s->auth.root = s->root;
 	conf_store(cf, &s->store);
+	s->login_delay = cf->login_delay;
+	s->expire = cf->expire;
+	if ((r = auth_secrets_policies(&s->auth)) > 0)
+		s->per_user = (unsigned int)r;
 	s->apop = auth_apop_offered(&s->auth) &&
 	    auth_apop_stamp(cf->hostname, s->stamp, sizeof(s->stamp)) == 0;
 	if (!s->apop)

@@ -395,6 +395,26 @@ def policy(tap, env):
         r"login-delay = 900 s: a login now gets -ERR \[LOGIN-DELAY\] "
         r"\(after a right password\) for (89[0-9]|900) s more; fix: wait, or "
         r"lower login-delay"), "a login sooner than login-delay allows", 1)
+    # The user's own delay, from a {POLICY} entry: it lifts the site's.
+    env.secret_lines.append("alice:{POLICY}login-delay=0 expire=never")
+    env.write_config()
+    r = run_check(env, "alice", ["--login-delay=900"])
+    has(tap, r, "ok: user policy: alice has a {POLICY} entry: "
+        "login-delay=0 expire=never, in place of the site's values",
+        "a user's own policy is named", 0)
+    tap.ok(not levels(r[1], "problem"),
+           "and the site's login-delay no longer holds the user up", r[1])
+    env.secret_lines[-1] = "alice:{POLICY}login-delay=soon"
+    env.write_config()
+    r = run_check(env, "alice", ["--login-delay=900"])
+    has(tap, r, "warning: user policy: the {POLICY} entry of alice in %s "
+        "is malformed: login-delay must be a number of seconds from 0 to "
+        "86400: a login goes ahead with the site's login-delay and expire "
+        "(and logs this); fix: pop3d-passwd --file=%s "
+        "--policy='login-delay=SECONDS expire=DAYS' alice" %
+        (env.secrets, env.secrets), "a malformed policy", 1)
+    env.secret_lines.pop()
+    env.write_config()
     relay = os.path.join(env.dir, "relay")
     os.mkdir(relay)
     os.chmod(relay, 0o777)

@@ -9,7 +9,9 @@ file: a new state file records none (the first login goes ahead), the
 record stays the login's own after a QUIT that deleted mail (its
 journal writes move the time on, the session puts it back), a record in
 the future (the clock was set back) holds nobody up, and after DELAY
-seconds the next login works.
+seconds the next login works.  A {POLICY} entry of the secrets file
+gives a user a delay of their own, in place of the site's, both ways: 0
+lifts it, and a delay where the site has none is enforced.
 """
 
 import os
@@ -26,8 +28,8 @@ TIMEOUT = 20
 DELAY = 3
 
 
-def session(env, password=b"wonderland", extra=b""):
-    proc = subprocess.Popen(env.argv(["--login-delay=%d" % DELAY]),
+def session(env, password=b"wonderland", extra=b"", delay=DELAY):
+    proc = subprocess.Popen(env.argv(["--login-delay=%d" % delay]),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=open(env.log, "ab"), cwd=env.dir,
                             **env.preexec())
@@ -92,6 +94,25 @@ def main():
         out = session(env)
         tap.ok(reply_to_pass(out).startswith(b"+OK maildrop has 2"),
                "after the delay the next login works", out)
+
+        # The user's own delay: none, where the site has one.
+        env.secret_lines.append("alice:{POLICY}login-delay=0")
+        env.write_config()
+        outs = [session(env) for _ in range(2)]
+        tap.ok(all(reply_to_pass(o).startswith(b"+OK") for o in outs),
+               "a {POLICY} login-delay=0 lets the user in again at once",
+               outs)
+        # And one where the site has none.
+        env.secret_lines[-1] = "alice:{POLICY}login-delay=%d" % DELAY
+        env.write_config()
+        out = session(env, delay=0)
+        tap.ok(reply_to_pass(out).startswith(b"-ERR [LOGIN-DELAY]") and
+               b"one login every %d seconds" % DELAY in out,
+               "a {POLICY} login-delay holds the user up where the site "
+               "has none", out)
+        out = session(env, password=b"wrong", delay=0)
+        tap.ok(reply_to_pass(out).startswith(b"-ERR [AUTH]"),
+               "and a wrong password within it still gets [AUTH]", out)
     finally:
         env.cleanup()
     return tap.done()

@@ -10,7 +10,9 @@ that is not there, a file that is not a regular file) refused with
 status 100 and the file untouched.  On a terminal it asks twice without
 echo; --help and --version; and trouble (a missing directory, a file
 size limit, an over-long line) ends with status 111, the file as it was
-and no temporary file left.  pop3d itself reading what is written
+and no temporary file left.  --policy sets a user's {POLICY} entry
+(normalised, beside the secret, which a new password keeps), refuses
+words that are not its own, and --policy= and --delete remove it.  pop3d itself reading what is written
 here is what the protocol tests do (tests/lib/popenv.py makes their
 secrets file with pop3d-passwd).
 """
@@ -170,6 +172,48 @@ def main():
                "deleting a user who is not there: status 100, file as it "
                "was", r)
 
+        # A user's policy: beside the secret, which a new password keeps.
+        r = run(path, "--policy= expire=NEVER\tlogin-delay=60 ", "alice")
+        tap.ok(r[0] == 0 and "alice:{POLICY}login-delay=60 expire=never"
+               in lines(path) and
+               "alice:{PLAIN}looking-glass" in lines(path),
+               "--policy adds a {POLICY} entry in the server's words, "
+               "beside the secret", lines(path))
+        r = run(path, "--policy=login-delay=0", "alice")
+        tap.ok(r[0] == 0 and [l for l in lines(path) if
+                              l.startswith("alice:{POLICY}")] ==
+               ["alice:{POLICY}login-delay=0"],
+               "--policy again replaces it", lines(path))
+        r = run(path, "--scheme=plain", "alice", password="looking-glass")
+        tap.ok(r[0] == 0 and "alice:{POLICY}login-delay=0" in lines(path)
+               and entry(path, "alice") != [],
+               "a new password keeps the policy", lines(path))
+        r = run(path, "--list")
+        tap.ok(r[0] == 0 and "alice {POLICY} login-delay=0\n" in r[1] and
+               "alice {PLAIN}\n" in r[1],
+               "--list shows a policy with its words", r)
+        saved = lines(path)
+        for words in ("login-delay=86401", "expire=soon", "delay=5",
+                      "login-delay=5 login-delay=6"):
+            r = run(path, "--policy=" + words, "alice")
+            tap.ok(r[0] == EX_USAGE and "--policy" in r[2] and
+                   lines(path) == saved,
+                   "--policy=%s refused, file as it was" % words, r)
+        r = run(path, "--policy=", "alice")
+        tap.ok(r[0] == 0 and not any(l.startswith("alice:{POLICY}")
+                                     for l in lines(path)) and
+               "alice:{PLAIN}looking-glass" in lines(path),
+               "--policy= removes the policy, not the secret", lines(path))
+        saved = lines(path)
+        r = run(path, "--policy=", "alice")
+        tap.ok(r[0] == EX_USAGE and lines(path) == saved,
+               "--policy= for a user without one: status 100", r)
+        r = run(path, "--policy=login-delay=5", "gina")
+        r2 = run(path, "--delete", "gina")
+        tap.ok(r[0] == 0 and r2[0] == 0 and
+               not any(l.startswith("gina:") for l in lines(path)),
+               "--delete removes a policy too", (r, r2, lines(path)))
+
         for name in ("../etc", "a b", "a/b", ".hidden", "-x", "x@", "a:b",
                      "u" * 200):
             r = run(path, "--scheme=plain", name, password="pw")
@@ -226,7 +270,7 @@ def main():
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         out = r.stdout.decode()
         tap.ok(r.returncode == 0 and all(o in out for o in (
-            "--file=FILE", "--scheme=", "--delete", "--list",
+            "--file=FILE", "--scheme=", "--policy=", "--delete", "--list",
             "pop3d-passwd(8)")), "--help shows every option", out)
         r = subprocess.run([popenv.POP3D_PASSWD, "--version"],
                            stdout=subprocess.PIPE)

@@ -325,6 +325,9 @@ secrets_file(void)
 	    "eve:{MD5}0123456789abcdef0123456789abcdef\n"
 	    "frank:{PLAIN}\n"
 	    "mrose:{PLAIN}" RFC_SECRET "\n"
+	    "gina:{POLICY}login-delay=5\n"
+	    "henry:{POLICY}expire=soon\n"
+	    "mrose:{POLICY}expire=never login-delay=60\n"
 	    "zoe:{PLAIN}last line without LF", hash);
 	path = file_with("secrets", text, 0600);
 	free(text);
@@ -676,6 +679,85 @@ test_pam_stack(void)
 		diag("problem '%s'", st.problem);
 }
 
+/* secrets_policy_parse on value: its result, and *p. */
+static int
+policy(const char *value, struct user_policy *p)
+{
+	return secrets_policy_parse(value, p, why, sizeof(why));
+}
+
+static void
+test_policy(const char *path)
+{
+	struct user_policy p;
+	char text[POLICY_TEXT_MAX], digest[33];
+	enum secret_scheme sc;
+	char u[200], v[200];
+
+	ok(parse("gina:{POLICY}login-delay=5", u, &sc, v) == 1 &&
+	    sc == SECRET_POLICY && strcmp(v, "login-delay=5") == 0,
+	    "policy: a {POLICY} entry");
+	ok(policy("login-delay=900", &p) == 0 && p.have_delay &&
+	    p.login_delay == 900 && !p.have_expire, "policy: login-delay");
+	ok(policy("expire=NEVER", &p) == 0 && p.have_expire &&
+	    p.expire == POLICY_EXPIRE_NEVER && !p.have_delay,
+	    "policy: expire=never, any case");
+	ok(policy(" \texpire=30  login-delay=0\t", &p) == 0 &&
+	    p.have_expire && p.expire == 30 && p.have_delay &&
+	    p.login_delay == 0, "policy: both, blanks around and between");
+	ok(policy("login-delay=86400 expire=36500", &p) == 0,
+	    "policy: the largest values");
+	ok(policy("login-delay=86401", &p) == -1 &&
+	    strstr(why, "from 0 to 86400") != NULL,
+	    "policy: a day's delay at most");
+	ok(policy("expire=36501", &p) == -1, "policy: a century at most");
+	ok(policy("login-delay=99999999999999999999", &p) == -1,
+	    "policy: a number too long for any integer");
+	ok(policy("login-delay=-1", &p) == -1 &&
+	    policy("login-delay=", &p) == -1 &&
+	    policy("login-delay=5s", &p) == -1 &&
+	    policy("login-delay", &p) == -1, "policy: malformed numbers");
+	ok(policy("login-delay=5 login-delay=6", &p) == -1 &&
+	    strstr(why, "twice") != NULL, "policy: a key twice");
+	ok(policy("delay=5", &p) == -1 && strstr(why, "'delay'") != NULL,
+	    "policy: an unknown key, named");
+	ok(policy("", &p) == -1 && policy("  ", &p) == -1,
+	    "policy: one that sets nothing");
+	ok(policy("expire=never login-delay=60", &p) == 0 &&
+	    (secrets_policy_format(&p, text, sizeof(text)), 1) &&
+	    strcmp(text, "login-delay=60 expire=never") == 0,
+	    "policy: formatted back");
+	ok(policy(text, &p) == 0 && p.login_delay == 60 &&
+	    p.expire == POLICY_EXPIRE_NEVER, "policy: and parsed again");
+
+	acf.secrets = path;
+	ok(auth_secrets_policy(&acf, "gina", &p, why, sizeof(why)) == 1 &&
+	    p.have_delay && p.login_delay == 5 && !p.have_expire,
+	    "policy: a user's entry");
+	ok(auth_secrets_policy(&acf, "mrose", &p, why, sizeof(why)) == 1 &&
+	    p.login_delay == 60 && p.expire == POLICY_EXPIRE_NEVER,
+	    "policy: beside a secret");
+	ok(auth_secrets_policy(&acf, "alice", &p, why, sizeof(why)) == 0 &&
+	    !p.have_delay && !p.have_expire, "policy: none");
+	ok(auth_secrets_policy(&acf, "henry", &p, why, sizeof(why)) == -1 &&
+	    strstr(why, "henry") != NULL && strstr(why, "expire must") !=
+	    NULL && !p.have_expire, "policy: a malformed one, said so");
+	ok(auth_secrets_policies(&acf) ==
+	    (int)(POLICY_HAS_DELAY | POLICY_HAS_EXPIRE),
+	    "policy: what the file's entries set");
+	/* A policy is no secret: its text lets nobody in. */
+	ok(pass_check("gina", "login-delay=5") == AUTH_FAIL &&
+	    !out.known, "policy: not a password, and no user of the file");
+	apop_digest(RFC_STAMP, "login-delay=5", 13, digest);
+	ok(auth_apop(&acf, "gina", RFC_STAMP, digest, &out) == AUTH_FAIL,
+	    "policy: not an APOP secret");
+	ok(pass_check("mrose", RFC_SECRET) == AUTH_OK,
+	    "policy: the secret beside it still works");
+	acf.secrets = NULL;
+	ok(auth_secrets_policy(&acf, "gina", &p, why, sizeof(why)) == 0 &&
+	    auth_secrets_policies(&acf) == 0, "policy: none without a file");
+}
+
 int
 main(void)
 {
@@ -686,7 +768,7 @@ main(void)
 	(void)alarm(120);
 	if (sodium_init() < 0)
 		bail("sodium_init failed");
-	plan(117 + 3 + 6 + 7);
+	plan(117 + 3 + 6 + 7 + 23);
 	test_apop_digest();
 	test_name_valid();
 	test_parse_line();
@@ -697,6 +779,9 @@ main(void)
 	test_apop(path);
 	test_faults(path);
 	test_check_parts(path);
+	/* file_with's names are reused after four more files. */
+	path = secrets_file();
+	test_policy(path);
 	test_pam_stack();
 	return done();
 }
