@@ -331,8 +331,10 @@ secrets_password(const struct auth_config *cf, const char *user,
 
 	r = secrets_find(cf, user, &scheme, &value, NULL, &held, out->why,
 	    sizeof(out->why));
-	if (r == -1)
+	if (r == -1) {
+		(void)snprintf(out->open, sizeof(out->open), "%s", out->why);
 		return AUTH_TEMP;
+	}
 	/* The work of every scheme the file holds, whatever the user's. */
 	if (held & HOLDS(SECRET_ARGON2ID))
 		argon_ok = crypto_pwhash_str_verify(r == 1 &&
@@ -371,14 +373,15 @@ auth_password(const struct auth_config *cf, const char *user,
     const char *pass, size_t passlen, struct auth_outcome *out)
 {
 	enum auth_result r, worst = AUTH_FAIL;
-	char why[sizeof(out->why)];
+	char why[sizeof(out->why)], open[sizeof(out->open)];
+	const char *name;
 	unsigned int i;
-	size_t n = 0;
+	size_t n = 0, no = 0;
 
 	memset(out, 0, sizeof(*out));
-	why[0] = '\0';
+	why[0] = open[0] = '\0';
 	for (i = 0; i < cf->nmethods; i++) {
-		out->why[0] = '\0';
+		out->why[0] = out->open[0] = '\0';
 		switch (cf->methods[i]) {
 		case AUTH_PAM:
 			r = auth_pam(cf, user, pass, out);
@@ -389,23 +392,30 @@ auth_password(const struct auth_config *cf, const char *user,
 			break;
 		default:
 			r = AUTH_TEMP;
+			(void)snprintf(out->open, sizeof(out->open),
+			    "no such method");
 			break;
 		}
 		if (r == AUTH_OK) {
 			out->method = cf->methods[i];
+			out->open[0] = '\0';
 			return r;
 		}
 		if (r == AUTH_TEMP)
 			worst = AUTH_TEMP;
+		name = cf->methods[i] == AUTH_PAM ? "pam" : "secrets";
 		/* Every method's reason, so the log shows which refused. */
 		if (n < sizeof(why))
 			n += (size_t)snprintf(why + n, sizeof(why) - n,
-			    "%s%s: %s", n > 0 ? "; " : "",
-			    cf->methods[i] == AUTH_PAM ? "pam" : "secrets",
-			    out->why);
+			    "%s%s: %s", n > 0 ? "; " : "", name, out->why);
+		if (out->open[0] != '\0' && no < sizeof(open))
+			no += (size_t)snprintf(open + no, sizeof(open) - no,
+			    "%s%s: %s", no > 0 ? "; " : "", name, out->open);
 	}
 	(void)snprintf(out->why, sizeof(out->why), "%s",
 	    cf->nmethods == 0 ? "no method configured" : why);
+	(void)snprintf(out->open, sizeof(out->open), "%s",
+	    cf->nmethods == 0 ? "no method configured" : open);
 	return worst;
 }
 
@@ -438,8 +448,10 @@ auth_apop(const struct auth_config *cf, const char *user, const char *stamp,
 	}
 	r = secrets_find(cf, user, &scheme, &value, NULL, NULL, out->why,
 	    sizeof(out->why));
-	if (r == -1)
+	if (r == -1) {
+		(void)snprintf(out->open, sizeof(out->open), "%s", out->why);
 		return AUTH_TEMP;
+	}
 	/* RFC 1939 section 7: the digest is 32 lower-case hex digits;
 	 * take upper case too, as clients have sent it. */
 	for (i = 0; i < 32 && digest[i] != '\0'; i++)
@@ -486,8 +498,10 @@ auth_scram_lookup(const struct auth_config *cf, const char *user,
 		memset(filekey, 0, sizeof(filekey));
 		(void)snprintf(out->why, sizeof(out->why), "no secrets file");
 	} else if ((r = secrets_find(cf, user, &scheme, &value, filekey,
-	    NULL, out->why, sizeof(out->why))) == -1)
+	    NULL, out->why, sizeof(out->why))) == -1) {
+		(void)snprintf(out->open, sizeof(out->open), "%s", out->why);
 		return AUTH_TEMP;
+	}
 	if (r == 1) {
 		out->known = true;
 		(void)snprintf(out->user, sizeof(out->user), "%s", user);

@@ -170,8 +170,10 @@ auth_pam(const struct auth_config *cf, const char *user, const char *pass,
 	const char *stage;
 	int r;
 
-	if (pam_open(cf, user, &conv, &pamh, out) == -1)
+	if (pam_open(cf, user, &conv, &pamh, out) == -1) {
+		(void)snprintf(out->open, sizeof(out->open), "%s", out->why);
 		return AUTH_TEMP;
+	}
 	stage = "pam_authenticate";
 	r = pam_authenticate(pamh, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
 	if (r == PAM_SUCCESS) {
@@ -190,7 +192,21 @@ auth_pam(const struct auth_config *cf, const char *user, const char *pass,
 	(void)snprintf(out->why, sizeof(out->why), "%s: %s", stage,
 	    pam_strerror(pamh, r));
 	(void)pam_end(pamh, r);
-	out->known = out->known || auth_account(user, &acct) == 0;
+	/* Known: a system account, or PAM took the password (a module with
+	 * a user list of its own says the rest only in its reason). */
+	if (auth_account(user, &acct) == 0 ||
+	    strcmp(stage, "pam_authenticate") != 0)
+		out->known = true;
+	/*
+	 * Account management runs only after the password was right, and a
+	 * check that could not be made says nothing of the name: either may
+	 * be told.  pam_authenticate's refusals tell an unknown name from a
+	 * wrong password ("User not known to the underlying authentication
+	 * module"): those may not.
+	 */
+	if (r != PAM_SUCCESS && (strcmp(stage, "pam_authenticate") != 0 ||
+	    pam_result(r) == AUTH_TEMP))
+		(void)snprintf(out->open, sizeof(out->open), "%s", out->why);
 	return pam_result(r);
 }
 

@@ -98,6 +98,7 @@ conf_defaults(struct config *cf)
 	cf->fail_delay = POP_FAIL_DELAY_MS;
 	cf->max_auth_failures = POP_MAX_AUTH_FAIL;
 	cf->log = LOGTO_AUTO;
+	cf->log_level = LOGLEVEL_INFO;
 	cf->expire = CONF_EXPIRE_OFF;
 	if (gethostname(host, sizeof(host)) == -1)
 		(void)snprintf(host, sizeof(host), "localhost");
@@ -391,6 +392,12 @@ put_log(struct config *cf, const unsigned int *list, unsigned int n)
 	cf->log = (enum log_target)list[0];
 }
 
+static void
+put_log_level(struct config *cf, const unsigned int *list, unsigned int n)
+{
+	cf->log_level = (enum log_level)list[0];
+}
+
 static unsigned int
 get_auth(const struct config *cf, unsigned int *list)
 {
@@ -432,7 +439,17 @@ get_log(const struct config *cf, unsigned int *list)
 	return 1;
 }
 
-/* In the order of enum auth_method, enum store_lock and enum log_target. */
+static unsigned int
+get_log_level(const struct config *cf, unsigned int *list)
+{
+	list[0] = (unsigned int)cf->log_level;
+	return 1;
+}
+
+/*
+ * In the order of enum auth_method, enum store_lock, enum log_target and
+ * enum log_level.
+ */
 static const char *const auth_words[] = { "pam", "secrets", NULL };
 static const char *const lock_words[] = { "fcntl", "dotlock", "flock",
     NULL };
@@ -441,6 +458,8 @@ static const char *const format_words[] = { "mboxo", "mboxrd", "mboxcl2",
 static const char *const uidl_words[] = { "default", "popa3d", NULL };
 static const char *const log_words[] = { "auto", "syslog", "journal",
     "stderr", NULL };
+static const char *const log_level_words[] = { "notice", "info", "debug",
+    NULL };
 
 #define OFF(f)	offsetof(struct config, f)
 
@@ -480,6 +499,8 @@ static const struct conf_key keys[] = {
 	    .offset = OFF(max_auth_failures), .min = 1, .max = 100 },
 	{ "log",		set_choice,	.words = log_words,
 	    .put = put_log, .get = get_log },
+	{ "log-level",		set_choice,	.words = log_level_words,
+	    .put = put_log_level, .get = get_log_level },
 	{ "hostname",		set_name,	.offset = OFF(hostname) },
 	{ "login-delay",	set_uint,	.offset = OFF(login_delay),
 	    .min = 0, .max = POP_LOGIN_DELAY_MAX },

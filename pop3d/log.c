@@ -29,6 +29,7 @@
 #define QUOTE_MAX	(4 * POP_LINE_MAX + 3)
 
 static enum log_target target = LOGTO_SYSLOG;
+static int least = LOG_INFO;	/* the least important priority logged */
 
 static bool
 journal_stream(void)
@@ -68,6 +69,13 @@ log_init(enum log_target t)
 		openlog("pop3d", LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
+void
+log_set_level(enum log_level level)
+{
+	least = level == LOGLEVEL_NOTICE ? LOG_NOTICE : level ==
+	    LOGLEVEL_DEBUG ? LOG_DEBUG : LOG_INFO;
+}
+
 static void
 log_emit(int prio, const char *const *fields, const char *msg)
 {
@@ -77,6 +85,8 @@ log_emit(int prio, const char *const *fields, const char *msg)
 	char m[LOG_LINE_MAX + 16], p[32], f[LOG_FIELDS_MAX][LOG_LINE_MAX];
 	unsigned int n = 0, i;
 
+	if (prio > least)
+		return;
 	switch (target) {
 	case LOGTO_JOURNAL:
 		(void)snprintf(m, sizeof(m), "MESSAGE=%s", msg);

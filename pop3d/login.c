@@ -122,33 +122,65 @@ login_account(const struct session *s, const char *user, struct login *l)
 }
 
 /*
+ * What the line of a refused login says when the credentials were wrong:
+ * the same for an unknown name as for a wrong password, at the default
+ * log level (the debug line tells them apart).
+ */
+#define LOGIN_WRONG	"wrong user name or password"
+
+/*
  * The line of a failed login, in the shape of Courier's, which fail2ban's
  * stock courier-auth filter reads ("LOGIN FAILED, " and comma-separated
  * fields up to "ip=[ADDRESS]"): the address comes first, so that nothing
  * the client chose stands before it, and a name holding a comma or an
  * "ip=[...]" of its own can neither hide it nor stand for it.  The name
- * is logged only when known.
+ * is the one the client gave, known or not (quoted), so that the line
+ * does not tell which; a password typed as a name is logged as a name.
  */
 static void
 log_failure(struct session *s, const char *method, const char *user,
-    bool known, const char *why)
+    const char *why)
 {
 	char fu[POP_USER_MAX + 16], fm[48], fc[96];
 	const char *fields[] = { fu, fm, fc, NULL };
 
-	(void)snprintf(fu, sizeof(fu), "POP3_USER=%s", known ? user :
-	    "UNKNOWN");
+	(void)snprintf(fu, sizeof(fu), "POP3_USER=%s", user);
 	(void)snprintf(fm, sizeof(fm), "POP3_METHOD=%s", method);
 	(void)snprintf(fc, sizeof(fc), "POP3_CLIENT=%s", s->peer);
 	log_event(LOG_NOTICE, fields, "LOGIN FAILED, ip=[%s], user=%s, "
-	    "method=%s, reason=%s", s->peer, known ? log_quote(user) :
-	    "UNKNOWN", method, log_quote(why));
+	    "method=%s, reason=%s", s->peer, log_quote(user), method,
+	    log_quote(why));
+}
+
+/*
+ * The debug line after a refusal by the methods: what tells an unknown
+ * name from a wrong password (is the name known to any method?), and
+ * each method's own reason.  Dropped
+ * below log-level debug; it never says "LOGIN FAILED", so that fail2ban
+ * counts one line per failure at any level.
+ */
+static void
+log_failure_detail(struct session *s, const char *method, const char *user,
+    const struct auth_outcome *out)
+{
+	char fu[POP_USER_MAX + 16], fm[48], fc[96];
+	const char *fields[] = { fu, fm, fc, NULL };
+
+	(void)snprintf(fu, sizeof(fu), "POP3_USER=%s", user);
+	(void)snprintf(fm, sizeof(fm), "POP3_METHOD=%s", method);
+	(void)snprintf(fc, sizeof(fc), "POP3_CLIENT=%s", s->peer);
+	log_event(LOG_DEBUG, fields, "login failure detail: user=%s "
+	    "method=%s client=%s: %s: %s", log_quote(user), method, s->peer,
+	    out->known ? "known user" : "unknown user", log_quote(out->why));
 }
 
 /*
  * After a check: on success, the account that serves the name; on
- * failure, the log line (naming the user only when known), the count and
- * the pause.  asked is the name the client gave.
+ * failure, the log lines, the count and the pause.  asked is the name
+ * the client gave.  At the default level the line tells only what does
+ * not set an unknown name apart from a wrong password: an account that
+ * account management or login_account refused (its credentials were
+ * right), or a method that could not check (out->open).
  */
 static enum auth_result
 login_conclude(struct session *s, const char *method, const char *asked,
@@ -163,8 +195,6 @@ login_conclude(struct session *s, const char *method, const char *asked,
 	why = r == AUTH_OK ? login_account(s, out->user, l) : NULL;
 	if (why != NULL)
 		r = AUTH_FAIL;
-	else
-		why = out->why;
 	if (r == AUTH_OK) {
 		(void)snprintf(l->user, sizeof(l->user), "%s", out->user);
 		l->method = method;
@@ -184,10 +214,13 @@ login_conclude(struct session *s, const char *method, const char *asked,
 	s->failures++;
 	if (r == AUTH_TEMP)
 		log_warnx("login unavailable: user=%s method=%s client=%s: %s",
-		    out->known ? log_quote(asked) : "UNKNOWN", method,
-		    s->peer, why);
+		    log_quote(asked), method, s->peer, out->open[0] != '\0' ?
+		    out->open : "the check could not be made");
 	else
-		log_failure(s, method, asked, out->known, why);
+		log_failure(s, method, asked, why != NULL ? why :
+		    out->open[0] != '\0' ? out->open : LOGIN_WRONG);
+	if (why == NULL)
+		log_failure_detail(s, method, asked, out);
 	sodium_memzero(out, sizeof(*out));
 	/* The same pause after every failure, before the answer. */
 	(void)conn_flush(s->conn);

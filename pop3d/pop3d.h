@@ -40,6 +40,8 @@ _Static_assert(SASL_LINE_MAX >= (SASL_DECODED_MAX + 2) / 3 * 4 + 2,
 /* ---- conf.c: /etc/pop3d.conf and --key=value ---------------------------- */
 
 enum log_target { LOGTO_AUTO, LOGTO_SYSLOG, LOGTO_JOURNAL, LOGTO_STDERR };
+/* The least important lines logged: notice, info (all but debug), debug. */
+enum log_level { LOGLEVEL_NOTICE, LOGLEVEL_INFO, LOGLEVEL_DEBUG };
 
 /* Where a key's value came from, besides a line of the file (conf_origin). */
 #define CONF_FROM_DEFAULT	0U
@@ -73,6 +75,7 @@ struct config {
 	unsigned int	 fail_delay;	/* milliseconds */
 	unsigned int	 max_auth_failures;
 	enum log_target	 log;
+	enum log_level	 log_level;
 	char		*hostname;	/* in the APOP timestamp */
 	unsigned int	 login_delay;	/* seconds between logins, 0: any */
 	int		 expire;	/* days, or CONF_EXPIRE_OFF, _NEVER */
@@ -139,6 +142,11 @@ int		 mailbox_path(const char *tmpl, const char *user,
  * facility mail, or stderr.  Call before any chroot.
  */
 void		 log_init(enum log_target target);
+/*
+ * log_set_level: drop the lines less important than level from here on,
+ * whatever the target (at LOGLEVEL_INFO, the default, LOG_DEBUG ones).
+ */
+void		 log_set_level(enum log_level level);
 void		 log_info(const char *fmt, ...) PRINTFLIKE(1, 2);
 void		 log_notice(const char *fmt, ...) PRINTFLIKE(1, 2);
 void		 log_warnx(const char *fmt, ...) PRINTFLIKE(1, 2);

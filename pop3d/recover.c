@@ -370,6 +370,7 @@ recover(const struct config *cf, const char *path)
 	char buf[16384];
 
 	log_init(cf->log);
+	log_set_level(cf->log_level);
 	if (sodium_init() < 0) {
 		(void)fprintf(stderr, "pop3d: cannot initialise libsodium\n");
 		return EXIT_TEMP;

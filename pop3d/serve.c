@@ -63,6 +63,7 @@ serve(const struct config *cf)
 	int status;
 
 	log_init(cf->log);
+	log_set_level(cf->log_level);
 	if (conn_stop_setup() == -1) {
 		log_warn("cannot set up the signals that stop a session");
 		return EXIT_TEMP;

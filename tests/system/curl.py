@@ -129,10 +129,12 @@ def user_pass_server(tap, env):
                "status %r, stderr %r, got %r" % (st, err, out))
         log = env.read_log()[mark:]
         tap.ok(popenv.wait_log(env.log, r"LOGIN FAILED, ip=\[127\.0\.0\.1\], "
-                               r"user=UNKNOWN, method=\S+, .*\n(?s:.*)"
-                               r"LOGIN FAILED, ip=\S+, user=UNKNOWN", TIMEOUT,
-                               mark) is not None,
-               "both failures logged, the client address too", log)
+                               r"user=\"alice\", method=\S+, reason=\"wrong "
+                               r"user name or password\"\n(?s:.*)"
+                               r"LOGIN FAILED, ip=\S+, user=\"mallory\", "
+                               r"method=\S+, reason=\"wrong user name or "
+                               r"password\"\n", TIMEOUT, mark) is not None,
+               "both failures logged alike, the client address too", log)
         tap.ok("wonderland" not in log and "looking-glass" not in log,
                "no password in the log", log)
     finally:

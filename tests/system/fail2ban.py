@@ -19,7 +19,9 @@ the addresses it finds must be exactly the failures', as many as there
 were.  The jail of units/fail2ban/pop3d.conf is read by fail2ban-client
 beside Debian's own configuration, and must use that filter on the
 journal.  As root the same is done again with pop3d started as root
-(the pre-login child and the root parent that logs).
+(the pre-login child and the root parent that logs).  pop3d runs at
+log-level debug, so that each failure has a second line, which tells an
+unknown user from a wrong password, and which the filter must not take.
 """
 
 import base64
@@ -161,6 +163,7 @@ def syslog_file(env, start, path):
 def run(tap, env, mode):
     env.secret_lines.append(ODD_USER + ":{PLAIN}sesame")
     env.put_mailbox(env.data("data/three.mbox"))
+    env.options.append("--log-level=debug")
     env.write_config()
     mark = popenv.log_size(env.log)
     port6 = ipv6_port()
@@ -179,6 +182,12 @@ def run(tap, env, mode):
     text = "\n".join(lines)
     tap.ok(len([l for l in lines if "LOGIN FAILED, " in l]) == len(want),
            "%s: one LOGIN FAILED line per failure (%d)" % (mode, len(want)),
+           text)
+    tap.ok(len([l for l in lines if "login failure detail: " in l]) >=
+           len(want) and
+           re.search(r"detail: user=\"mallory\" .*: unknown user: ",
+                     text) is not None,
+           "%s: and a debug line after each, saying unknown user" % mode,
            text)
     tap.ok(re.search(r"login: user=\"alice\" method=USER "
                      r"client=127\.0\.0\.6 ", text) is not None and

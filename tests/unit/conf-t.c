@@ -77,8 +77,9 @@ test_defaults(void)
 	    "default locking is fcntl, then dotlock");
 	ok(cf.fail_delay == POP_FAIL_DELAY_MS &&
 	    cf.max_auth_failures == POP_MAX_AUTH_FAIL && !cf.mboxrd &&
-	    cf.log == LOGTO_AUTO && cf.nauth == 0,
-	    "default delay, failures, format, log and auth");
+	    cf.log == LOGTO_AUTO && cf.log_level == LOGLEVEL_INFO &&
+	    cf.nauth == 0,
+	    "default delay, failures, format, log, log-level and auth");
 	ok(cf.hostname != NULL && cf.hostname[0] != '\0',
 	    "default hostname is set");
 	conf_free(&cf);
@@ -278,6 +279,14 @@ test_lists(void)
 	ok(set("log", "stderr") && cf.log == LOGTO_STDERR, "log: stderr");
 	ok(set("log", "auto") && cf.log == LOGTO_AUTO, "log: auto");
 	ok(refused("log", "file"), "log: unknown refused");
+	ok(set("log-level", "debug") && cf.log_level == LOGLEVEL_DEBUG,
+	    "log-level: debug");
+	ok(set("log-level", "notice") && cf.log_level == LOGLEVEL_NOTICE,
+	    "log-level: notice");
+	ok(set("log-level", "info") && cf.log_level == LOGLEVEL_INFO,
+	    "log-level: info");
+	ok(refused("log-level", "warning") && refused("log-level", "2"),
+	    "log-level: other words refused");
 
 	ok(refused("mailbx", "/var/mail/%u") &&
 	    strstr(err, "unknown") != NULL, "unknown key refused");
@@ -291,7 +300,7 @@ test_keys(void)
 	static const char *const want[] = { "mailbox", "pam-service",
 	    "pam-confdir", "secrets", "auth", "timeout", "locking",
 	    "lock-wait", "mbox-format", "uidl", "mail-group", "fail-delay",
-	    "max-auth-failures", "log", "hostname" };
+	    "max-auth-failures", "log", "log-level", "hostname" };
 	const char *const *k = conf_keys();
 	unsigned int i, j, n, missing = 0;
 
@@ -670,7 +679,7 @@ test_trust_proxy(void)
 int
 main(void)
 {
-	plan(135 + 5 + 7 + 4 + 11);
+	plan(139 + 5 + 7 + 4 + 11);
 	test_defaults();
 	test_strings();
 	test_numbers();

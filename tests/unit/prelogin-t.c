@@ -587,12 +587,32 @@ test_parent(void)
 	ok(conn_pending(&conn) == 12 &&
 	    memcmp(conn.in + conn.in_start, "STAT\r\nLIST\r\n", 12) == 0,
 	    "the input the child had read is handed over");
-	ok(strstr(logbuf, "user=\"alice\", method=USER") != NULL &&
-	    strstr(logbuf, "user=UNKNOWN, method=PLAIN") != NULL &&
-	    strstr(logbuf, "nobody-at-all") == NULL &&
+	ok(strstr(logbuf, "user=\"alice\", method=USER, reason=\"wrong "
+	    "user name or password\"") != NULL &&
+	    strstr(logbuf, "user=\"nobody-at-all\", method=PLAIN, "
+	    "reason=\"wrong user name or password\"") != NULL &&
+	    strstr(logbuf, "detail") == NULL &&
 	    strstr(logbuf, "hunter2x") == NULL &&
 	    strstr(logbuf, "Tr0ub4dor") == NULL,
-	    "the failures are logged, no password or unknown name is");
+	    "the failures are logged alike, under the names given; no "
+	    "password is");
+	session_free(&s);
+
+	/* At log-level debug the parent tells them apart, in a line more. */
+	log_set_level(LOGLEVEL_DEBUG);
+	session_new();
+	r = run_parent(child_login, &l, rep, logbuf, sizeof(logbuf));
+	log_set_level(LOGLEVEL_INFO);
+	ok(r == PRELOGIN_LOGGED_IN &&
+	    strstr(logbuf, "detail: user=\"alice\" method=USER client="
+	    "192.0.2.1: known user: ") != NULL &&
+	    strstr(logbuf, "detail: user=\"nobody-at-all\" method=PLAIN "
+	    "client=192.0.2.1: unknown user: ") != NULL &&
+	    strstr(logbuf, "hunter2x") == NULL &&
+	    strstr(logbuf, "Tr0ub4dor") == NULL,
+	    "at debug level: known user and unknown user, still no password");
+	if (strstr(logbuf, "detail") == NULL)
+		diag("log:\n%s", logbuf);
 	session_free(&s);
 
 	session_new();
@@ -933,7 +953,7 @@ main(void)
 	(void)alarm(TEST_SECONDS);
 	(void)signal(SIGPIPE, SIG_IGN);
 	setup();
-	plan(13 + 8 + 18 + 6);
+	plan(14 + 8 + 18 + 6);
 	test_parent();
 	test_parent_peer();
 	test_child();
