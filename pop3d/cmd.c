@@ -253,6 +253,15 @@ trans_uidl(struct session *s, char **argv)
 	return CMD_OK;
 }
 
+/* What the store found changed in the mailbox, for the log line. */
+static const char *
+changed_how(const struct session *s)
+{
+	const char *how = store_changed(s->mb);
+
+	return how[0] != '\0' ? how : "pop3d cannot tell how";
+}
+
 /* RETR and TOP: lines < 0 for the whole message. */
 static enum cmd_result
 send_msg(struct session *s, unsigned int n, long long lines)
@@ -263,7 +272,8 @@ send_msg(struct session *s, unsigned int n, long long lines)
 	if (store_read_open(s->mb, n - 1, &r) == -1) {
 		if (errno == ESTALE) {
 			log_warnx("mailbox of %s was changed by another "
-			    "program during the session", log_quote(s->login));
+			    "program during the session: %s",
+			    log_quote(s->login), changed_how(s));
 			return reply_err(s, "[SYS/TEMP] the maildrop was "
 			    "changed by another program; log in again");
 		}
@@ -372,8 +382,8 @@ trans_quit(struct session *s, char **argv)
 	if (store_update(s->mb, s->deleted, &why) == -1) {
 		if (why == STORE_ERR_CHANGED) {
 			log_warnx("mailbox of %s was changed by another "
-			    "program during the session; no message was "
-			    "deleted", log_quote(s->login));
+			    "program during the session: %s; no message was "
+			    "deleted", log_quote(s->login), changed_how(s));
 			(void)reply_err(s, "[SYS/TEMP] the maildrop was "
 			    "changed by another program; no message was "
 			    "deleted");

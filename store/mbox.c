@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,35 +137,108 @@ mbox_same_msg(const struct msg *a, const struct msg *b)
 	    memcmp(a->hash, b->hash, sizeof(a->hash)) == 0;
 }
 
+const char *
+store_changed(const struct mbox *mb)
+{
+	return mb != NULL ? mb->changed : "";
+}
+
+/* What a check found changed, for store_changed. */
+static void __attribute__((format(printf, 2, 3)))
+mbox_note(struct mbox *mb, const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(mb->changed, sizeof(mb->changed), fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+/*
+ * How message k (all-messages numbering) differs from now, what a scan
+ * of its place found there instead (NULL: not one message but n), as
+ * "message K (at offset X) is no longer what it was (...)" into buf.
+ */
+static void
+mbox_msg_change(const struct mbox *mb, unsigned int k, const struct msg *now,
+    unsigned int n, char *buf, size_t size)
+{
+	const struct msg *m = &mb->msgs[k];
+	char what[96], name[48];
+
+	if (now == NULL)
+		(void)snprintf(what, sizeof(what), "%u messages in its place",
+		    n);
+	else if (now->size != m->size)
+		(void)snprintf(what, sizeof(what), "its size: %llu, now %llu "
+		    "octets", (unsigned long long)m->size,
+		    (unsigned long long)now->size);
+	else if (memcmp(now->hash, m->hash, sizeof(m->hash)) != 0)
+		(void)snprintf(what, sizeof(what), "its UIDL");
+	else
+		(void)snprintf(what, sizeof(what), "its place");
+	if (k < mb->first)
+		(void)snprintf(name, sizeof(name), "the folder data");
+	else
+		(void)snprintf(name, sizeof(name), "message %u",
+		    k - mb->first + 1);
+	(void)snprintf(buf, size, "%s (at offset %llu) is no longer what it "
+	    "was (%s)", name, (unsigned long long)m->from_off, what);
+}
+
+/* Why mbox_rescan from `from' failed (errno ESTALE or EINVAL). */
+static void
+mbox_rescan_change(struct mbox *mb, uint64_t from)
+{
+	if (errno == EINVAL)
+		mbox_note(mb, "no longer an mbox at offset %llu",
+		    (unsigned long long)from);
+	else
+		mbox_note(mb, "shrank while it was read again");
+}
+
 /*
  * Has the file changed since it was last verified?  Returns 0 (no), 1
  * (yes: size, times or identity differ), -1 on error.  A file that shrank,
- * was replaced or removed is reported through *gone.  The path is looked
- * at every time: a file replaced after open read its stat keeps that stat.
+ * was replaced or removed is reported through *gone (and store_changed).
+ * The path is looked at every time: a file replaced after open read its
+ * stat keeps that stat.  *size_r: the size of the file open now.
  */
 static int
-mbox_changed(struct mbox *mb, bool *gone)
+mbox_changed(struct mbox *mb, bool *gone, uint64_t *size_r)
 {
 	struct stat st, pst;
 
 	*gone = false;
+	mb->changed[0] = '\0';
 	if (fstat(mb->fd, &st) == -1)
 		return -1;
+	*size_r = (uint64_t)st.st_size;
 	if (lstat(mb->path, &pst) == -1) {
 		if (errno != ENOENT && errno != ENOTDIR)
 			return -1;	/* cannot tell: an I/O error */
-		*gone = true;		/* removed */
+		*gone = true;
+		mbox_note(mb, "removed");
 		return 1;
 	}
 	if (st.st_nlink == 0 || pst.st_dev != st.st_dev ||
 	    pst.st_ino != st.st_ino) {
-		*gone = true;		/* replaced */
+		*gone = true;
+		mbox_note(mb, "replaced by another file (inode %llu, now %llu)",
+		    (unsigned long long)st.st_ino,
+		    (unsigned long long)pst.st_ino);
 		return 1;
 	}
 	if (same_stat(&st, &mb->st))
 		return 0;
-	if ((uint64_t)st.st_size < mb->size)
+	if ((uint64_t)st.st_size < mb->size) {
 		*gone = true;
+		mbox_note(mb, "shrank from %llu to %llu octets",
+		    (unsigned long long)mb->size,
+		    (unsigned long long)st.st_size);
+	}
 	return 1;
 }
 
@@ -172,11 +246,11 @@ int
 mbox_verify_msg(struct mbox *mb, unsigned int k)
 {
 	struct scan s;
-	uint64_t end;
+	uint64_t end, size;
 	bool gone;
 	int r;
 
-	if ((r = mbox_changed(mb, &gone)) <= 0)
+	if ((r = mbox_changed(mb, &gone, &size)) <= 0)
 		return r;
 	if (gone) {
 		errno = ESTALE;
@@ -185,12 +259,17 @@ mbox_verify_msg(struct mbox *mb, unsigned int k)
 	end = k + 1 < mb->nmsgs ? mb->msgs[k + 1].from_off : mb->size;
 	scan_init(&s, mb->cf->unquote_mboxrd);
 	if (mbox_rescan(mb, mb->msgs[k].from_off, end, &s) == -1) {
+		if (errno == EINVAL || errno == ESTALE)
+			mbox_rescan_change(mb, mb->msgs[k].from_off);
 		if (errno == EINVAL)
 			errno = ESTALE;
 		scan_free(&s);
 		return -1;
 	}
 	r = s.nmsgs == 1 && mbox_same_msg(&s.msgs[0], &mb->msgs[k]) ? 0 : -1;
+	if (r == -1)
+		mbox_msg_change(mb, k, s.nmsgs == 1 ? &s.msgs[0] : NULL,
+		    s.nmsgs, mb->changed, sizeof(mb->changed));
 	scan_free(&s);
 	if (r == -1)
 		errno = ESTALE;
@@ -200,15 +279,17 @@ mbox_verify_msg(struct mbox *mb, unsigned int k)
 int
 store_verify(struct mbox *mb, enum store_error *why_r)
 {
+	char what[STORE_CHANGED_MAX];
 	struct scan s;
 	struct stat st;
 	unsigned int i;
+	uint64_t size;
 	bool gone;
 	int r;
 
 	if (mb->fd == -1)
 		return 0;
-	if ((r = mbox_changed(mb, &gone)) <= 0) {
+	if ((r = mbox_changed(mb, &gone, &size)) <= 0) {
 		if (r == -1)
 			*why_r = STORE_ERR_TEMP;
 		return r;
@@ -228,6 +309,8 @@ store_verify(struct mbox *mb, enum store_error *why_r)
 		 * else is trouble reading it. */
 		*why_r = errno == ESTALE || errno == EINVAL ?
 		    STORE_ERR_CHANGED : STORE_ERR_TEMP;
+		if (*why_r == STORE_ERR_CHANGED)
+			mbox_rescan_change(mb, 0);
 		scan_free(&s);
 		return -1;
 	}
@@ -235,9 +318,30 @@ store_verify(struct mbox *mb, enum store_error *why_r)
 	r = 0;
 	if (s.nmsgs != mb->nmsgs || s.sum != mb->sum)
 		r = -1;
-	for (i = 0; r == 0 && i < s.nmsgs; i++)
-		if (!mbox_same_msg(&s.msgs[i], &mb->msgs[i]))
+	for (i = 0; i < s.nmsgs && i < mb->nmsgs; i++)
+		if (!mbox_same_msg(&s.msgs[i], &mb->msgs[i])) {
 			r = -1;
+			break;
+		}
+	if (r == -1) {
+		/* The first difference, as the log will tell it. */
+		if (i < s.nmsgs && i < mb->nmsgs)
+			mbox_msg_change(mb, i, &s.msgs[i], 1, what,
+			    sizeof(what));
+		else if (s.nmsgs != mb->nmsgs)
+			(void)snprintf(what, sizeof(what), "the part already "
+			    "read holds %u messages, not %u", s.nmsgs,
+			    mb->nmsgs);
+		else
+			(void)snprintf(what, sizeof(what), "the part already "
+			    "read changed, though every message keeps its "
+			    "place, size and UIDL");
+		if (size > mb->size)
+			mbox_note(mb, "grew by %llu octets, but %s",
+			    (unsigned long long)(size - mb->size), what);
+		else
+			mbox_note(mb, "%s", what);
+	}
 	scan_free(&s);
 	if (r == -1) {
 		*why_r = STORE_ERR_CHANGED;

@@ -214,6 +214,7 @@ struct mbox {
 	char		*xuidls;
 	uint64_t	 sum;		/* checksum of [0, size) */
 	enum store_recovery recovery;	/* what the open found */
+	char		 changed[STORE_CHANGED_MAX];	/* store_changed */
 };
 
 /* update.c: journal replay after a crash, with the mailbox locked. */

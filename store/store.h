@@ -208,6 +208,17 @@ void		 store_uidl(const struct mbox *mb, unsigned int i, char *buf);
 int		 store_verify(struct mbox *mb, enum store_error *why_r);
 
 /*
+ * store_changed: what the last check found when it said that another
+ * program changed the mailbox (store_verify or store_update failing with
+ * STORE_ERR_CHANGED, store_read_open with ESTALE), in a few words for a
+ * log line ("removed", "shrank from 908 to 319 octets", "message 2 (at
+ * offset 352) is no longer what it was (its UIDL)"); "" when it found
+ * nothing.  The string is mb's, valid until the next check; never logs.
+ */
+#define STORE_CHANGED_MAX	200
+const char	*store_changed(const struct mbox *mb);
+
+/*
  * Reading a message: store_read_open() positions a reader at the first
  * line after the From_ line; store_read_next() hands out the message a
  * piece at a time.  A piece never spans two lines; `bol' says it starts a

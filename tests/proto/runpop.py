@@ -38,6 +38,9 @@ Each line of a .pop file is one of:
                        (N * K <= 100000)
     = append FILE [USER]   append tests/FILE to the mailbox now
     = rewrite FILE [USER]  replace the mailbox contents in place now
+    = replace FILE [USER]  put a new file with tests/FILE in the mailbox's
+                       place now (rename: another inode, same owner, mode)
+    = remove [USER]    remove the mailbox file now
     = second USER PASS pattern  meanwhile, a second pop3d in the same
                        setting: USER/PASS there, and the answer to PASS
                        must match pattern (as S:); then it is closed
@@ -380,6 +383,19 @@ def main(path):
                             f.write(data)
                             f.truncate()
                     time.sleep(0.01)  # a new mtime, even on coarse clocks
+                elif op == "replace":
+                    path = env.mailbox(words[3] if len(words) > 3
+                                       else "alice")
+                    st = os.stat(path)
+                    with open(path + ".new", "wb") as f:
+                        f.write(env.data(words[2]))
+                    os.chmod(path + ".new", st.st_mode & 0o7777)
+                    if os.geteuid() == 0:
+                        os.chown(path + ".new", st.st_uid, st.st_gid)
+                    os.rename(path + ".new", path)
+                elif op == "remove":
+                    os.unlink(env.mailbox(words[2] if len(words) > 2
+                                          else "alice"))
                 elif op == "eof":
                     eof, rest = c.wait_eof()
                     tap.ok(eof and rest == b"", where,

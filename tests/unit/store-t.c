@@ -823,7 +823,9 @@ test_changed(void)
 	struct store_piece p;
 	struct mbox *mb;
 	enum store_error why;
+	struct stat st, nst;
 	const char *path;
+	char want[STORE_CHANGED_MAX + 64];
 	size_t len;
 	char *got;
 	int n;
@@ -833,6 +835,8 @@ test_changed(void)
 	ok(store_verify(mb, &why) == 0, "an untouched mailbox verifies");
 	box_append(path, MD);
 	ok(store_verify(mb, &why) == 0, "appended mail verifies");
+	ok(strcmp(store_changed(mb), "") == 0,
+	    "store_changed: nothing, after mail was appended");
 	store_close(mb);
 
 	path = box_write("foreign", MA MB MC, strlen(MA MB MC));
@@ -843,9 +847,16 @@ test_changed(void)
 	why = STORE_OK;
 	ok(store_verify(mb, &why) == -1 && why == STORE_ERR_CHANGED,
 	    "a rewrite of the same size is noticed");
+	(void)snprintf(want, sizeof(want), "message 2 (at offset %zu) is no "
+	    "longer what it was (its UIDL)", strlen(MA));
+	ok(strcmp(store_changed(mb), want) == 0,
+	    "store_changed: which message, where, and its UIDL ('%s')",
+	    store_changed(mb));
 	errno = 0;
 	ok(read_msg(mb, 1, &len) == NULL && errno == ESTALE,
 	    "the rewritten message cannot be read (ESTALE)");
+	ok(strcmp(store_changed(mb), want) == 0,
+	    "store_changed: the reader's check says the same");
 	got = read_msg(mb, 0, &len);
 	ok(got != NULL && len == sizeof(BA_OUT) - 1 &&
 	    memcmp(got, BA_OUT, len) == 0,
@@ -864,6 +875,11 @@ test_changed(void)
 	why = STORE_OK;
 	ok(store_verify(mb, &why) == -1 && why == STORE_ERR_CHANGED,
 	    "a shrunk mailbox is noticed");
+	(void)snprintf(want, sizeof(want), "shrank from %zu to %zu octets",
+	    strlen(MA MB MC), strlen(MA MB));
+	ok(strcmp(store_changed(mb), want) == 0,
+	    "store_changed: from how many octets to how many ('%s')",
+	    store_changed(mb));
 	errno = 0;
 	ok(read_msg(mb, 0, &len) == NULL && errno == ESTALE,
 	    "no message of a shrunk mailbox can be read (ESTALE)");
@@ -873,6 +889,34 @@ test_changed(void)
 	store_close(mb);
 	ok(file_is(path, MA MB, strlen(MA MB)),
 	    "and leaves the shrunk file alone");
+
+	path = box_write("removed", MA MB, strlen(MA MB));
+	mb = open_or_bail(path);
+	if (unlink(path) == -1)
+		bail("unlink: %s", strerror(errno));
+	why = STORE_OK;
+	ok(store_verify(mb, &why) == -1 && why == STORE_ERR_CHANGED &&
+	    strcmp(store_changed(mb), "removed") == 0,
+	    "a removed mailbox is noticed: store_changed says removed");
+	store_close(mb);
+
+	path = box_write("replaced", MA MB, strlen(MA MB));
+	mb = open_or_bail(path);
+	if (stat(path, &st) == -1)
+		bail("stat: %s", strerror(errno));
+	(void)snprintf(want, sizeof(want), "%s.new", path);
+	tap_write_file(want, MA MB, strlen(MA MB));
+	if (rename(want, path) == -1 || stat(path, &nst) == -1)
+		bail("rename: %s", strerror(errno));
+	(void)snprintf(want, sizeof(want), "replaced by another file (inode "
+	    "%llu, now %llu)", (unsigned long long)st.st_ino,
+	    (unsigned long long)nst.st_ino);
+	why = STORE_OK;
+	ok(store_verify(mb, &why) == -1 && why == STORE_ERR_CHANGED &&
+	    strcmp(store_changed(mb), want) == 0,
+	    "a replaced mailbox is noticed: store_changed names both "
+	    "inodes ('%s')", store_changed(mb));
+	store_close(mb);
 
 	/* A reader already under way when the file is cut. */
 	text_add(&big, FA "Subject: big\n\n");
@@ -1886,7 +1930,7 @@ main(void)
 		bail("sodium_init failed");
 	(void)alarm(TEST_SECONDS);
 	config_init(false);
-	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 1 + 4 + 10 + 1 + 9 + 5 + 2);
+	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 1 + 4 + 10 + 1 + 9 + 5 + 2 + 6);
 	test_refused();
 	test_read();
 	test_long();
