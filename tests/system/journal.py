@@ -11,7 +11,10 @@ arrived: every line with MESSAGE, PRIORITY, SYSLOG_IDENTIFIER=pop3d and
 SYSLOG_FACILITY=2 (mail); the login line and the line of a failed login
 before it with POP3_USER, POP3_METHOD and POP3_CLIENT, the logout line
 with POP3_RETRIEVED and POP3_DELETED, as
-pop3d(8) documents; and nothing written to the stream itself.  With
+pop3d(8) documents; and nothing written to the stream itself, nor a line of debug priority
+(log-level = info, the default).  With log-level = debug the failed
+login's detail line arrives too, with PRIORITY=7 and the same fields;
+with log-level = notice the login and logout lines (info) do not.  With
 log = stderr the same session writes its lines to standard error and
 nothing to the journal.  The namespace needs root; as another user the
 test is skipped.
@@ -63,13 +66,13 @@ def received(sock):
             return out
 
 
-def session(env, log, stream):
-    """One session on pipes with --log=log and stderr to stream; its
-    output."""
+def session(env, log, stream, extra=()):
+    """One session on pipes with --log=log (and extra options) and stderr
+    to stream; its output."""
     st = os.fstat(stream.fileno())
     os.environ["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
     env.put_mailbox(env.data("data/three.mbox"), "bob")
-    p = env.start(["--log=" + log], stderr=stream)
+    p = env.start(["--log=" + log] + list(extra), stderr=stream)
     out, _ = p.communicate(DIALOGUE, timeout=30)
     return p.returncode, out
 
@@ -132,6 +135,35 @@ def inside():
         tap.ok(os.path.getsize(stream_path) == 0,
                "nothing written to the stream itself",
                open(stream_path, "rb").read())
+        tap.ok(not any(f.get("PRIORITY") == "7" or "detail" in
+                       f.get("MESSAGE", "") for f in got),
+               "log-level = info: no line of debug priority", msgs)
+
+        with open(stream_path, "wb") as stream:
+            code, out = session(env, "auto", stream, ["--log-level=debug"])
+        got = received(sock)
+        msgs = [f.get("MESSAGE", "") for f in got]
+        detail = [f for f in got if f.get("MESSAGE", "").startswith(
+            'login failure detail: user="bob" method=USER client=local: '
+            'known user: ')]
+        tap.ok(code == 0 and len(detail) == 1 and
+               detail[0].get("PRIORITY") == "7" and
+               detail[0].get("POP3_USER") == "bob" and
+               detail[0].get("POP3_CLIENT") == "local" and
+               re.search(r"\bsecret\b|not-it", repr(got)) is None,
+               "log-level = debug: the detail line, priority 7, with its "
+               "fields, and still no password", msgs)
+
+        with open(stream_path, "wb") as stream:
+            code, out = session(env, "auto", stream, ["--log-level=notice"])
+        got = received(sock)
+        msgs = [f.get("MESSAGE", "") for f in got]
+        tap.ok(code == 0 and any(m.startswith("LOGIN FAILED, ")
+                                 for m in msgs) and
+               not any(m.startswith(("login: ", "logout: ", "login failure"))
+                       for m in msgs),
+               "log-level = notice: the failed login, not the login and "
+               "logout lines", msgs)
 
         with open(stream_path, "wb") as stream:
             code, out = session(env, "stderr", stream)
