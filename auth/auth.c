@@ -332,7 +332,7 @@ secrets_password(const struct auth_config *cf, const char *user,
 	r = secrets_find(cf, user, &scheme, &value, NULL, &held, out->why,
 	    sizeof(out->why));
 	if (r == -1) {
-		(void)snprintf(out->open, sizeof(out->open), "%s", out->why);
+		(void)snprintf(out->told, sizeof(out->told), "%s", out->why);
 		return AUTH_TEMP;
 	}
 	/* The work of every scheme the file holds, whatever the user's. */
@@ -373,15 +373,15 @@ auth_password(const struct auth_config *cf, const char *user,
     const char *pass, size_t passlen, struct auth_outcome *out)
 {
 	enum auth_result r, worst = AUTH_FAIL;
-	char why[sizeof(out->why)], open[sizeof(out->open)];
+	char why[sizeof(out->why)], told[sizeof(out->told)];
 	const char *name;
 	unsigned int i;
 	size_t n = 0, no = 0;
 
 	memset(out, 0, sizeof(*out));
-	why[0] = open[0] = '\0';
+	why[0] = told[0] = '\0';
 	for (i = 0; i < cf->nmethods; i++) {
-		out->why[0] = out->open[0] = '\0';
+		out->why[0] = out->told[0] = '\0';
 		switch (cf->methods[i]) {
 		case AUTH_PAM:
 			r = auth_pam(cf, user, pass, out);
@@ -392,13 +392,13 @@ auth_password(const struct auth_config *cf, const char *user,
 			break;
 		default:
 			r = AUTH_TEMP;
-			(void)snprintf(out->open, sizeof(out->open),
+			(void)snprintf(out->told, sizeof(out->told),
 			    "no such method");
 			break;
 		}
 		if (r == AUTH_OK) {
 			out->method = cf->methods[i];
-			out->open[0] = '\0';
+			out->told[0] = '\0';
 			return r;
 		}
 		if (r == AUTH_TEMP)
@@ -408,14 +408,14 @@ auth_password(const struct auth_config *cf, const char *user,
 		if (n < sizeof(why))
 			n += (size_t)snprintf(why + n, sizeof(why) - n,
 			    "%s%s: %s", n > 0 ? "; " : "", name, out->why);
-		if (out->open[0] != '\0' && no < sizeof(open))
-			no += (size_t)snprintf(open + no, sizeof(open) - no,
-			    "%s%s: %s", no > 0 ? "; " : "", name, out->open);
+		if (out->told[0] != '\0' && no < sizeof(told))
+			no += (size_t)snprintf(told + no, sizeof(told) - no,
+			    "%s%s: %s", no > 0 ? "; " : "", name, out->told);
 	}
 	(void)snprintf(out->why, sizeof(out->why), "%s",
 	    cf->nmethods == 0 ? "no method configured" : why);
-	(void)snprintf(out->open, sizeof(out->open), "%s",
-	    cf->nmethods == 0 ? "no method configured" : open);
+	(void)snprintf(out->told, sizeof(out->told), "%s",
+	    cf->nmethods == 0 ? "no method configured" : told);
 	return worst;
 }
 
@@ -449,7 +449,7 @@ auth_apop(const struct auth_config *cf, const char *user, const char *stamp,
 	r = secrets_find(cf, user, &scheme, &value, NULL, NULL, out->why,
 	    sizeof(out->why));
 	if (r == -1) {
-		(void)snprintf(out->open, sizeof(out->open), "%s", out->why);
+		(void)snprintf(out->told, sizeof(out->told), "%s", out->why);
 		return AUTH_TEMP;
 	}
 	/* RFC 1939 section 7: the digest is 32 lower-case hex digits;
@@ -499,7 +499,7 @@ auth_scram_lookup(const struct auth_config *cf, const char *user,
 		(void)snprintf(out->why, sizeof(out->why), "no secrets file");
 	} else if ((r = secrets_find(cf, user, &scheme, &value, filekey,
 	    NULL, out->why, sizeof(out->why))) == -1) {
-		(void)snprintf(out->open, sizeof(out->open), "%s", out->why);
+		(void)snprintf(out->told, sizeof(out->told), "%s", out->why);
 		return AUTH_TEMP;
 	}
 	if (r == 1) {

@@ -61,7 +61,7 @@ enum auth_result {
 /*
  * What a check found, for the caller's log lines; never a secret.  why
  * tells an unknown name from a wrong secret (every method's own reason),
- * so it is for a log line of debug level only.  open is the part of why
+ * so it is for a log line of debug level only.  told is the part of why
  * that says nothing of the name or the secret: a method that refused an
  * account whose credentials were right (PAM account management), or one
  * that could not check at all (AUTH_TEMP); "" when the refusal is about
@@ -72,7 +72,7 @@ struct auth_outcome {
 	bool		 known;		/* the name exists somewhere */
 	char		 user[AUTH_USER_MAX + 1];	/* PAM may map it */
 	char		 why[AUTH_WHY_MAX];	/* why it failed, in full */
-	char		 open[AUTH_WHY_MAX];	/* ... what may be told */
+	char		 told[AUTH_WHY_MAX];	/* ... what may be told */
 	enum auth_method method;	/* after AUTH_OK: which accepted */
 };
 

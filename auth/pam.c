@@ -171,7 +171,7 @@ auth_pam(const struct auth_config *cf, const char *user, const char *pass,
 	int r;
 
 	if (pam_open(cf, user, &conv, &pamh, out) == -1) {
-		(void)snprintf(out->open, sizeof(out->open), "%s", out->why);
+		(void)snprintf(out->told, sizeof(out->told), "%s", out->why);
 		return AUTH_TEMP;
 	}
 	stage = "pam_authenticate";
@@ -206,7 +206,7 @@ auth_pam(const struct auth_config *cf, const char *user, const char *pass,
 	 */
 	if (r != PAM_SUCCESS && (strcmp(stage, "pam_authenticate") != 0 ||
 	    pam_result(r) == AUTH_TEMP))
-		(void)snprintf(out->open, sizeof(out->open), "%s", out->why);
+		(void)snprintf(out->told, sizeof(out->told), "%s", out->why);
 	return pam_result(r);
 }
 

@@ -180,7 +180,7 @@ log_failure_detail(struct session *s, const char *method, const char *user,
  * the client gave.  At the default level the line tells only what does
  * not set an unknown name apart from a wrong password: an account that
  * account management or login_account refused (its credentials were
- * right), or a method that could not check (out->open).
+ * right), or a method that could not check (out->told).
  */
 static enum auth_result
 login_conclude(struct session *s, const char *method, const char *asked,
@@ -214,11 +214,11 @@ login_conclude(struct session *s, const char *method, const char *asked,
 	s->failures++;
 	if (r == AUTH_TEMP)
 		log_warnx("login unavailable: user=%s method=%s client=%s: %s",
-		    log_quote(asked), method, s->peer, out->open[0] != '\0' ?
-		    out->open : "the check could not be made");
+		    log_quote(asked), method, s->peer, out->told[0] != '\0' ?
+		    out->told : "the check could not be made");
 	else
 		log_failure(s, method, asked, why != NULL ? why :
-		    out->open[0] != '\0' ? out->open : LOGIN_WRONG);
+		    out->told[0] != '\0' ? out->told : LOGIN_WRONG);
 	if (why == NULL)
 		log_failure_detail(s, method, asked, out);
 	sodium_memzero(out, sizeof(*out));

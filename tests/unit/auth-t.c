@@ -401,10 +401,22 @@ test_password(const char *path)
 	r = pass_check("zed", "wonderland");
 	ok(r == AUTH_FAIL && !out.known && out.user[0] == '\0',
 	    "an unknown user fails, known=false");
+	ok(out.told[0] == '\0' && out.why[0] != '\0' &&
+	    pass_check("alice", "looking-glass") == AUTH_FAIL &&
+	    out.told[0] == '\0' && out.why[0] != '\0',
+	    "an unknown user and a wrong password: a reason, none to tell");
 	ok(pass_check("eve", "0123456789abcdef0123456789abcdef") ==
 	    AUTH_FAIL && !out.known, "an unknown scheme is no entry");
 	ok(pass_check("a malformed line", "x") == AUTH_FAIL && !out.known,
 	    "a malformed line is no entry");
+
+	acf.secrets = "/nonexistent/pop3d-secrets";
+	r = pass_check("alice", "wonderland");
+	ok(r == AUTH_TEMP && strncmp(out.told, "secrets: ", 9) == 0 &&
+	    strcmp(out.told, out.why) == 0,
+	    "a secrets file that cannot be used: its reason may be told "
+	    "(%s)", out.told);
+	acf.secrets = path;
 
 	/* The unknown user does the same Argon2id work as a wrong one. */
 	for (i = 0; i < 3; i++) {
@@ -768,7 +780,7 @@ main(void)
 	(void)alarm(120);
 	if (sodium_init() < 0)
 		bail("sodium_init failed");
-	plan(117 + 3 + 6 + 7 + 23);
+	plan(119 + 3 + 6 + 7 + 23);
 	test_apop_digest();
 	test_name_valid();
 	test_parse_line();
