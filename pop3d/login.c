@@ -128,6 +128,29 @@ login_account(const struct session *s, const char *user, struct login *l)
  */
 #define LOGIN_WRONG	"wrong user name or password"
 
+/* The journal fields of the lines of a login, failed or not. */
+struct login_fields {
+	char		 user[POP_USER_MAX + 16];
+	char		 method[48];
+	char		 client[96];
+	const char	*v[4];
+};
+
+static const char *const *
+login_fields(struct login_fields *f, const struct session *s,
+    const char *user, const char *method)
+{
+	(void)snprintf(f->user, sizeof(f->user), "POP3_USER=%s", user);
+	(void)snprintf(f->method, sizeof(f->method), "POP3_METHOD=%s", method);
+	(void)snprintf(f->client, sizeof(f->client), "POP3_CLIENT=%s",
+	    s->peer);
+	f->v[0] = f->user;
+	f->v[1] = f->method;
+	f->v[2] = f->client;
+	f->v[3] = NULL;
+	return f->v;
+}
+
 /*
  * The line of a failed login, in the shape of Courier's, which fail2ban's
  * stock courier-auth filter reads ("LOGIN FAILED, " and comma-separated
@@ -141,37 +164,30 @@ static void
 log_failure(struct session *s, const char *method, const char *user,
     const char *why)
 {
-	char fu[POP_USER_MAX + 16], fm[48], fc[96];
-	const char *fields[] = { fu, fm, fc, NULL };
+	struct login_fields f;
 
-	(void)snprintf(fu, sizeof(fu), "POP3_USER=%s", user);
-	(void)snprintf(fm, sizeof(fm), "POP3_METHOD=%s", method);
-	(void)snprintf(fc, sizeof(fc), "POP3_CLIENT=%s", s->peer);
-	log_event(LOG_NOTICE, fields, "LOGIN FAILED, ip=[%s], user=%s, "
-	    "method=%s, reason=%s", s->peer, log_quote(user), method,
-	    log_quote(why));
+	log_event(LOG_NOTICE, login_fields(&f, s, user, method),
+	    "LOGIN FAILED, ip=[%s], user=%s, method=%s, reason=%s", s->peer,
+	    log_quote(user), method, log_quote(why));
 }
 
 /*
  * The debug line after a refusal by the methods: what tells an unknown
  * name from a wrong password (is the name known to any method?), and
- * each method's own reason.  Dropped
- * below log-level debug; it never says "LOGIN FAILED", so that fail2ban
- * counts one line per failure at any level.
+ * each method's own reason.  Dropped below log-level debug; it never
+ * says "LOGIN FAILED", so that fail2ban counts one line per failure at
+ * any level.
  */
 static void
 log_failure_detail(struct session *s, const char *method, const char *user,
     const struct auth_outcome *out)
 {
-	char fu[POP_USER_MAX + 16], fm[48], fc[96];
-	const char *fields[] = { fu, fm, fc, NULL };
+	struct login_fields f;
 
-	(void)snprintf(fu, sizeof(fu), "POP3_USER=%s", user);
-	(void)snprintf(fm, sizeof(fm), "POP3_METHOD=%s", method);
-	(void)snprintf(fc, sizeof(fc), "POP3_CLIENT=%s", s->peer);
-	log_event(LOG_DEBUG, fields, "login failure detail: user=%s "
-	    "method=%s client=%s: %s: %s", log_quote(user), method, s->peer,
-	    out->known ? "known user" : "unknown user", log_quote(out->why));
+	log_event(LOG_DEBUG, login_fields(&f, s, user, method),
+	    "login failure detail: user=%s method=%s client=%s: %s: %s",
+	    log_quote(user), method, s->peer, out->known ? "known user" :
+	    "unknown user", log_quote(out->why));
 }
 
 /*
@@ -446,15 +462,11 @@ login_policy_apply(struct session *s, const struct login *l)
 static void
 log_login(struct session *s, const struct login *l, unsigned long long bytes)
 {
-	char fu[POP_USER_MAX + 16], fm[48], fc[96];
-	const char *fields[] = { fu, fm, fc, NULL };
+	struct login_fields f;
 
-	(void)snprintf(fu, sizeof(fu), "POP3_USER=%s", l->user);
-	(void)snprintf(fm, sizeof(fm), "POP3_METHOD=%s", l->method);
-	(void)snprintf(fc, sizeof(fc), "POP3_CLIENT=%s", s->peer);
-	log_event(LOG_INFO, fields, "login: user=%s method=%s client=%s "
-	    "messages=%u bytes=%llu", log_quote(l->user), l->method, s->peer,
-	    s->nmsgs, bytes);
+	log_event(LOG_INFO, login_fields(&f, s, l->user, l->method),
+	    "login: user=%s method=%s client=%s messages=%u bytes=%llu",
+	    log_quote(l->user), l->method, s->peer, s->nmsgs, bytes);
 }
 
 enum cmd_result
