@@ -65,7 +65,9 @@ enum auth_result {
  * that says nothing of the name or the secret: a method that refused an
  * account whose credentials were right (PAM account management), or one
  * that could not check at all (AUTH_TEMP); "" when the refusal is about
- * the credentials alone.
+ * the credentials alone.  verified: a method took the credentials and a
+ * later step of it refused (account management): the name is real, not
+ * a password typed into USER.
  */
 #define AUTH_WHY_MAX		160
 struct auth_outcome {
@@ -73,6 +75,7 @@ struct auth_outcome {
 	char		 user[AUTH_USER_MAX + 1];	/* PAM may map it */
 	char		 why[AUTH_WHY_MAX];	/* why it failed, in full */
 	char		 told[AUTH_WHY_MAX];	/* ... what may be told */
+	bool		 verified;	/* the credentials were right */
 	enum auth_method method;	/* after AUTH_OK: which accepted */
 };
 

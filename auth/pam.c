@@ -194,8 +194,9 @@ auth_pam(const struct auth_config *cf, const char *user, const char *pass,
 	(void)pam_end(pamh, r);
 	/* Known: a system account, or PAM took the password (a module with
 	 * a user list of its own says the rest only in its reason). */
-	if (auth_account(user, &acct) == 0 ||
-	    strcmp(stage, "pam_authenticate") != 0)
+	if (strcmp(stage, "pam_authenticate") != 0)
+		out->known = out->verified = true;
+	else if (auth_account(user, &acct) == 0)
 		out->known = true;
 	/*
 	 * Account management runs only after the password was right, and a

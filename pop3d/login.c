@@ -136,18 +136,23 @@ struct login_fields {
 	const char	*v[4];
 };
 
+/* The fields; without POP3_USER when user is NULL. */
 static const char *const *
 login_fields(struct login_fields *f, const struct session *s,
     const char *user, const char *method)
 {
-	(void)snprintf(f->user, sizeof(f->user), "POP3_USER=%s", user);
+	unsigned int n = 0;
+
+	(void)snprintf(f->user, sizeof(f->user), "POP3_USER=%s",
+	    user != NULL ? user : "");
 	(void)snprintf(f->method, sizeof(f->method), "POP3_METHOD=%s", method);
 	(void)snprintf(f->client, sizeof(f->client), "POP3_CLIENT=%s",
 	    s->peer);
-	f->v[0] = f->user;
-	f->v[1] = f->method;
-	f->v[2] = f->client;
-	f->v[3] = NULL;
+	if (user != NULL)
+		f->v[n++] = f->user;
+	f->v[n++] = f->method;
+	f->v[n++] = f->client;
+	f->v[n] = NULL;
 	return f->v;
 }
 
@@ -156,9 +161,11 @@ login_fields(struct login_fields *f, const struct session *s,
  * stock courier-auth filter reads ("LOGIN FAILED, " and comma-separated
  * fields up to "ip=[ADDRESS]"): the address comes first, so that nothing
  * the client chose stands before it, and a name holding a comma or an
- * "ip=[...]" of its own can neither hide it nor stand for it.  The name
- * is the one the client gave, known or not (quoted), so that the line
- * does not tell which; a password typed as a name is logged as a name.
+ * "ip=[...]" of its own can neither hide it nor stand for it.  A name is
+ * logged only once it is known to be real (its credentials were right and
+ * a later step refused it), since a password typed into USER must never
+ * reach the log (STYLE.md); a refusal of the credentials names nobody,
+ * so that an unknown name and a wrong password read the same (user NULL).
  */
 static void
 log_failure(struct session *s, const char *method, const char *user,
@@ -166,17 +173,22 @@ log_failure(struct session *s, const char *method, const char *user,
 {
 	struct login_fields f;
 
-	log_event(LOG_NOTICE, login_fields(&f, s, user, method),
-	    "LOGIN FAILED, ip=[%s], user=%s, method=%s, reason=%s", s->peer,
-	    log_quote(user), method, log_quote(why));
+	if (user != NULL)
+		log_event(LOG_NOTICE, login_fields(&f, s, user, method),
+		    "LOGIN FAILED, ip=[%s], user=%s, method=%s, reason=%s",
+		    s->peer, log_quote(user), method, log_quote(why));
+	else
+		log_event(LOG_NOTICE, login_fields(&f, s, NULL, method),
+		    "LOGIN FAILED, ip=[%s], method=%s, reason=%s", s->peer,
+		    method, log_quote(why));
 }
 
 /*
  * The debug line after a refusal by the methods: what tells an unknown
  * name from a wrong password (is the name known to any method?), and
- * each method's own reason.  Dropped below log-level debug; it never
- * says "LOGIN FAILED", so that fail2ban counts one line per failure at
- * any level.
+ * each method's own reason; the name only when known, as above.  Dropped
+ * below log-level debug; it never says "LOGIN FAILED", so that fail2ban
+ * counts one line per failure at any level.
  */
 static void
 log_failure_detail(struct session *s, const char *method, const char *user,
@@ -184,10 +196,11 @@ log_failure_detail(struct session *s, const char *method, const char *user,
 {
 	struct login_fields f;
 
-	log_event(LOG_DEBUG, login_fields(&f, s, user, method),
-	    "login failure detail: user=%s method=%s client=%s: %s: %s",
-	    log_quote(user), method, s->peer, out->known ? "known user" :
-	    "unknown user", log_quote(out->why));
+	log_event(LOG_DEBUG, login_fields(&f, s, out->known ? user : NULL,
+	    method), "login failure detail: user=%s method=%s client=%s: "
+	    "%s: %s", out->known ? log_quote(user) : "UNKNOWN", method,
+	    s->peer, out->known ? "known user" : "unknown user",
+	    log_quote(out->why));
 }
 
 /*
@@ -196,7 +209,8 @@ log_failure_detail(struct session *s, const char *method, const char *user,
  * the client gave.  At the default level the line tells only what does
  * not set an unknown name apart from a wrong password: an account that
  * account management or login_account refused (its credentials were
- * right), or a method that could not check (out->told).
+ * right: only then is it named), or a method that could not check
+ * (out->told).
  */
 static enum auth_result
 login_conclude(struct session *s, const char *method, const char *asked,
@@ -229,12 +243,13 @@ login_conclude(struct session *s, const char *method, const char *asked,
 	 */
 	s->failures++;
 	if (r == AUTH_TEMP)
-		log_warnx("login unavailable: user=%s method=%s client=%s: %s",
-		    log_quote(asked), method, s->peer, out->told[0] != '\0' ?
-		    out->told : "the check could not be made");
+		log_warnx("login unavailable: method=%s client=%s: %s",
+		    method, s->peer, out->told[0] != '\0' ? out->told :
+		    "the check could not be made");
 	else
-		log_failure(s, method, asked, why != NULL ? why :
-		    out->told[0] != '\0' ? out->told : LOGIN_WRONG);
+		log_failure(s, method, why != NULL || out->verified ? asked :
+		    NULL, why != NULL ? why : out->told[0] != '\0' ?
+		    out->told : LOGIN_WRONG);
 	if (why == NULL)
 		log_failure_detail(s, method, asked, out);
 	sodium_memzero(out, sizeof(*out));

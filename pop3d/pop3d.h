@@ -478,8 +478,10 @@ enum cmd_result	 login_refused(struct session *s, enum auth_result r,
  * The checker's side, where the credentials are checked (this process,
  * or the root parent's prelogin_serve).  login_check: the credential and
  * the account that would serve it.  AUTH_OK with *l; otherwise the
- * failure is logged (the name as given; what tells an unknown name from
- * a wrong password only at log-level debug), counted and paused for,
+ * failure is logged (naming the user only when the credentials were
+ * right and a later step refused; what tells an unknown name from a
+ * wrong password, and a known name, only at log-level debug), counted
+ * and paused for,
  * and *last_r says whether that was one failure too many.
  * login_scram_lookup gives the salt (base64) and count for user, made up
  * when there is no secret (AUTH_OK either way; AUTH_TEMP, counted, when

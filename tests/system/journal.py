@@ -116,13 +116,13 @@ def inside():
                "the login line with POP3_USER, POP3_METHOD, POP3_CLIENT",
                msgs)
         failed = [f for f in got if f.get("MESSAGE", "").startswith(
-            'LOGIN FAILED, ip=[local], user="bob", method=USER, ')]
-        tap.ok(len(failed) == 1 and failed[0].get("POP3_USER") == "bob" and
+            'LOGIN FAILED, ip=[local], method=USER, ')]
+        tap.ok(len(failed) == 1 and "POP3_USER" not in failed[0] and
                failed[0].get("POP3_METHOD") == "USER" and
                failed[0].get("POP3_CLIENT") == "local" and
                failed[0].get("PRIORITY") == "5",
-               "the failed login with POP3_USER, POP3_METHOD, POP3_CLIENT",
-               msgs)
+               "the failed login (a wrong password) with POP3_METHOD and "
+               "POP3_CLIENT, naming nobody", msgs)
         logout = [f for f in got if f.get("MESSAGE", "").startswith(
             'logout: user="bob" client=local retrieved=1/')]
         tap.ok(len(logout) == 1 and logout[0].get("POP3_USER") == "bob" and
