@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "tests/fakes/faults.h"
@@ -37,6 +39,124 @@ static void (*hook)(void *);		/* run at fail_at instead of failing */
 static void *hook_arg;
 static const char *kinds[FAULTS_KINDS + 1];
 
+/* faults_power: what each write since its file's last sync overwrote. */
+#define PAGE		4096
+struct undo {
+	int	 fd;
+	off_t	 off;
+	size_t	 len;
+	char	*old;		/* len bytes; zeros past the old end */
+	off_t	 oldsize;	/* the file's size before */
+	bool	 truncate;	/* an ftruncate to off */
+};
+static bool power;
+static enum faults_lose power_lose;
+static struct undo *undos;
+static size_t nundo, capundo;
+
+static void
+undo_forget(int fd)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < nundo; i++) {
+		if (undos[i].fd == fd) {
+			free(undos[i].old);
+			continue;
+		}
+		undos[j++] = undos[i];
+	}
+	nundo = j;
+}
+
+/* Remember [off, off+len) of fd before a write (or truncate) there. */
+static void
+undo_note(int fd, off_t off, size_t len, bool truncate)
+{
+	struct stat st;
+	struct undo *u;
+	ssize_t n;
+
+	if (!power || fired || len == 0)
+		return;
+	if (nundo == capundo) {
+		capundo = capundo * 2 + 16;
+		if ((undos = realloc(undos, capundo * sizeof(*undos))) == NULL)
+			abort();
+	}
+	u = &undos[nundo++];
+	u->fd = fd;
+	u->off = off;
+	u->len = len;
+	u->truncate = truncate;
+	if ((u->old = calloc(1, len)) == NULL)
+		abort();
+	u->oldsize = __real_fstat(fd, &st) == 0 ? st.st_size : 0;
+	n = __real_pread(fd, u->old, len, off);
+	(void)n;	/* short past the end: zeros stay */
+}
+
+/* Is this page (of record i) lost in the cut? */
+static bool
+undo_lost(size_t i, off_t page)
+{
+	switch (power_lose) {
+	case FAULTS_LOSE_EVEN:
+		return page % 2 == 0;
+	case FAULTS_LOSE_ODD:
+		return page % 2 == 1;
+	case FAULTS_LOSE_OLDER:
+		return i + 1 < nundo;
+	case FAULTS_LOSE_ALL:
+	default:
+		return true;
+	}
+}
+
+/* The cut: put back, newest first, what the disk did not keep. */
+static void
+undo_apply(void)
+{
+	struct undo *u;
+	off_t p, from, to;
+	size_t i;
+	ssize_t n;
+
+	for (i = nundo; i-- > 0;) {
+		u = &undos[i];
+		if (u->truncate) {
+			if (undo_lost(i, u->off / PAGE)) {
+				n = __real_pwrite(u->fd, u->old, u->len,
+				    u->off);
+				(void)n;
+			}
+			continue;
+		}
+		for (p = u->off / PAGE; p * PAGE < u->off + (off_t)u->len;
+		    p++) {
+			if (!undo_lost(i, p))
+				continue;
+			from = p * PAGE > u->off ? p * PAGE : u->off;
+			to = (p + 1) * PAGE < u->off + (off_t)u->len ?
+			    (p + 1) * PAGE : u->off + (off_t)u->len;
+			n = __real_pwrite(u->fd, u->old + (from - u->off),
+			    (size_t)(to - from), from);
+			(void)n;
+		}
+	}
+	for (i = 0; i < nundo; i++)
+		free(undos[i].old);
+	nundo = 0;
+}
+
+void
+faults_power(unsigned long n, enum faults_lose lose)
+{
+	faults_arm(n, true);
+	power = true;
+	power_lose = lose;
+}
+
 void
 faults_arm(unsigned long n, bool st)
 {
@@ -45,6 +165,9 @@ faults_arm(unsigned long n, bool st)
 	sticky = st;
 	fired = false;
 	hook = NULL;
+	power = false;
+	while (nundo > 0)
+		free(undos[--nundo].old);
 }
 
 void
@@ -65,6 +188,9 @@ bool
 faults_disarm(void)
 {
 	fail_at = 0;
+	power = false;
+	while (nundo > 0)
+		free(undos[--nundo].old);
 	return fired;
 }
 
@@ -94,6 +220,8 @@ fault(const char *kind, int e)
 		errno = saved;
 		return false;
 	}
+	if (calls == fail_at && power)
+		undo_apply();
 	if (calls == fail_at || (sticky && calls > fail_at)) {
 		fired = true;
 		errno = e;
@@ -152,7 +280,10 @@ __wrap_pread(int fd, void *buf, size_t len, off_t off)
 ssize_t
 __wrap_pwrite(int fd, const void *buf, size_t len, off_t off)
 {
-	return fault("pwrite", ENOSPC) ? -1 : __real_pwrite(fd, buf, len, off);
+	if (fault("pwrite", ENOSPC))
+		return -1;
+	undo_note(fd, off, len, false);
+	return __real_pwrite(fd, buf, len, off);
 }
 
 int
@@ -176,19 +307,35 @@ __wrap_lstat(const char *path, struct stat *st)
 int
 __wrap_fsync(int fd)
 {
-	return fault("fsync", EIO) ? -1 : __real_fsync(fd);
+	if (fault("fsync", EIO))
+		return -1;
+	if (__real_fsync(fd) == -1)
+		return -1;
+	undo_forget(fd);
+	return 0;
 }
 
 int
 __wrap_fdatasync(int fd)
 {
-	return fault("fdatasync", EIO) ? -1 : __real_fdatasync(fd);
+	if (fault("fdatasync", EIO))
+		return -1;
+	if (__real_fdatasync(fd) == -1)
+		return -1;
+	undo_forget(fd);
+	return 0;
 }
 
 int
 __wrap_ftruncate(int fd, off_t len)
 {
-	return fault("ftruncate", EIO) ? -1 : __real_ftruncate(fd, len);
+	struct stat st;
+
+	if (fault("ftruncate", EIO))
+		return -1;
+	if (power && !fired && __real_fstat(fd, &st) == 0 && st.st_size > len)
+		undo_note(fd, len, (size_t)(st.st_size - len), true);
+	return __real_ftruncate(fd, len);
 }
 
 int

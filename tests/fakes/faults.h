@@ -38,6 +38,24 @@ void		 faults_before(unsigned long n, bool sticky, void (*fn)(void *),
 		    void *arg);
 const char	*faults_kind(unsigned long i);
 
+/*
+ * faults_power: count as faults_arm does, and from now on remember what
+ * each pwrite and ftruncate overwrote, forgetting it for a file at its
+ * fsync or fdatasync.  Just before call n, a power cut: undo what a disk
+ * may not have kept of the writes since the last sync of their file, as
+ * lose says; then fail call n and every call after it (the machine is
+ * down).  A write of a page that is "kept" stays as written.
+ * faults_disarm says whether the cut came.
+ */
+enum faults_lose {
+	FAULTS_LOSE_ALL,	/* no unsynced write reached the disk */
+	FAULTS_LOSE_EVEN,	/* the pages of even number did not */
+	FAULTS_LOSE_ODD,	/* the odd ones did not */
+	FAULTS_LOSE_OLDER,	/* only the newest write did */
+	FAULTS_LOSE_KINDS
+};
+void		 faults_power(unsigned long n, enum faults_lose lose);
+
 /* The wrappers; only the linker calls them by these names. */
 int	__wrap_open(const char *path, int flags, ...);
 int	__wrap_openat(int dfd, const char *path, int flags, ...);

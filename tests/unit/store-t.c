@@ -6,7 +6,8 @@
  * foreign rewrite is noticed and left alone, the session and mailbox
  * locks, that a garbage journal is ignored, and (tests/fakes/faults.c)
  * that a failure of any one system call, or of all from one on, while
- * the mailbox is opened, read or updated loses nothing.  Runs as any user.
+ * the mailbox is opened, read or updated loses nothing, nor does a power
+ * cut at any instant of an update.  Runs as any user.
  * Runs as: the test, as any user.
  */
 #include "config.h"
@@ -1715,6 +1716,123 @@ test_faults(void)
 	    "open (%lu calls, %u journals dropped)", n, dropped);
 }
 
+/* ---- Power cuts (tests/fakes/faults.c) --------------------------------- */
+
+/* A message numbered n of about `size' octets, to t. */
+static void
+msg_add(struct text *t, unsigned int n, size_t size)
+{
+	char line[160];
+	size_t have = 0;
+
+	(void)snprintf(line, sizeof(line), "From m%u@example.org Mon Nov 16 "
+	    "09:12:01 2026\nSubject: m%u\n\n", n, n);
+	text_add(t, line);
+	while (have < size) {
+		(void)snprintf(line, sizeof(line), "line %zu of message %u: "
+		    "0123456789abcdef0123456789abcdef0123456789abcdef\n", have,
+		    n);
+		text_add(t, line);
+		have += strlen(line);
+	}
+	text_add(t, "\n");
+}
+
+/*
+ * A mailbox of nmsg messages, the first of first_size octets, the others
+ * of size, into *all; what is left when del[] goes, into *kept.
+ */
+static void
+box_make(struct text *all, struct text *kept, unsigned int nmsg,
+    size_t first_size, size_t size, const bool *del)
+{
+	struct text m = { NULL, 0, 0 };
+	unsigned int i;
+
+	for (i = 0; i < nmsg; i++) {
+		m.len = 0;
+		msg_add(&m, i, i == 0 ? first_size : size);
+		text_addn(all, m.p, m.len);
+		if (!del[i])
+			text_addn(kept, m.p, m.len);
+	}
+	text_free(&m);
+}
+
+/*
+ * Update `before' deleting del with a power cut just before call n (lose
+ * says what the disk did not keep of the writes since their file's last
+ * sync), for n = 1, 2, ... until the update ends before call n.  Then the
+ * next open must leave exactly `after' or exactly `before', and no
+ * journal.  Returns the calls of an update, 0 on a failure.
+ */
+static unsigned long
+update_power(const char *name, const char *before, size_t blen,
+    const bool *del, const char *after, size_t alen, enum faults_lose lose)
+{
+	char path[512];
+	struct mbox *mb;
+	enum store_error why;
+	unsigned long n;
+	bool fired;
+	int r;
+
+	for (n = 1; n <= FAULT_CALLS_MAX; n++) {
+		(void)snprintf(path, sizeof(path), "%s",
+		    box_write(name, before, blen));
+		(void)unlink(state_path(name));
+		mb = open_or_bail(path);
+		faults_power(n, lose);
+		r = store_update(mb, del, &why);
+		fired = faults_disarm();
+		store_close(mb);
+		(void)unlink(lock_path(name));
+		if (!fired) {
+			if (r == 0 && file_equals(path, after, alen))
+				return n - 1;
+			diag("%s: no cut, the update did not succeed", name);
+			return 0;
+		}
+		if (store_open(path, &cf, &mb, &why) == -1) {
+			diag("%s (%d): cut before call %lu: the next open "
+			    "fails: %s", name, lose, n, strerror(errno));
+			return 0;
+		}
+		store_close(mb);
+		if ((!file_equals(path, after, alen) &&
+		    !file_equals(path, before, blen)) ||
+		    file_size(state_path(name)) != 0) {
+			diag("%s (%d): cut before call %lu (%s): after the next "
+			    "open the file is neither as before nor as after, "
+			    "or the journal stays", name, lose, n,
+			    faults_kind(n));
+			return 0;
+		}
+	}
+	diag("%s: more than %d calls", name, FAULT_CALLS_MAX);
+	return 0;
+}
+
+static void
+test_power(void)
+{
+	static bool del[3] = { true, false, false };
+	struct text big = { NULL, 0, 0 }, kept = { NULL, 0, 0 };
+	unsigned long n;
+	unsigned int lose;
+
+	/* A move of 9 MB in three chunks, through the journal. */
+	box_make(&big, &kept, 3, 2000, 4500000, del);
+	for (lose = 0; lose < FAULTS_LOSE_KINDS; lose++) {
+		n = update_power("cpower", big.p, big.len, del, kept.p,
+		    kept.len, (enum faults_lose)lose);
+		ok(n > 0, "a power cut before any call of an update in chunks "
+		    "(pattern %u): all or nothing (%lu calls)", lose, n);
+	}
+	text_free(&big);
+	text_free(&kept);
+}
+
 /* Has pid exited, not yet reaped? */
 static bool
 is_zombie(pid_t pid)
@@ -1930,7 +2048,7 @@ main(void)
 		bail("sodium_init failed");
 	(void)alarm(TEST_SECONDS);
 	config_init(false);
-	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 1 + 4 + 10 + 1 + 9 + 5 + 2 + 6);
+	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 1 + 4 + 10 + 1 + 9 + 4 + 5 + 2 + 6);
 	test_refused();
 	test_read();
 	test_long();
@@ -1943,6 +2061,7 @@ main(void)
 	test_mboxcl2();
 	test_popa3d_ids();
 	test_faults();
+	test_power();
 	test_repair();
 	test_state_dir();
 	return done();
