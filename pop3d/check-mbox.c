@@ -370,6 +370,13 @@ check_journal(struct check *c, const struct box *b)
 		    "it is dropped, the mailbox left alone; fix: nothing to "
 		    "do (pop3d --recover=%s drops it now)", b->path);
 		break;
+	case STORE_JOURNAL_UNKNOWN:
+		check_say(c, CHECK_PROBLEM, "journal", "an update was "
+		    "interrupted by a pop3d whose journal format this one "
+		    "does not know: sessions refuse the mailbox until it is "
+		    "finished; fix: run that release's pop3d --recover=%s",
+		    b->path);
+		break;
 	case STORE_JOURNAL_PENDING:
 	default:
 		check_say(c, CHECK_WARNING, "journal", "an update was "

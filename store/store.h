@@ -321,8 +321,11 @@ enum store_journal {
 	STORE_JOURNAL_OTHER,	/* a plan for another file (the mailbox was
 				   replaced, or cut shorter than planned):
 				   dropped */
-	STORE_JOURNAL_PENDING	/* an interrupted update: the next open
+	STORE_JOURNAL_PENDING,	/* an interrupted update: the next open
 				   finishes it (store_repair too) */
+	STORE_JOURNAL_UNKNOWN	/* a plan of a later release's format:
+				   kept, and the open fails until that
+				   release finishes it */
 };
 struct store_journal_facts {
 	enum store_journal state;

@@ -15,20 +15,71 @@
  *  2. Write the plan (the file's identity: device, inode number and birth
  *     time; the destination D of the first deleted message, the kept runs
  *     after it, the file size E) with a checksum to the state file,
- *     reserve room for two chunk slots, fdatasync.
+ *     reserve the room the rest of the journal needs, fdatasync.
  *     Crash: the mailbox is untouched; a torn plan fails its checksum and
  *     is dropped by the next open.
- *  3. Move the kept runs down in chunks of at most UPDATE_CHUNK bytes.  For
- *     chunk k: record (k, source, destination, length) in slot k%2, with a
- *     copy of the bytes when source and destination overlap, fdatasync the
- *     journal; then write the chunk in place and fdatasync the mailbox.
+ *  3. Move the kept runs down, in one of two ways; the plan says which.
+ *     In rounds (3a) when the first deleted message is UPDATE_GAP_MIN
+ *     long at least and the blocks below are UPDATE_BLOCK_AVG long on
+ *     average (plan_rounds); else in chunks (3b).  Plans are written in
+ *     format J3 (its last entry gives the rounds, 0 for chunks); a J2
+ *     plan, from a release that moved in chunks only, is still carried
+ *     out as it was written.
+ *  3a. Rounds.  Let s(y) be where the byte that ends up at y is now: s is
+ *     increasing and s(y) >= y + G, G the length of the first gap.  Cut
+ *     [D, N) (N the new end) into blocks b_0 = D, b_k+1 = min(s(b_k), N).
+ *     Then the sources of block k are exactly the kept bytes in block
+ *     k+1, so writing block k+1 destroys the sources of block k and of
+ *     nothing else; block 0 lies over deleted mail, and the sources of
+ *     the last block lie past N, never written before the truncation.
+ *     Block k may therefore be written once block k+1's sources are
+ *     durable at their place, with no copy of any byte, if block k+1 is
+ *     written in a later round than block k, after an fdatasync of the
+ *     mailbox.  The blocks are taken in windows of consecutive blocks;
+ *     in a window block j is written in round j mod UPDATE_ROUNDS, so a
+ *     chain needs a copy only where it wraps: the sources of block j,
+ *     j mod UPDATE_ROUNDS the last round and j not the window's last, lie
+ *     in block j+1, written in round 0.  They are copied ("saved") to the
+ *     state file first, at most UPDATE_SAVE_MAX bytes a window (a window
+ *     ends where more would be needed).  The last block of a window needs
+ *     no copy: its sources are in the next window, not written before
+ *     this one is durable.  A window is phase 0 (save the copies,
+ *     fdatasync the journal) and phases 1..R (round p-1: write its blocks,
+ *     from their sources or their copies, fdatasync the mailbox); step
+ *     number w * (R + 1) + p.  Before each phase that writes anything
+ *     (except step 0, which the plan implies) the step number is recorded
+ *     in slot seq % 2 and the journal fdatasynced.
+ *     Crash in step w, p: the windows before w and the phases before p
+ *     are durable (each ended with an fdatasync before the record of the
+ *     next step); nothing after step w, p was written.  So the sources
+ *     of phase p are intact: phase 0 reads blocks of window w, all
+ *     untouched; round t < R-1 reads blocks of round t+1, or of the next
+ *     window; round R-1 reads the copies, durable before its record.
+ *     The next open redoes step w, p (the same bytes again) and carries
+ *     on.  A torn record fails its checksum; the other slot names the
+ *     step before, whose sources were not touched either (the phase of
+ *     the torn record had not started).
+ *  3b. Chunks.  Move the kept runs down in chunks of at most UPDATE_CHUNK
+ *     bytes.  For chunk k: record (k, source, destination, length) in
+ *     slot k%2, with a copy of the bytes when source and destination
+ *     overlap, fdatasync the journal; then write the chunk in place and
+ *     fdatasync the mailbox.  In J3 the copy is written and fdatasynced
+ *     before the record, whose checksum covers the record alone; in J2
+ *     the record and the copy are written together and the checksum
+ *     covers both (BLAKE2b over every byte moved: it cost more than the
+ *     disk writes).
  *     Crash: bytes below the chunk in flight are final, bytes above it are
  *     still the original source, and the chunk in flight is either
  *     recoverable from its source or copied in the journal.  The next open
  *     redoes the newest valid slot and carries on.  A torn slot write fails
  *     its checksum and the older slot (whose chunk is complete) is redone.
+ *     In J3 a valid record vouches for a durable copy; a copy torn while
+ *     it is written lies under the record of chunk k-2, and the newest
+ *     valid record is then k-1's, durable with its copy before chunk k-1
+ *     was written in place.
  *  4. Mail appended after a crash, before the recovery, lies past E; it is
- *     moved down the same way, right behind the kept runs (the "tail").
+ *     moved down in chunks as in 3b, right behind the kept runs (the
+ *     "tail").
  *  5. Write one NUL byte at the new end N, fdatasync the mailbox, then
  *     record FINISH (N, current size) and fdatasync the journal.
  *     Crash: the next open finds FINISH.  If the file is at least as long
@@ -39,6 +90,9 @@
  *  7. Empty the state file and fdatasync it: the update is over.
  *     Crash between 6 and 7: as in 5, the FINISH record is recognised as
  *     done.
+ * A plan of an unknown format (magic "pop3dJ" and another version) is
+ * neither replayed nor dropped: the open fails until a pop3d that knows
+ * it finishes the update.
  * Deleted messages may come back only if the plan never became durable.
  * Messages that were not deleted are never lost or duplicated.
  */
@@ -59,8 +113,23 @@
 #define JOURNAL_SEGS_MAX	(1U << 26)	/* far above any real
 						   maildrop */
 #define NEWMAIL_SKIP_MAX	4	/* "\r\n\r\n" */
+/*
+ * The move in rounds (step 3a): a gap of at least a page, so that a page
+ * of the mailbox is written in two rounds at most (a block is at least
+ * the gap long); eight rounds, so that one byte in eight moved is copied
+ * to the journal and a window costs about 17 small fdatasyncs; and at
+ * most 8 MiB of copies a window, the state file's size.
+ */
+#define UPDATE_GAP_MIN		JOURNAL_ALIGN
+#define UPDATE_ROUNDS		8
+#define UPDATE_ROUNDS_MAX	64	/* what a plan may ask for */
+#define UPDATE_SAVE_MAX		(8 * 1024 * 1024)
+#define UPDATE_BLOCK_AVG	(256 * 1024)
 
-static const char head_magic[8] = "pop3dJ2\n";
+/* "pop3dJ" and a version digit: 2 moves in chunks, 3 in rounds. */
+#define HEAD_MAGIC_PREFIX	6
+static const char head_magic2[8] = "pop3dJ2\n";
+static const char head_magic3[8] = "pop3dJ3\n";
 static const char slot_magic[8] = "pop3dS1\n";
 
 /* The plan, as stored at the start of the state file. */
@@ -72,8 +141,12 @@ struct jhead {
 	uint64_t	 end;		/* E: file size when planned */
 	uint64_t	 dst;		/* D: where the first kept run goes */
 	uint64_t	 chunk;		/* chunk size of this plan */
-	uint64_t	 nseg;
-	/* followed by nseg struct jseg, then a BLAKE2b-256 checksum */
+	uint64_t	 nseg;		/* J3: the runs and one entry more */
+	/*
+	 * followed by nseg struct jseg, then a BLAKE2b-256 checksum.  In J3
+	 * the last entry is not a run but the parameters of the move,
+	 * { rounds, save_max }, so that both formats have one shape.
+	 */
 };
 
 struct jseg {
@@ -81,7 +154,8 @@ struct jseg {
 	uint64_t	 len;
 };
 
-enum slot_kind { SLOT_CHUNK = 1, SLOT_FINISH = 2 };
+/* SLOT_STEP (J3): step seq of the move in rounds is under way. */
+enum slot_kind { SLOT_CHUNK = 1, SLOT_FINISH = 2, SLOT_STEP = 3 };
 
 struct jslot {
 	char		 magic[8];
@@ -97,10 +171,23 @@ struct jslot {
 struct upd {
 	struct mbox	*mb;
 	struct lockset	*ls;
-	struct jhead	 h;
+	struct jhead	 h;		/* nseg: the runs alone */
+	int		 version;	/* 2 or 3 */
+	uint64_t	 rounds;	/* J3: R, or 0 to move in chunks */
+	uint64_t	 save_max;	/* J3: copies a window may need */
 	struct jseg	*segs;
 	uint64_t	 slot_off;	/* where slot 0 starts */
 	char		*buf;		/* one chunk */
+	uint64_t	 newsize;	/* N */
+	uint64_t	 nsteps;	/* J3: windows * (rounds + 1) */
+	uint64_t	 save_need;	/* J3: the largest window's copies */
+};
+
+/* J3: a place in the chain of blocks, and the kept run it falls in. */
+struct cursor {
+	uint64_t	 b;		/* a destination offset, < N */
+	uint64_t	 seg;
+	uint64_t	 seg_dst;	/* where run seg goes */
 };
 
 static uint64_t
@@ -159,22 +246,25 @@ pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/* The plan on disk: J3 has one entry more. */
 static size_t
-head_size(uint64_t nseg)
+head_size(const struct upd *u)
 {
-	return sizeof(struct jhead) + (size_t)nseg * sizeof(struct jseg) +
-	    crypto_generichash_BYTES;
+	return sizeof(struct jhead) + (size_t)(u->h.nseg + (u->version ==
+	    3)) * sizeof(struct jseg) + crypto_generichash_BYTES;
 }
 
 static void
-slot_sum(const struct jslot *sl, const void *data, unsigned char *out)
+slot_sum(const struct upd *u, const struct jslot *sl, const void *data,
+    unsigned char *out)
 {
 	crypto_generichash_state st;
 
 	crypto_generichash_init(&st, NULL, 0, crypto_generichash_BYTES);
 	crypto_generichash_update(&st, (const unsigned char *)sl,
 	    offsetof(struct jslot, sum));
-	if (sl->has_data)
+	/* J3 orders the writes instead (slot_write). */
+	if (sl->has_data && u->version == 2)
 		crypto_generichash_update(&st, data, (size_t)sl->len);
 	crypto_generichash_final(&st, out, crypto_generichash_BYTES);
 }
@@ -186,9 +276,17 @@ slot_write(struct upd *u, struct jslot *sl, const void *data)
 	uint64_t off = u->slot_off + (sl->seq % 2) * slot_size(u);
 
 	memcpy(sl->magic, slot_magic, sizeof(sl->magic));
-	slot_sum(sl, data, sl->sum);
+	slot_sum(u, sl, data, sl->sum);
 	if (sl->has_data && pwrite_all(u->mb->statefd, data, (size_t)sl->len,
 	    off + sizeof(*sl)) == -1)
+		return -1;
+	/*
+	 * J3: the copy is durable before the record that vouches for it, so
+	 * that no checksum has to read it (a J2 record sums it, which costs
+	 * more than the disk writes).  A torn copy lies under the record of
+	 * chunk seq - 2, never the newest valid one: that is seq - 1's.
+	 */
+	if (sl->has_data && u->version == 3 && fdatasync(u->mb->statefd) == -1)
 		return -1;
 	if (pwrite_all(u->mb->statefd, sl, sizeof(*sl), off) == -1)
 		return -1;
@@ -210,13 +308,14 @@ slot_read(struct upd *u, unsigned int i, struct jslot *sl)
 	if (pread_all(u->mb->statefd, sl, sizeof(*sl), off) == -1)
 		return errno == ENODATA ? 0 : -1;
 	if (memcmp(sl->magic, slot_magic, sizeof(sl->magic)) != 0 ||
-	    (sl->kind != SLOT_CHUNK && sl->kind != SLOT_FINISH) ||
+	    (sl->kind != SLOT_CHUNK && sl->kind != SLOT_FINISH &&
+	    (sl->kind != SLOT_STEP || u->rounds == 0)) ||
 	    sl->len > u->h.chunk || sl->has_data > 1)
 		return 0;
 	if (sl->has_data && pread_all(u->mb->statefd, u->buf, (size_t)sl->len,
 	    off + sizeof(*sl)) == -1)
 		return errno == ENODATA ? 0 : -1;
-	slot_sum(sl, u->buf, sum);
+	slot_sum(u, sl, u->buf, sum);
 	return sodium_memcmp(sum, sl->sum, sizeof(sum)) == 0;
 }
 
@@ -300,6 +399,8 @@ plan_chunks(const struct upd *u)
 {
 	uint64_t n = 0, i;
 
+	if (u->rounds > 0)
+		return u->nsteps;
 	for (i = 0; i < u->h.nseg; i++)
 		n += (u->segs[i].len + u->h.chunk - 1) / u->h.chunk;
 	return n;
@@ -313,6 +414,226 @@ plan_newsize(const struct upd *u)
 	for (i = 0; i < u->h.nseg; i++)
 		n += u->segs[i].len;
 	return n;
+}
+
+/*
+ * Step 3a, the move in rounds.  A J3 plan must make every block longer
+ * than nothing: each run lies at least the first gap above where it goes
+ * and below the end planned, in order.  (The checksum keeps out a torn
+ * plan; this keeps a wrong one from looping or reading out of range.)
+ */
+static bool
+plan_sane(const struct upd *u)
+{
+	uint64_t dst = u->h.dst, gap, i;
+
+	if (u->h.nseg == 0 || u->segs[0].src < u->h.dst + UPDATE_GAP_MIN)
+		return false;
+	gap = u->segs[0].src - u->h.dst;
+	for (i = 0; i < u->h.nseg; i++) {
+		if (u->segs[i].len == 0 || u->segs[i].src < dst + gap ||
+		    u->segs[i].src > u->h.end ||
+		    u->segs[i].len > u->h.end - u->segs[i].src ||
+		    (i > 0 && u->segs[i].src < u->segs[i - 1].src +
+		    u->segs[i - 1].len))
+			return false;
+		dst += u->segs[i].len;
+	}
+	return true;
+}
+
+static void
+cursor_init(const struct upd *u, struct cursor *c)
+{
+	c->b = u->h.dst;
+	c->seg = 0;
+	c->seg_dst = u->h.dst;
+}
+
+/* s(c->b): where the byte that goes to c->b is now (c->b < N). */
+static uint64_t
+cursor_src(const struct upd *u, struct cursor *c)
+{
+	while (c->b >= c->seg_dst + u->segs[c->seg].len) {
+		c->seg_dst += u->segs[c->seg].len;
+		c->seg++;
+	}
+	return u->segs[c->seg].src + (c->b - c->seg_dst);
+}
+
+/* The end of the block that starts at c->b. */
+static uint64_t
+block_end(const struct upd *u, struct cursor *c)
+{
+	uint64_t s = cursor_src(u, c);
+
+	return s < u->newsize ? s : u->newsize;
+}
+
+/*
+ * The window that starts at the block of c: its blocks (*nblk_r) and the
+ * bytes of copies it needs (*save_r); c moves to the next window.
+ */
+static void
+window_scan(const struct upd *u, struct cursor *c, uint64_t *nblk_r,
+    uint64_t *save_r)
+{
+	uint64_t r = u->rounds, j = 0, end, save = 0;
+	bool last;
+
+	do {
+		end = block_end(u, c);
+		last = end == u->newsize;
+		if (!last && j % r == r - 1) {
+			if (save + (end - c->b) > u->save_max)
+				last = true;	/* it needs no copy */
+			else
+				save += end - c->b;
+		}
+		c->b = end;
+		j++;
+	} while (!last);
+	*nblk_r = j;
+	*save_r = save;
+}
+
+/*
+ * Move in rounds?  Only with a first gap of UPDATE_GAP_MIN, and blocks of
+ * UPDATE_BLOCK_AVG on average: each block is one write of its own to the
+ * disk, and many small ones cost more than writing every byte twice in
+ * large chunks (step 3b).
+ */
+static bool
+plan_rounds(const struct upd *u)
+{
+	struct cursor c;
+	uint64_t n = 0, most;
+
+	if (u->h.nseg == 0 || u->segs[0].src - u->h.dst < UPDATE_GAP_MIN)
+		return false;
+	most = (u->newsize - u->h.dst) / UPDATE_BLOCK_AVG;
+	cursor_init(u, &c);
+	while (c.b < u->newsize) {
+		if (n++ > most)
+			return false;
+		c.b = block_end(u, &c);
+	}
+	return true;
+}
+
+/* The steps of the plan, and the room the largest window's copies take. */
+static void
+rounds_count(struct upd *u)
+{
+	struct cursor c;
+	uint64_t n = 0, nblk, save;
+
+	u->save_need = 0;
+	cursor_init(u, &c);
+	while (c.b < u->newsize) {
+		window_scan(u, &c, &nblk, &save);
+		if (save > u->save_need)
+			u->save_need = save;
+		n++;
+	}
+	u->nsteps = n * (u->rounds + 1);
+}
+
+/* Where the copies of a window go in the state file. */
+static uint64_t
+save_off(const struct upd *u)
+{
+	return u->slot_off + 2 * slot_size(u);
+}
+
+enum xfer { XFER_MOVE, XFER_SAVE, XFER_RESTORE };
+
+/*
+ * The block [c.b, end): move it from its sources, save its sources at
+ * off among the copies, or move it from its copies there.
+ */
+static int
+block_xfer(struct upd *u, struct cursor c, uint64_t end, enum xfer how,
+    uint64_t off)
+{
+	uint64_t start = c.b, src, len, run_end, at;
+
+	while (c.b < end) {
+		src = cursor_src(u, &c);
+		run_end = c.seg_dst + u->segs[c.seg].len;
+		len = (run_end < end ? run_end : end) - c.b;
+		if (len > u->h.chunk)
+			len = u->h.chunk;
+		at = save_off(u) + off + (c.b - start);
+		if (pread_all(how == XFER_RESTORE ? u->mb->statefd : u->mb->fd,
+		    u->buf, (size_t)len, how == XFER_RESTORE ? at : src) == -1)
+			return -1;
+		if (pwrite_all(how == XFER_SAVE ? u->mb->statefd : u->mb->fd,
+		    u->buf, (size_t)len, how == XFER_SAVE ? at : c.b) == -1)
+			return -1;
+		c.b += len;
+	}
+	return 0;
+}
+
+/* Does phase p of a window write nothing (see step 3a)? */
+static bool
+phase_empty(uint64_t nblk, uint64_t save, uint64_t p)
+{
+	return p == 0 ? save == 0 : p - 1 >= nblk;
+}
+
+/* Phase p of the window of nblk blocks from c, and its fdatasync. */
+static int
+phase_run(struct upd *u, struct cursor c, uint64_t nblk, uint64_t p)
+{
+	uint64_t r = u->rounds, j, end, off = 0;
+	bool saved;
+
+	for (j = 0; j < nblk; j++) {
+		end = block_end(u, &c);
+		saved = j % r == r - 1 && j + 1 < nblk;
+		if (p == 0 ? saved : j % r == p - 1) {
+			if (block_xfer(u, c, end, p == 0 ? XFER_SAVE :
+			    saved ? XFER_RESTORE : XFER_MOVE, off) == -1)
+				return -1;
+		}
+		if (saved)
+			off += end - c.b;
+		c.b = end;
+	}
+	return fdatasync(p == 0 ? u->mb->statefd : u->mb->fd);
+}
+
+/* Carry out the steps of a J3 plan from step `from' on (redone first). */
+static int
+rounds_run(struct upd *u, uint64_t from)
+{
+	struct cursor c, start;
+	uint64_t w, p, seq, nblk, save;
+	struct jslot sl;
+
+	cursor_init(u, &c);
+	for (w = 0; c.b < u->newsize; w++) {
+		start = c;
+		window_scan(u, &c, &nblk, &save);
+		for (p = 0; p <= u->rounds; p++) {
+			seq = w * (u->rounds + 1) + p;
+			if (seq < from || phase_empty(nblk, save, p))
+				continue;
+			if (seq != 0 && seq != from) {
+				memset(&sl, 0, sizeof(sl));
+				sl.seq = seq;
+				sl.kind = SLOT_STEP;
+				if (slot_write(u, &sl, NULL) == -1)
+					return -1;
+			}
+			if (phase_run(u, start, nblk, p) == -1)
+				return -1;
+			lock_touch(u->ls);
+		}
+	}
+	return 0;
 }
 
 /*
@@ -398,22 +719,37 @@ file_birth(int fd, uint64_t *birth)
 	return 0;
 }
 
-/* Read and check the plan; returns 1 if valid, 0 if not, -1 on error. */
+/*
+ * Read and check the plan; returns 1 if valid, 0 if not, 2 for a plan of
+ * a format this release does not know, -1 on error.
+ */
 static int
 plan_read(struct upd *u, uint64_t fsize)
 {
 	unsigned char sum[crypto_generichash_BYTES], *raw;
+	const struct jseg *par;
 	size_t hs;
 
-	if (fsize < head_size(0))
+	if (fsize < sizeof(u->h) + crypto_generichash_BYTES)
 		return 0;
 	if (pread_all(u->mb->statefd, &u->h, sizeof(u->h), 0) == -1)
 		return -1;
-	if (memcmp(u->h.magic, head_magic, sizeof(head_magic)) != 0 ||
-	    u->h.nseg > JOURNAL_SEGS_MAX || head_size(u->h.nseg) > fsize ||
+	if (memcmp(u->h.magic, head_magic3, sizeof(head_magic3)) == 0)
+		u->version = 3;
+	else if (memcmp(u->h.magic, head_magic2, sizeof(head_magic2)) == 0)
+		u->version = 2;
+	else	/* a later release's plan: only it may carry it out */
+		return memcmp(u->h.magic, head_magic3,
+		    HEAD_MAGIC_PREFIX) == 0 && u->h.magic[7] == '\n' ? 2 : 0;
+	if (u->version == 3) {
+		if (u->h.nseg == 0)
+			return 0;
+		u->h.nseg--;	/* the parameters are no run */
+	}
+	if (u->h.nseg > JOURNAL_SEGS_MAX || head_size(u) > fsize ||
 	    u->h.chunk == 0 || u->h.chunk > UPDATE_CHUNK)
 		return 0;
-	hs = head_size(u->h.nseg);
+	hs = head_size(u);
 	if ((raw = malloc(hs)) == NULL)
 		return -1;
 	if (pread_all(u->mb->statefd, raw, hs, 0) == -1) {
@@ -431,8 +767,18 @@ plan_read(struct upd *u, uint64_t fsize)
 	}
 	memcpy(u->segs, raw + sizeof(u->h), (size_t)u->h.nseg *
 	    sizeof(*u->segs));
+	if (u->version == 3) {
+		par = (const struct jseg *)(void *)(raw + sizeof(u->h)) +
+		    u->h.nseg;
+		u->rounds = par->src;
+		u->save_max = par->len;
+	}
 	free(raw);
+	if (u->version == 3 && u->rounds != 0 && (u->rounds < 2 ||
+	    u->rounds > UPDATE_ROUNDS_MAX || u->save_max > UPDATE_SAVE_MAX))
+		return 0;
 	u->slot_off = align_up(hs);
+	u->newsize = plan_newsize(u);
 	return 1;
 }
 
@@ -493,11 +839,22 @@ update_recover(struct mbox *mb, struct lockset *ls, enum store_error *why_r)
 	if ((r = plan_read(&u, (uint64_t)st.st_size)) == -1 ||
 	    file_birth(mb->fd, &birth) == -1)
 		goto out;
+	if (r == 2) {
+		errno = ENOTSUP;	/* kept for the release that wrote it */
+		goto out;
+	}
 	if (r == 0 || !plan_fits(&u, &mst, birth)) {
 		mb->recovery = r == 0 ? STORE_RECOVERY_NONE :
 		    STORE_RECOVERY_DISCARDED;
 		rc = journal_clear(mb);
 		goto out;
+	}
+	if (u.rounds > 0) {
+		if (!plan_sane(&u)) {
+			errno = EUCLEAN;	/* not a plan we make */
+			goto out;
+		}
+		rounds_count(&u);
 	}
 	if ((u.buf = malloc(u.h.chunk)) == NULL)
 		goto out;
@@ -509,11 +866,21 @@ update_recover(struct mbox *mb, struct lockset *ls, enum store_error *why_r)
 		goto out;
 	nplan = plan_chunks(&u);
 	mb->recovery = STORE_RECOVERY_DONE;
-	if (best == NULL) {
-		if (plan_run(&u, 0, NULL) == -1 ||
-		    finish(&u, nplan, u.h.end, plan_newsize(&u)) == -1)
+	if (best == NULL || best->kind == SLOT_STEP) {
+		if (best != NULL && best->seq >= nplan) {
+			errno = EUCLEAN;	/* slot and plan disagree */
+			goto out;
+		}
+		if ((u.rounds > 0 ? rounds_run(&u, best == NULL ? 0 :
+		    best->seq) : plan_run(&u, 0, NULL)) == -1 ||
+		    finish(&u, nplan, u.h.end, u.newsize) == -1)
 			goto out;
 	} else if (best->kind == SLOT_CHUNK && best->seq < nplan) {
+		if (u.rounds > 0) {
+			errno = EUCLEAN;	/* J3 moves in chunks only the
+						   tail */
+			goto out;
+		}
 		if (plan_run(&u, best->seq, best) == -1) {
 			errno = EUCLEAN;	/* slot and plan disagree */
 			goto out;
@@ -567,11 +934,13 @@ update_inspect(struct mbox *mb, struct store_journal_facts *j)
 	u.mb = mb;
 	if ((r = plan_read(&u, (uint64_t)st.st_size)) == -1)
 		goto out;
-	j->state = STORE_JOURNAL_TORN;
-	if (r == 0) {
+	j->state = r == 2 ? STORE_JOURNAL_UNKNOWN : STORE_JOURNAL_TORN;
+	if (r != 1) {
 		rc = 0;
 		goto out;
 	}
+	if (u.rounds > 0 && plan_sane(&u))
+		rounds_count(&u);
 	j->from = u.h.dst;
 	j->end = u.h.end;
 	j->newsize = plan_newsize(&u);
@@ -649,6 +1018,7 @@ plan_write(struct upd *u, const bool *del, uint64_t size)
 {
 	struct mbox *mb = u->mb;
 	unsigned int k, first = mb->nmsgs;
+	struct jseg par;
 	unsigned char *raw;
 	uint64_t end, skip;
 	size_t hs;
@@ -664,7 +1034,6 @@ plan_write(struct upd *u, const bool *del, uint64_t size)
 	if ((u->segs = calloc((size_t)(mb->nmsgs - first) + 2,
 	    sizeof(*u->segs))) == NULL)
 		return -1;
-	memcpy(u->h.magic, head_magic, sizeof(head_magic));
 	u->h.dev = (uint64_t)mb->st.st_dev;
 	u->h.ino = (uint64_t)mb->st.st_ino;
 	if (file_birth(mb->fd, &u->h.birth) == -1)
@@ -681,26 +1050,40 @@ plan_write(struct upd *u, const bool *del, uint64_t size)
 	skip = size > mb->size && del[mb->nmsgs - 1 - mb->first] ?
 	    newmail_skip(mb, size) : 0;
 	plan_add(u, mb->size + skip, size - mb->size - skip);
+	u->newsize = plan_newsize(u);
 	/* Chunks no larger than the move, so small updates stay small. */
-	u->h.chunk = align_up(plan_newsize(u) - u->h.dst);
+	u->h.chunk = align_up(u->newsize - u->h.dst);
 	if (u->h.chunk > UPDATE_CHUNK)
 		u->h.chunk = UPDATE_CHUNK;
 	if (u->h.chunk == 0)
 		u->h.chunk = JOURNAL_ALIGN;
+	u->version = 3;
+	memcpy(u->h.magic, head_magic3, sizeof(head_magic3));
+	if (plan_rounds(u)) {
+		u->rounds = UPDATE_ROUNDS;
+		u->save_max = UPDATE_SAVE_MAX;
+		rounds_count(u);
+	}
 
-	hs = head_size(u->h.nseg);
+	hs = head_size(u);
 	u->slot_off = align_up(hs);
 	/* Reserve the whole journal now: a full disk stops us here. */
-	if ((r = posix_fallocate(mb->statefd, 0,
-	    (off_t)(u->slot_off + 2 * slot_size(u)))) != 0) {
+	if ((r = posix_fallocate(mb->statefd, 0, (off_t)(u->slot_off +
+	    2 * slot_size(u) + u->save_need))) != 0) {
 		errno = r;
 		return -1;
 	}
 	if ((raw = malloc(hs)) == NULL)
 		return -1;
+	par.src = u->rounds;
+	par.len = u->save_max;
+	u->h.nseg++;
 	memcpy(raw, &u->h, sizeof(u->h));
+	u->h.nseg--;
 	memcpy(raw + sizeof(u->h), u->segs, (size_t)u->h.nseg *
 	    sizeof(*u->segs));
+	memcpy(raw + sizeof(u->h) + (size_t)u->h.nseg * sizeof(*u->segs), &par,
+	    sizeof(par));
 	crypto_generichash(raw + hs - crypto_generichash_BYTES,
 	    crypto_generichash_BYTES, raw, hs - crypto_generichash_BYTES,
 	    NULL, 0);
@@ -754,8 +1137,8 @@ store_update(struct mbox *mb, const bool *del, enum store_error *why_r)
 	}
 	if ((u.buf = malloc(u.h.chunk)) == NULL)
 		goto out;
-	if (plan_run(&u, 0, NULL) == -1 ||
-	    finish(&u, plan_chunks(&u), u.h.end, plan_newsize(&u)) == -1)
+	if ((u.rounds > 0 ? rounds_run(&u, 0) : plan_run(&u, 0, NULL)) ==
+	    -1 || finish(&u, plan_chunks(&u), u.h.end, u.newsize) == -1)
 		goto out;	/* the journal stays for the next open */
 	rc = 0;
 out:

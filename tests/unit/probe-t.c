@@ -322,6 +322,18 @@ test_journal(void)
 	ok(store_probe_journal(box, &cf, &j) == 0 &&
 	    j.state == STORE_JOURNAL_TORN && size_of(state) == (off_t)L(TORN),
 	    "a plan that fails its checksum: torn, and left as it is");
+	{
+		/* The magic of a later release's plan, and nothing we know. */
+		char later[512];
+
+		memset(later, 0, sizeof(later));
+		memcpy(later, "pop3dJ9\n", 8);
+		put(state, later, sizeof(later));
+		ok(store_probe_journal(box, &cf, &j) == 0 &&
+		    j.state == STORE_JOURNAL_UNKNOWN &&
+		    size_of(state) == (off_t)sizeof(later),
+		    "a plan of a later format: unknown, and left as it is");
+	}
 
 	/* The last call whose failure leaves a journal: all moves made. */
 	for (n = 1; n <= FAULT_CALLS_MAX; n++) {
@@ -424,7 +436,7 @@ main(void)
 	cf.lock_wait = 1;
 	cf.owner = getuid();
 	cf.lock_gid = (gid_t)-1;
-	plan(10 + 10 + 8 + 8);
+	plan(10 + 10 + 9 + 8);
 	test_files();
 	test_locks();
 	test_journal();

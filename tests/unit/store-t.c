@@ -1813,6 +1813,350 @@ update_power(const char *name, const char *before, size_t blen,
 	return 0;
 }
 
+/* ---- The move in rounds, journal formats (store/update.c) ------------- */
+
+/* The state file of name, with a J3 plan in it: its bytes and shape. */
+struct plan_file {
+	unsigned char	*raw;
+	size_t		 len;
+	struct plan_head h;	/* up to nseg */
+	size_t		 par;	/* offset of the J3 parameters */
+	size_t		 hs;	/* the plan with its checksum */
+};
+
+static bool
+plan_load(const char *name, struct plan_file *pf)
+{
+	const size_t head = offsetof(struct plan_head, seg_src);
+
+	pf->raw = (unsigned char *)tap_read_file(state_path(name), &pf->len);
+	if (pf->len < head) {
+		free(pf->raw);
+		return false;
+	}
+	memcpy(&pf->h, pf->raw, head);
+	if (memcmp(pf->h.magic, "pop3dJ3\n", 8) != 0 || pf->h.nseg == 0 ||
+	    pf->h.nseg > 100000 || head + pf->h.nseg * 16 + 32 > pf->len) {
+		free(pf->raw);
+		return false;
+	}
+	pf->par = head + (pf->h.nseg - 1) * 16;
+	pf->hs = head + pf->h.nseg * 16 + 32;
+	return true;
+}
+
+/* Write it back, the checksum made again over the first hs bytes. */
+static void
+plan_store(const char *name, struct plan_file *pf)
+{
+	crypto_generichash(pf->raw + pf->hs - 32, 32, pf->raw, pf->hs - 32,
+	    NULL, 0);
+	tap_write_file(state_path(name), pf->raw, pf->len);
+	free(pf->raw);
+}
+
+/* The move a J3 plan in name's state file asks for: rounds (0: chunks). */
+static bool
+plan_rounds_of(const char *name, uint64_t *rounds)
+{
+	struct plan_file pf;
+
+	if (!plan_load(name, &pf))
+		return false;
+	memcpy(rounds, pf.raw + pf.par, sizeof(*rounds));
+	free(pf.raw);
+	return true;
+}
+
+/*
+ * Update a fresh `before', deleting del, and let the process die at the
+ * first call after the plan is written: the plan stays in name's state
+ * file, the mailbox untouched.
+ */
+static void
+update_plan_only(const char *name, const char *before, size_t blen,
+    const bool *del)
+{
+	char path[512];
+	struct mbox *mb;
+	enum store_error why;
+	unsigned long n;
+	uint64_t rounds;
+
+	for (n = 1; n <= FAULT_CALLS_MAX; n++) {
+		(void)snprintf(path, sizeof(path), "%s",
+		    box_write(name, before, blen));
+		(void)unlink(state_path(name));
+		mb = open_or_bail(path);
+		faults_arm(n, true);
+		(void)store_update(mb, del, &why);
+		if (!faults_disarm())
+			bail("%s: the update ended before its plan", name);
+		store_close(mb);
+		(void)unlink(lock_path(name));
+		if (plan_rounds_of(name, &rounds) &&
+		    file_equals(path, before, blen))
+			return;
+	}
+	bail("%s: no plan", name);
+}
+
+/*
+ * The mailbox `before' (the file name's plan was made for, written over)
+ * and the journal `jr' (jlen bytes) as a crash left them: the next open,
+ * with a power cut before its call n, for n = 1, 2, ... until it ends
+ * before call n, and then a clean open, must leave
+ * exactly `after' (the plan is durable: the deleted mail goes) and no
+ * journal.  Returns the calls of the open, 0 on a failure.
+ */
+static unsigned long
+recover_power(const char *name, const char *before, size_t blen,
+    const void *jr, size_t jlen, const char *after, size_t alen,
+    enum faults_lose lose)
+{
+	char path[512];
+	struct mbox *mb;
+	enum store_error why;
+	unsigned long n;
+	bool fired;
+	int r;
+
+	/* The file the plan names: rewritten in place, the same inode. */
+	(void)snprintf(path, sizeof(path), "%s", box_path(name));
+	for (n = 1; n <= FAULT_CALLS_MAX; n++) {
+		tap_write_file(path, before, blen);
+		tap_write_file(state_path(name), jr, jlen);
+		faults_power(n, lose);
+		r = store_open(path, &cf, &mb, &why);
+		fired = faults_disarm();
+		if (r == 0)
+			store_close(mb);
+		(void)unlink(lock_path(name));
+		if (!fired && r == -1) {
+			diag("%s: the recovery fails: %s", name,
+			    strerror(errno));
+			return 0;
+		}
+		if (fired) {
+			if (store_open(path, &cf, &mb, &why) == 0)
+				store_close(mb);
+			else
+				diag("%s: the open after the cut fails: %s",
+				    name, strerror(errno));
+		}
+		if (!file_equals(path, after, alen) ||
+		    file_size(state_path(name)) != 0) {
+			diag("%s (%d): cut before call %lu (%s) of the "
+			    "recovery: the file is not as after, or the "
+			    "journal stays", name, lose, n, faults_kind(n));
+			return 0;
+		}
+		if (!fired)
+			return n - 1;
+	}
+	diag("%s: more than %d calls", name, FAULT_CALLS_MAX);
+	return 0;
+}
+
+/* The start of a J2 chunk record (update.c's struct jslot). */
+struct slot2 {
+	char		 magic[8];
+	uint64_t	 seq;
+	uint64_t	 kind;
+	uint64_t	 src;
+	uint64_t	 dst;
+	uint64_t	 len;
+	uint64_t	 has_data;
+	unsigned char	 sum[32];
+};
+
+/* Make name's J3 plan the J2 plan the release before wrote. */
+static size_t
+plan_to_j2(const char *name, struct plan_file *pf)
+{
+	memcpy(pf->raw, "pop3dJ2\n", 8);
+	pf->h.nseg--;
+	memcpy(pf->raw + offsetof(struct plan_head, nseg), &pf->h.nseg, 8);
+	pf->hs -= 16;
+	(void)name;
+	return pf->hs;
+}
+
+static void
+test_rounds(void)
+{
+	static bool del_big[14], del_small[30];
+	struct text big = { NULL, 0, 0 }, bigkept = { NULL, 0, 0 };
+	struct text sm = { NULL, 0, 0 }, smkept = { NULL, 0, 0 };
+	struct plan_file pf;
+	struct slot2 sl;
+	crypto_generichash_state st;
+	enum store_error why;
+	const char *path;
+	struct mbox *mb;
+	unsigned long n;
+	uint64_t rounds = 99, par[2], seg[2];
+	size_t first, jlen, off, slot_off;
+	unsigned int lose;
+	char *jr;
+	bool good;
+	int r;
+
+	/* A first gap of 260 KB, another after message 6: blocks that cross
+	 * runs, one copy for the last round. */
+	del_big[0] = del_big[6] = true;
+	box_make(&big, &bigkept, 14, 260000, 200000, del_big);
+	ok(update_is("rbig", big.p, del_big, bigkept.p),
+	    "a large first gap: the update moves in rounds, exactly");
+	update_plan_only("rbig", big.p, big.len, del_big);
+	good = plan_rounds_of("rbig", &rounds);
+	ok(good && rounds == 8,
+	    "its plan (J3) moves in 8 rounds (%llu)",
+	    (unsigned long long)rounds);
+	(void)unlink(state_path("rbig"));
+	update_plan_only("rsmall", MA MB MC MD, strlen(MA MB MC MD),
+	    (const bool[]){ false, true, false, false });
+	good = plan_rounds_of("rsmall", &rounds);
+	ok(good && rounds == 0,
+	    "a small gap: a J3 plan that moves in chunks");
+	(void)unlink(state_path("rsmall"));
+
+	n = update_faults("rfault", big.p, big.len, NULL, del_big, bigkept.p,
+	    bigkept.len, false, false);
+	ok(n > 0, "every call of an update in rounds fails in turn: all or "
+	    "nothing (%lu calls)", n);
+	n = update_faults("rfaults", big.p, big.len, NULL, del_big,
+	    bigkept.p, bigkept.len, true, true);
+	ok(n > 0, "and from one call on, then store_repair (%lu calls)", n);
+	for (lose = 0; lose < FAULTS_LOSE_KINDS; lose++) {
+		n = update_power("rpower", big.p, big.len, del_big, bigkept.p,
+		    bigkept.len, (enum faults_lose)lose);
+		ok(n > 0, "a power cut before any call of an update in rounds "
+		    "(unsynced writes lost: pattern %u): all or nothing "
+		    "(%lu calls)", lose, n);
+	}
+
+	text_free(&big);
+	text_free(&bigkept);
+
+	/*
+	 * Windows: a plan of 3 rounds whose windows may copy two blocks, so
+	 * that 29 blocks make four windows.  No update makes one so small;
+	 * the recovery carries out what the plan says.
+	 */
+	del_small[0] = true;
+	box_make(&sm, &smkept, 30, 5000, 5000, del_small);
+	first = sm.len - smkept.len;
+	update_plan_only("rwin", sm.p, sm.len, del_small);
+	if (!plan_load("rwin", &pf))
+		bail("rwin: no plan");
+	par[0] = 3;
+	par[1] = 2 * first;
+	memcpy(pf.raw + pf.par, par, sizeof(par));
+	plan_store("rwin", &pf);
+	jr = tap_read_file(state_path("rwin"), &jlen);
+	for (lose = 0; lose < FAULTS_LOSE_KINDS; lose++) {
+		n = recover_power("rwin", sm.p, sm.len, jr, jlen, smkept.p,
+		    smkept.len, (enum faults_lose)lose);
+		ok(n > 0, "a plan in rounds of several windows, carried out "
+		    "by the next open with a power cut before any call "
+		    "(pattern %u): the update is finished (%lu calls)", lose,
+		    n);
+	}
+	free(jr);
+
+	/* The journal of the release before (J2): a plan alone, ... */
+	update_plan_only("j2", sm.p, sm.len, del_small);
+	if (!plan_load("j2", &pf))
+		bail("j2: no plan");
+	memcpy(seg, pf.raw + offsetof(struct plan_head, seg_src), sizeof(seg));
+	(void)plan_to_j2("j2", &pf);
+	plan_store("j2", &pf);
+	r = store_open(box_path("j2"), &cf, &mb, &why);
+	if (r == 0)
+		store_close(mb);
+	ok(r == 0 && file_equals(box_path("j2"), smkept.p, smkept.len) &&
+	    file_size(state_path("j2")) == 0,
+	    "a J2 plan left by the release before is carried out");
+
+	/* ... and a plan with the move of its one chunk torn, its copy
+	 * (summed with the record, as J2 does) in slot 0. */
+	update_plan_only("j2", sm.p, sm.len, del_small);
+	if (!plan_load("j2", &pf))
+		bail("j2: no plan");
+	slot_off = (plan_to_j2("j2", &pf) + 4095) / 4096 * 4096;
+	memset(&sl, 0, sizeof(sl));
+	memcpy(sl.magic, "pop3dS1\n", 8);
+	sl.kind = 1;
+	sl.src = seg[0];
+	sl.dst = 0;
+	sl.len = seg[1];
+	sl.has_data = 1;
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, (const unsigned char *)&sl,
+	    offsetof(struct slot2, sum));
+	crypto_generichash_update(&st, (const unsigned char *)sm.p + seg[0],
+	    (size_t)seg[1]);
+	crypto_generichash_final(&st, sl.sum, 32);
+	off = slot_off + sizeof(sl) + (size_t)seg[1];
+	if (pf.len < off) {
+		pf.raw = realloc(pf.raw, off);
+		if (pf.raw == NULL)
+			bail("out of memory");
+		pf.len = off;
+	}
+	memcpy(pf.raw + slot_off, &sl, sizeof(sl));
+	memcpy(pf.raw + slot_off + sizeof(sl), sm.p + seg[0], (size_t)seg[1]);
+	plan_store("j2", &pf);
+	path = box_path("j2");
+	{
+		/* Half the chunk written in place: its source is torn. */
+		struct text torn = { NULL, 0, 0 };
+
+		text_addn(&torn, sm.p, sm.len);
+		memcpy(torn.p, sm.p + seg[0], (size_t)seg[1] / 2);
+		/* Written over: the same inode, which the plan names. */
+		tap_write_file(path, torn.p, torn.len);
+		text_free(&torn);
+	}
+	r = store_open(path, &cf, &mb, &why);
+	if (r == 0)
+		store_close(mb);
+	else
+		diag("j2: the open fails: %s", strerror(errno));
+	ok(r == 0 && file_is(path, smkept.p, smkept.len) &&
+	    file_size(state_path("j2")) == 0,
+	    "a J2 journal with a chunk in flight is finished from its copy");
+
+	/* A later release's format: kept, the mailbox left alone. */
+	update_plan_only("j9", sm.p, sm.len, del_small);
+	if (!plan_load("j9", &pf))
+		bail("j9: no plan");
+	memcpy(pf.raw, "pop3dJ9\n", 8);
+	plan_store("j9", &pf);
+	jr = tap_read_file(state_path("j9"), &jlen);
+	why = STORE_OK;
+	r = store_open(box_path("j9"), &cf, &mb, &why);
+	if (r == 0)
+		store_close(mb);
+	(void)unlink(lock_path("j9"));
+	{
+		size_t l2;
+		char *j2 = tap_read_file(state_path("j9"), &l2);
+
+		good = l2 == jlen && memcmp(j2, jr, jlen) == 0;
+		free(j2);
+	}
+	ok(r == -1 && why == STORE_ERR_TEMP && good &&
+	    file_equals(box_path("j9"), sm.p, sm.len),
+	    "a plan of an unknown format: the open fails, plan and mailbox "
+	    "are left as they are");
+	free(jr);
+	(void)unlink(state_path("j9"));
+	text_free(&sm);
+	text_free(&smkept);
+}
+
 static void
 test_power(void)
 {
@@ -2048,7 +2392,8 @@ main(void)
 		bail("sodium_init failed");
 	(void)alarm(TEST_SECONDS);
 	config_init(false);
-	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 1 + 4 + 10 + 1 + 9 + 4 + 5 + 2 + 6);
+	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 1 + 4 + 10 + 1 + 9 + 4 + 16 + 5 +
+	    2 + 6);
 	test_refused();
 	test_read();
 	test_long();
@@ -2062,6 +2407,7 @@ main(void)
 	test_popa3d_ids();
 	test_faults();
 	test_power();
+	test_rounds();
 	test_repair();
 	test_state_dir();
 	return done();
