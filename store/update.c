@@ -76,7 +76,12 @@
  *     In J3 a valid record vouches for a durable copy; a copy torn while
  *     it is written lies under the record of chunk k-2, and the newest
  *     valid record is then k-1's, durable with its copy before chunk k-1
- *     was written in place.
+ *     was written in place.  And in J3 the fdatasync of chunk k in place
+ *     waits until chunk k+1 is copied to the journal (its writing out
+ *     started at once), but comes before the record of chunk k+1: so
+ *     the newest valid record still names the only chunk that may not
+ *     be durable, and a chunk is not written in place before the one
+ *     below it is durable.
  *  4. Mail appended after a crash, before the recovery, lies past E; it is
  *     moved down in chunks as in 3b, right behind the kept runs (the
  *     "tail").
@@ -181,6 +186,8 @@ struct upd {
 	uint64_t	 newsize;	/* N */
 	uint64_t	 nsteps;	/* J3: windows * (rounds + 1) */
 	uint64_t	 save_need;	/* J3: the largest window's copies */
+	bool		 pending;	/* J3: a chunk written in place, its
+					   fdatasync not yet asked for */
 };
 
 /* J3: a place in the chain of blocks, and the kept run it falls in. */
@@ -269,6 +276,25 @@ slot_sum(const struct upd *u, const struct jslot *sl, const void *data,
 	crypto_generichash_final(&st, out, crypto_generichash_BYTES);
 }
 
+/*
+ * J3 moves in chunks (step 3b) with the fdatasync of chunk k in place
+ * put off until the record of chunk k+1 is written: it may be written
+ * out while chunk k+1 is copied to the journal, and the record that says
+ * chunk k is done still follows it.  Until then the newest valid record
+ * is chunk k's, whose copy or source is intact, and the next open
+ * redoes it.
+ */
+static int
+inplace_settle(struct upd *u)
+{
+	if (!u->pending)
+		return 0;
+	if (fdatasync(u->mb->fd) == -1)
+		return -1;
+	u->pending = false;
+	return 0;
+}
+
 /* Record slot seq; data (len bytes) goes along when has_data. */
 static int
 slot_write(struct upd *u, struct jslot *sl, const void *data)
@@ -288,7 +314,8 @@ slot_write(struct upd *u, struct jslot *sl, const void *data)
 	 */
 	if (sl->has_data && u->version == 3 && fdatasync(u->mb->statefd) == -1)
 		return -1;
-	if (pwrite_all(u->mb->statefd, sl, sizeof(*sl), off) == -1)
+	if (inplace_settle(u) == -1 ||
+	    pwrite_all(u->mb->statefd, sl, sizeof(*sl), off) == -1)
 		return -1;
 	return fdatasync(u->mb->statefd);
 }
@@ -341,8 +368,14 @@ chunk_move(struct upd *u, uint64_t seq, uint64_t src, uint64_t dst,
 	sl.has_data = src - dst < len;
 	if (slot_write(u, &sl, u->buf) == -1)
 		return -1;
-	if (pwrite_all(u->mb->fd, u->buf, (size_t)len, dst) == -1 ||
-	    fdatasync(u->mb->fd) == -1)
+	if (pwrite_all(u->mb->fd, u->buf, (size_t)len, dst) == -1)
+		return -1;
+	if (u->version == 3) {
+		/* Start writing it out; inplace_settle waits. */
+		(void)sync_file_range(u->mb->fd, (off_t)dst, (off_t)len,
+		    SYNC_FILE_RANGE_WRITE);
+		u->pending = true;
+	} else if (fdatasync(u->mb->fd) == -1)
 		return -1;
 	if (seq % 16 == 15)
 		lock_touch(u->ls);
@@ -658,6 +691,8 @@ finish(struct upd *u, uint64_t seq, uint64_t src, uint64_t dst)
 		src += len;
 		dst += len;
 	}
+	if (inplace_settle(u) == -1)
+		return -1;
 	if (size > dst && (pwrite_all(u->mb->fd, &nul, 1, dst) == -1 ||
 	    fdatasync(u->mb->fd) == -1))
 		return -1;
