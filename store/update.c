@@ -604,6 +604,12 @@ block_xfer(struct upd *u, struct cursor c, uint64_t end, enum xfer how,
 		if (pwrite_all(how == XFER_SAVE ? u->mb->statefd : u->mb->fd,
 		    u->buf, (size_t)len, how == XFER_SAVE ? at : c.b) == -1)
 			return -1;
+		/* Written out while the rest of the phase is copied: the
+		 * argument of step 3a lets any written byte reach the disk
+		 * at any time; only the fdatasync at the end is waited for. */
+		(void)sync_file_range(how == XFER_SAVE ? u->mb->statefd :
+		    u->mb->fd, (off_t)(how == XFER_SAVE ? at : c.b), (off_t)len,
+		    SYNC_FILE_RANGE_WRITE);
 		c.b += len;
 	}
 	return 0;
