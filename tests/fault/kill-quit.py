@@ -18,6 +18,11 @@ messages may come back, nothing else may appear), and no dot-lock may be
 left.  Sometimes an MTA appends a message then; a new session runs, and
 the file must be as before plus the appended mail.
 
+Every fourth round uses a mailbox of large messages (about 300 KB each)
+and deletes from its front: such an update moves the kept bytes in
+rounds, with no copy of most of them (store/update.c, step 3a), where
+the others move in chunks (3b).
+
 POP3D_KILL_ROUNDS sets the number of rounds (default 40; CI runs 200).
 """
 
@@ -34,14 +39,15 @@ import popenv  # noqa: E402
 
 ROUNDS = int(os.environ.get("POP3D_KILL_ROUNDS", "40"))
 NMSGS = 6000          # about 30 MB
+NBIG = 100            # about 30 MB too, in messages of 300 KB or so
 
 
-def make_mailbox(rng):
+def make_mailbox(rng, n=NMSGS, lines=(1, 120)):
     msgs = []
-    for i in range(NMSGS):
+    for i in range(n):
         body = b"".join(b"line %d of message %d: %s\n" %
                         (j, i, b"x" * rng.randint(0, 120))
-                        for j in range(rng.randint(1, 120)))
+                        for j in range(rng.randint(*lines)))
         msgs.append(b"From sender%d@example.org Mon Nov 16 09:%02d:%02d 2026\n"
                     b"From: Sender %d <sender%d@example.org>\n"
                     b"Message-ID: <m%d@example.org>\n"
@@ -136,7 +142,8 @@ def main():
     rng = random.Random(int(os.environ.get("POP3D_SEED", "1939")))
     env = popenv.TestEnv()
     try:
-        msgs = make_mailbox(rng)
+        small = make_mailbox(rng)
+        big = make_mailbox(rng, NBIG, (3500, 4500))
         appended_raw = (b"From late@example.org Tue Nov 17 10:00:00 2026\n"
                         b"From: Late <late@example.org>\n"
                         b"Message-ID: <late@example.org>\n"
@@ -147,7 +154,7 @@ def main():
         dels = b"".join(b"DELE %d\r\n" % n for n in (1, 2, 3))
 
         def undisturbed():
-            env.put_mailbox(b"".join(msgs))
+            env.put_mailbox(b"".join(small))
             t = time.time()
             out = session(env, b"USER alice\r\nPASS wonderland\r\n" +
                           dels + b"QUIT\r\n")
@@ -163,17 +170,26 @@ def main():
         # three times an undisturbed session, whichever is longer: the
         # repair redoes at most the update, a part of that session.
         bound = max(1.0, 3 * span)
-        recovered = repaired = 0
+        recovered = repaired = repaired_big = 0
         slowest = 0.0
         for rnd in range(ROUNDS):
-            deleted = set(rng.sample(range(NMSGS),
-                                     rng.choice((1, 5, 50, 500))))
-            # A deletion near the front, so that most of the file moves;
-            # in some rounds the very first message (all of it moves).
-            deleted.add(0 if rng.random() < 0.3 else rng.randrange(10))
+            if rnd % 4 == 3:
+                # Large messages, deleted at the front: in rounds.
+                msgs = big
+                deleted = {0} if rng.random() < 0.5 else \
+                    set(rng.sample(range(4), 2))
+            else:
+                msgs = small
+                deleted = set(rng.sample(range(NMSGS),
+                                         rng.choice((1, 5, 50, 500))))
+                # A deletion near the front, so that most of the file
+                # moves; in some rounds the very first message (all of
+                # it moves).
+                deleted.add(0 if rng.random() < 0.3 else rng.randrange(10))
             cmds = b"USER alice\r\nPASS wonderland\r\n" + \
                 b"".join(b"DELE %d\r\n" % (n + 1) for n in sorted(deleted))
-            kill_after = rng.uniform(0, span)
+            # An update in rounds is quick: killed sooner, it is hit.
+            kill_after = rng.uniform(0, span / 3 if msgs is big else span)
             st, took, data, lock, log = kill_round(env, msgs, cmds,
                                                    kill_after)
             limit = bound
@@ -196,6 +212,7 @@ def main():
                 tries += 1
             if "finished the update it left unfinished" in log:
                 repaired += 1
+                repaired_big += msgs is big
             slowest = max(slowest, took or 0.0)
             if took is None or took > limit or lock or \
                     "dropped its update journal" in log:
@@ -233,6 +250,9 @@ def main():
                  "ms); the next session found %d to finish" %
                  (repaired, ROUNDS, slowest * 1000, recovered))
         tap.ok(repaired > 0, "some kills landed inside an update")
+        tap.ok(repaired_big > 0 or ROUNDS < 8,
+               "some inside an update of large messages (%d)" %
+               repaired_big)
         tap.ok(recovered == 0, "the next session never had one to finish")
     finally:
         env.cleanup()
