@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stddef.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -76,7 +77,13 @@ conn_stopping(void)
 void
 conn_init(struct conn *c, int in_fd, int out_fd, unsigned int timeout)
 {
-	memset(c, 0, sizeof(*c));
+	/*
+	 * The fields only, not the buffers: they are most of the memory a
+	 * process writes, and a page of them written here stays in every
+	 * idle session (its watcher's copy too, until one of them writes
+	 * it).  Nothing reads a buffer beyond what the lengths say it holds.
+	 */
+	memset(c, 0, offsetof(struct conn, in));
 	c->in_fd = in_fd;
 	c->out_fd = out_fd;
 	c->timeout_ms = (int)(timeout * 1000);

@@ -183,6 +183,7 @@ struct conn {
 	size_t		 in_start;
 	size_t		 in_len;
 	size_t		 out_len;
+	/* The buffers last: conn_init clears what comes before them. */
 	unsigned char	 in[CONN_IN_SIZE];
 	unsigned char	 out[CONN_OUT_SIZE];
 };
@@ -195,6 +196,10 @@ struct conn {
  */
 int		 conn_stop_setup(void);
 bool		 conn_stopping(void);
+/*
+ * conn_init: c on in_fd and out_fd, nothing read or queued, the idle
+ * timeout in seconds.  It writes the fields only, never the buffers.
+ */
 void		 conn_init(struct conn *c, int in_fd, int out_fd,
 		    unsigned int timeout);
 /* conn_getc: the next byte, or CONN_EOF / CONN_TIMEOUT / CONN_STOP (the

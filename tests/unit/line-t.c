@@ -1,7 +1,7 @@
 /*
  * line-t.c: line_read() on a pipe: line ends, the 255-octet limit, lines
  * far too long, NUL and bare CR, telnet IAC, backspace and DEL, EOF,
- * pipelined input and the idle timeout.
+ * pipelined input and the idle timeout; what conn_init writes.
  * Runs as: the test, as any user.
  */
 #include "config.h"
@@ -426,6 +426,27 @@ test_timeout(void)
 	    "timeout inside a telnet subnegotiation");
 }
 
+/* Idle sessions keep every page written: conn_init writes no buffer. */
+static void
+test_init(void)
+{
+	size_t i, kept = 0;
+
+	memset(&c, 0xa5, sizeof(c));
+	conn_init(&c, 7, 8, 10);
+	for (i = 0; i < sizeof(c.in); i++)
+		kept += c.in[i] == 0xa5;
+	for (i = 0; i < sizeof(c.out); i++)
+		kept += c.out[i] == 0xa5;
+	ok(kept == sizeof(c.in) + sizeof(c.out),
+	    "conn_init writes none of the %zu buffer octets", sizeof(c.in) +
+	    sizeof(c.out));
+	ok(c.in_fd == 7 && c.out_fd == 8 && c.timeout_ms == 10000 &&
+	    c.deadline == 0 && !c.eof && !c.failed && c.head_len == 0 &&
+	    c.in_start == 0 && c.in_len == 0 && c.out_len == 0 &&
+	    conn_pending(&c) == 0, "conn_init sets every other field");
+}
+
 int
 main(void)
 {
@@ -434,7 +455,8 @@ main(void)
 	(void)alarm(120);
 	if ((devnull = open("/dev/null", O_WRONLY)) == -1)
 		bail("cannot open /dev/null");
-	plan(68);
+	plan(70);
+	test_init();
 	test_line_ends();
 	test_limits();
 	test_bad();
