@@ -5,9 +5,10 @@
  * inetd and xinetd (nowait), systemd with Accept=yes and
  * StandardInput=socket, stunnel's exec= and a terminal all put the client
  * on fds 0 and 1.  systemd without StandardInput=socket passes the
- * connected socket as fd 3 (sd_listen_fds).  The client address comes from
- * getpeername(), else REMOTE_ADDR (systemd), else REMOTE_HOST (stunnel),
- * in that order of trust; environment values must look like addresses.
+ * connected socket as fd 3 (LISTEN_PID, LISTEN_FDS).  The client address
+ * comes from getpeername(), else REMOTE_ADDR (systemd), else REMOTE_HOST
+ * (stunnel), in that order of trust; environment values must look like
+ * addresses.
  * One exception: stunnel's exec= (stunnel 5.68 at least) joins itself to
  * the program by a TCP connection over the loopback, so a loopback peer
  * gives way to REMOTE_HOST.  Only the launcher sets our environment.
@@ -19,11 +20,11 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "pop3d/launch.h"
@@ -77,6 +78,66 @@ peer_of(int fd, char *buf, size_t size)
 	    (socklen_t)size) != NULL;
 }
 
+/* A decimal number of 1 to 10 digits, strictly; -1 if it is none. */
+static long long
+env_number(const char *s)
+{
+	long long v = 0;
+	size_t i;
+
+	for (i = 0; s[i] >= '0' && s[i] <= '9' && i < 10; i++)
+		v = v * 10 + (s[i] - '0');
+	return i == 0 || s[i] != '\0' ? -1 : v;
+}
+
+/*
+ * systemd's protocol (sd_listen_fds(3)): LISTEN_PID is this process and
+ * LISTEN_FDS counts the descriptors from 3; variables meant for another
+ * process (a parent that did not clear them) mean none.
+ */
+int
+launch_listen_fds(bool unset)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	long long p, n = 0;
+	int fd, flags;
+
+	if (pid != NULL && fds != NULL) {
+		p = env_number(pid);
+		if (p > 0 && p == (long long)getpid())
+			n = env_number(fds);
+		if (p <= 0 || n < 0 || n > INT_MAX - LAUNCH_FDS_START) {
+			n = -EINVAL;
+			goto out;
+		}
+	}
+	/* No program this process may start inherits them. */
+	for (fd = LAUNCH_FDS_START; fd < LAUNCH_FDS_START + n; fd++)
+		if ((flags = fcntl(fd, F_GETFD)) == -1 ||
+		    fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == -1) {
+			n = -errno;
+			break;
+		}
+out:
+	if (unset) {
+		(void)unsetenv("LISTEN_PID");
+		(void)unsetenv("LISTEN_FDS");
+		(void)unsetenv("LISTEN_FDNAMES");
+	}
+	return (int)n;
+}
+
+/* Is fd a socket that listens (a unit without Accept=yes)? */
+static bool
+listening(int fd)
+{
+	socklen_t len = sizeof(int);
+	int on = 0;
+
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 &&
+	    on != 0;
+}
+
 int
 launch_setup(struct launch *l, char *err, size_t errlen)
 {
@@ -86,9 +147,10 @@ launch_setup(struct launch *l, char *err, size_t errlen)
 	memset(l, 0, sizeof(*l));
 	l->in_fd = STDIN_FILENO;
 	l->out_fd = STDOUT_FILENO;
-	n = sd_listen_fds(1);
+	n = launch_listen_fds(true);
 	if (n < 0) {
-		(void)snprintf(err, errlen, "sd_listen_fds: %s", strerror(-n));
+		(void)snprintf(err, errlen, "LISTEN_PID and LISTEN_FDS: %s",
+		    strerror(-n));
 		return -1;
 	}
 	if (n > 1) {
@@ -97,13 +159,12 @@ launch_setup(struct launch *l, char *err, size_t errlen)
 		return -1;
 	}
 	if (n == 1) {
-		if (sd_is_socket(SD_LISTEN_FDS_START, AF_UNSPEC, SOCK_STREAM,
-		    1) > 0) {
+		if (listening(LAUNCH_FDS_START)) {
 			(void)snprintf(err, errlen, "fd 3 is a listening "
 			    "socket; the socket unit needs Accept=yes");
 			return -1;
 		}
-		l->in_fd = l->out_fd = SD_LISTEN_FDS_START;
+		l->in_fd = l->out_fd = LAUNCH_FDS_START;
 	}
 	if (peer_of(l->in_fd, l->peer, sizeof(l->peer))) {
 		l->inet = true;

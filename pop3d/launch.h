@@ -25,6 +25,17 @@ struct launch {
 	char		 sock_peer[LAUNCH_PEER_MAX];
 };
 
+/* systemd passes its descriptors from 3 on (sd_listen_fds(3)). */
+#define LAUNCH_FDS_START	3
+
+/*
+ * launch_listen_fds: how many descriptors systemd passed this process
+ * (LISTEN_PID is ours, LISTEN_FDS counts them), each made close-on-exec;
+ * 0 when none, -errno when the variables are malformed.  With unset the
+ * variables are removed, so that no program started later takes them.
+ */
+int		 launch_listen_fds(bool unset);
+
 /*
  * launch_setup: find the client's descriptors and address.  Returns 0, or
  * -1 with a message for the administrator in err; never logs.

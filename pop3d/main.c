@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "pop3d/launch.h"
 #include "pop3d/pop3d.h"
 
 static void __attribute__((noreturn))
@@ -71,8 +71,8 @@ fds_setup(void)
 		if (fcntl(fd, F_GETFD) == -1 &&
 		    open("/dev/null", O_RDWR) != fd)
 			exit(EXIT_TEMP);
-	n = sd_listen_fds(0);
-	(void)close_range((unsigned int)(SD_LISTEN_FDS_START +
+	n = launch_listen_fds(false);
+	(void)close_range((unsigned int)(LAUNCH_FDS_START +
 	    (n > 0 ? n : 0)), ~0U, 0);
 }
 

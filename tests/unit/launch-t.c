@@ -1,7 +1,8 @@
 /*
  * launch-t.c: how pop3d finds its client (pop3d/launch.c): a socket from
  * systemd as fd 3 (one accepted connection; a listening socket or two
- * sockets refused with a message naming the fix), a TCP client on fd 0
+ * sockets refused with a message naming the fix; LISTEN_PID and
+ * LISTEN_FDS read strictly, for this process only), a TCP client on fd 0
  * as inetd passes it, the peer's address for IPv4, IPv6 and IPv4-mapped
  * IPv6, REMOTE_HOST before a loopback peer (stunnel's exec pair), and on
  * pipes the address an inetd-like launcher puts in REMOTE_ADDR or
@@ -14,6 +15,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +172,50 @@ test_systemd(void)
 	(void)close(lfd);
 }
 
+/* LISTEN_PID and LISTEN_FDS as sd_listen_fds(3) reads them. */
+static int
+listen_with(const char *pid, const char *fds, bool unset)
+{
+	if (setenv("LISTEN_PID", pid, 1) == -1 ||
+	    setenv("LISTEN_FDS", fds, 1) == -1)
+		bail("setenv: %s", strerror(errno));
+	return launch_listen_fds(unset);
+}
+
+static void
+test_listen_env(void)
+{
+	char me[32], other[32];
+	int fd;
+
+	(void)snprintf(me, sizeof(me), "%ld", (long)getpid());
+	(void)snprintf(other, sizeof(other), "%ld", (long)getpid() + 1);
+	if ((fd = open("/dev/null", O_RDONLY)) == -1 ||
+	    (fd != 3 && dup2(fd, 3) == -1))
+		bail("cannot open fd 3: %s", strerror(errno));
+	if (fd != 3)
+		(void)close(fd);
+
+	ok(listen_with(me, "1", false) == 1 &&
+	    (fcntl(3, F_GETFD) & FD_CLOEXEC) != 0 &&
+	    getenv("LISTEN_FDS") != NULL,
+	    "LISTEN_FDS=1 for this process: fd 3, made close-on-exec; the "
+	    "variables kept when asked to");
+	ok(listen_with(other, "1", true) == 0 && getenv("LISTEN_PID") ==
+	    NULL && getenv("LISTEN_FDS") == NULL,
+	    "variables meant for another process: none, and removed");
+	ok(listen_with(me, "1x", true) == -EINVAL &&
+	    listen_with(me, "", true) == -EINVAL &&
+	    listen_with(me, "-1", true) == -EINVAL &&
+	    listen_with(me, "2147483647", true) == -EINVAL &&
+	    listen_with("12ab", "1", true) == -EINVAL &&
+	    listen_with("0", "1", true) == -EINVAL,
+	    "malformed or impossible values are refused");
+	(void)unsetenv("LISTEN_PID");
+	ok(launch_listen_fds(true) == 0, "no LISTEN_PID: none");
+	(void)close(3);
+}
+
 static void
 test_inetd(void)
 {
@@ -315,8 +361,9 @@ test_pipes(void)
 int
 main(void)
 {
-	plan(5 + 2 + 6 + 7);
+	plan(5 + 4 + 2 + 6 + 7);
 	test_systemd();
+	test_listen_env();
 	test_inetd();
 	test_loopback();
 	test_pipes();
