@@ -28,8 +28,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -46,6 +48,17 @@
 #define WATCH_DROP	'D'	/* remove it */
 #define WATCH_TOUCH	'R'	/* refresh it (a long update) */
 #define WATCH_DONE	'K'	/* the answer to DROP and TOUCH */
+
+/*
+ * The stack below the frame that forks: how much of it release_stack
+ * gives back, and how many pages just under its own frame it leaves
+ * (the madvise call's).  The login (PAM, NSS, the handover from the
+ * pre-login child) reaches some 80 KiB deep; 512 KiB stays inside the
+ * guard gap of 1 MiB or more that Linux keeps below a stack, so no
+ * other mapping is ever in the range.
+ */
+#define STACK_RELEASE	(512 * 1024)
+#define STACK_KEEP	2
 
 /* The child's end of the socket pair, for its dot-locker. */
 static int lock_fd = -1;
@@ -259,6 +272,28 @@ watch_wait(struct session *s, pid_t pid, const char *path, int fd)
 	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_TEMP);
 }
 
+/*
+ * Give back the stack pages below this call, which the login wrote and
+ * nothing will read again: after the fork the watcher and the session
+ * would each keep them (shared until either writes one) for as long as
+ * the session lasts, idle or not.  A page touched again comes back
+ * zeroed.  Not inlined, so that its caller's frame is above it.
+ */
+static void __attribute__((noinline))
+release_stack(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t below;
+
+	if (page <= 0 || STACK_RELEASE % page != 0)
+		return;
+	below = ((uintptr_t)__builtin_frame_address(0) &
+	    ~((uintptr_t)page - 1)) - STACK_KEEP * (uintptr_t)page;
+	/* ENOMEM for the part below the stack's lowest page: ignored. */
+	(void)madvise((void *)(below - STACK_RELEASE), STACK_RELEASE,
+	    MADV_DONTNEED);
+}
+
 /* Why a state file was refused, for the log. */
 static const char *
 refusal(int err)
@@ -312,6 +347,7 @@ watch_session(struct session *s, const char *path, enum store_error *why_r)
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
 		goto fail;
+	release_stack();
 	if ((pid = fork()) == -1) {
 		saved = errno;
 		(void)close(sv[0]);
