@@ -487,7 +487,7 @@ log_login(struct session *s, const struct login *l, unsigned long long bytes)
 enum cmd_result
 login_finish(struct session *s, const struct login *l)
 {
-	char path[CONF_PATH_MAX];
+	static char path[CONF_PATH_MAX];	/* static: see serve.c */
 	enum store_error why = STORE_OK;
 	unsigned long long bytes = 0;
 	const char *what = NULL;
@@ -577,7 +577,7 @@ login_finish(struct session *s, const struct login *l)
 static enum cmd_result
 local_submit(struct session *s, const struct auth_request *req)
 {
-	struct login l;
+	static struct login l;	/* static: see serve.c */
 	enum auth_result r;
 	bool last;
 

@@ -28,7 +28,7 @@ _Static_assert(LAUNCH_PEER_MAX <= POP_PEER_MAX,
 static int
 serve_root(struct session *s)
 {
-	struct login l;
+	static struct login l;	/* static: see serve() */
 
 	switch (prelogin_run(s, &l)) {
 	case PRELOGIN_LOGGED_IN:
@@ -56,8 +56,13 @@ session_serve(struct session *s)
 int
 serve(const struct config *cf)
 {
-	static struct conn conn;	/* static: its buffers are large */
-	struct session s;
+	/*
+	 * Static, not on the stack: large, and mostly never written.  On
+	 * the stack they would push every call below onto pages of its own,
+	 * and each stack page written stays in an idle session.
+	 */
+	static struct conn conn;
+	static struct session s;
 	struct launch l;
 	char err[512];
 	int status;

@@ -312,11 +312,33 @@ refusal(int err)
 	}
 }
 
-int
-watch_session(struct session *s, const char *path, enum store_error *why_r)
+/*
+ * The state file refused, in the words of pop3d --check.  A function of
+ * its own, never inlined: its 5 KiB of text would otherwise sit in the
+ * frame that forks, above every page the watcher writes afterwards.
+ */
+static void __attribute__((noinline))
+log_refused_state(const struct session *s, const char *path, int saved)
 {
 	char state[CONF_PATH_MAX], text[1024];
 	struct store_file_facts f;
+
+	if (store_state_name(path, state, sizeof(state)) == -1)
+		(void)snprintf(state, sizeof(state), "beside %s", path);
+	if (store_probe_state(path, &s->store, &f) == 0 && f.exists &&
+	    f.refusal == saved)
+		(void)diag_refused(&f, s->store.owner, saved, text,
+		    sizeof(text));
+	else
+		(void)snprintf(text, sizeof(text), "%s", refusal(saved));
+	log_warnx("refusing the state file %s of user %s: %s; it must be a "
+	    "regular file with one link, owned by the user (remove it and "
+	    "pop3d makes a new one)", state, log_quote(s->login), text);
+}
+
+int
+watch_session(struct session *s, const char *path, enum store_error *why_r)
+{
 	enum store_error why = STORE_OK;
 	int sv[2], statefd, saved;
 	pid_t pid;
@@ -327,21 +349,7 @@ watch_session(struct session *s, const char *path, enum store_error *why_r)
 	 * and says why. */
 	statefd = store_state_open(path, &s->store, &why);
 	if (statefd == -1 && why == STORE_ERR_PERM) {
-		saved = errno;
-		if (store_state_name(path, state, sizeof(state)) == -1)
-			(void)snprintf(state, sizeof(state), "beside %s", path);
-		/* What it is, in the words of pop3d --check. */
-		if (store_probe_state(path, &s->store, &f) == 0 &&
-		    f.exists && f.refusal == saved)
-			(void)diag_refused(&f, s->store.owner, saved, text,
-			    sizeof(text));
-		else
-			(void)snprintf(text, sizeof(text), "%s",
-			    refusal(saved));
-		log_warnx("refusing the state file %s of user %s: %s; it must "
-		    "be a regular file with one link, owned by the user "
-		    "(remove it and pop3d makes a new one)", state,
-		    log_quote(s->login), text);
+		log_refused_state(s, path, errno);
 		*why_r = STORE_ERR_PERM;
 		return -1;
 	}
