@@ -143,13 +143,14 @@ login_fields(struct login_fields *f, const struct session *s,
 {
 	unsigned int n = 0;
 
-	(void)snprintf(f->user, sizeof(f->user), "POP3_USER=%s",
-	    user != NULL ? user : "");
+	if (user != NULL) {
+		(void)snprintf(f->user, sizeof(f->user), "POP3_USER=%s",
+		    user);
+		f->v[n++] = f->user;
+	}
 	(void)snprintf(f->method, sizeof(f->method), "POP3_METHOD=%s", method);
 	(void)snprintf(f->client, sizeof(f->client), "POP3_CLIENT=%s",
 	    s->peer);
-	if (user != NULL)
-		f->v[n++] = f->user;
 	f->v[n++] = f->method;
 	f->v[n++] = f->client;
 	f->v[n] = NULL;
