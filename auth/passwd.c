@@ -364,8 +364,8 @@ passwd_rewrite(const struct passwd_opts *o, char *value, size_t size)
 	    o->del ? DROP_ALL : o->policy != NULL ? DROP_POLICY :
 	    DROP_SECRET);
 	/* An empty policy removes the entry; a secret is never empty. */
-	removing = value[0] == '\0';
-	if (!o->del && !removing && fprintf(out, "%s:%s%s\n",
+	removing = o->del || value[0] == '\0';
+	if (!removing && fprintf(out, "%s:%s%s\n",
 	    o->user, secrets_scheme_name(o->policy != NULL ? SECRET_POLICY :
 	    o->scheme), value) < 0)
 		die_errno("cannot write", tmp);
@@ -396,6 +396,7 @@ main(int argc, char *argv[])
 	char value[AUTH_PASS_MAX + crypto_pwhash_STRBYTES];
 	FILE *in;
 
+	value[0] = '\0';	/* --delete writes no value */
 	passwd_parse_args(argc, argv, &o);
 	if (sodium_init() < 0)
 		die(EX_TEMP, "cannot initialise libsodium");
