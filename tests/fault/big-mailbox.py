@@ -113,6 +113,11 @@ def main():
         return 0
     head, body = template()
     size = len(message(head, body, 0)) * NMSGS
+    with popenv.disk_to_myself():
+        return run(tap, head, body, size)
+
+
+def run(tap, head, body, size):
     env = popenv.TestEnv()
     try:
         st = os.statvfs(env.dir)

@@ -9,10 +9,11 @@ instant of the update.  The process that waits for it (pop3d/watch.c)
 must then repair the mailbox at once: within a second of the kill (or
 three times an undisturbed session, whichever is longer), with no POP
 login.  A round slower than that is run again, the same deletions killed
-at the same instant, twice at most, and fails only when every run is
-slow: beside a busy suite an fsync can stall for seconds (a 4 GiB
-mailbox being written out), while a repair that waits for something
-waits every time.  The file as a local mail reader sees it must hold every
+at the same instant, twice at most and a second apart, and fails only
+when every run is slow: beside a busy suite an fsync can stall for
+seconds, while a repair that waits for something waits every time.  The
+worst such neighbour, big-mailbox.py and its 4 GiB of writes, never runs
+beside this test (popenv.disk_to_myself).  The file as a local mail reader sees it must hold every
 message that was not deleted exactly once, intact and in order (deleted
 messages may come back, nothing else may appear), and no dot-lock may be
 left.  Sometimes an MTA appends a message then; a new session runs, and
@@ -138,6 +139,12 @@ def kill_round(env, msgs, cmds, kill_after):
 
 
 def main():
+    # Not beside the 4 GiB write of big-mailbox.py (see the bounds).
+    with popenv.disk_to_myself():
+        return run()
+
+
+def run():
     tap = popenv.Tap()
     rng = random.Random(int(os.environ.get("POP3D_SEED", "1939")))
     env = popenv.TestEnv()
@@ -205,6 +212,7 @@ def main():
                 if not check(tap, rnd, data, msgs, deleted, None,
                              "at once after a slow repair"):
                     tap.diag(log)
+                time.sleep(1.0)
                 _, now_span = undisturbed()
                 limit = max(bound, 3 * now_span)
                 st, took, data, lock, log = kill_round(env, msgs, cmds,

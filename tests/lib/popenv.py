@@ -14,6 +14,8 @@ Users every environment knows:
     dave / nopop         PAM, but allowed only for service "imap"
 """
 
+import contextlib
+import fcntl
 import glob
 import grp
 import os
@@ -588,6 +590,24 @@ def wait_gone(pid, deadline=30.0):
             return True
         time.sleep(0.005)
     return False
+
+
+@contextlib.contextmanager
+def disk_to_myself():
+    """Hold the suite's disk lock while the block runs: taken by a test
+    that writes gigabytes (big-mailbox) and by one whose bounds are on
+    the time of fsyncs (kill-quit), so that the two never run side by
+    side under make -j, where the first stalls the fsyncs of the second
+    for seconds.  A flock on a file in the temporary directory, shared
+    by every build tree's suite on the machine; waiting is bounded by
+    the holder's run."""
+    path = os.path.join(tempfile.gettempdir(), "pop3d-tests-disk.lock")
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def session_pid(proc, deadline=10.0):
