@@ -110,7 +110,7 @@ struct scan {
 	/* The line before it. */
 	bool		 prev_empty;
 	bool		 prev_in_body;	/* it counted in body_size */
-	uint64_t	 prev_off;
+	uint64_t	 prev_off;	/* where it began, when it is empty */
 
 	/* The message being read. */
 	bool		 in_msg;

@@ -593,6 +593,91 @@ test_pieces(void)
 	text_free(&t);
 }
 
+/*
+ * Bodies of many plain lines among the lines that stop the scanner's fast
+ * path through a body (scan.c, body_run): empty lines (LF, CR LF),
+ * ">From ", lines starting with 'F' or CR, lines ending in CR LF, lines
+ * with a CR inside, a From_ line after an empty one and after a plain
+ * one.  Fed in one piece, the fast path counts the plain runs; fed a byte
+ * at a time it never does (a piece of one byte holds no whole line after
+ * the line start it begins at), so the two must agree, with and without
+ * mboxrd unquoting and diagnosis.
+ */
+#define RUNS_MAILBOXES	40
+#define RUNS_LINES	400
+
+static void
+runs_mailbox(struct text *t, unsigned int seed)
+{
+	static const char *const lines[] = {
+		"a plain body line of some length, as most lines are\n",
+		"plain, ending in CR LF\r\n", "a CR\rinside\n", "\n",
+		"\r\n", ">From quoted\n", ">>From quoted twice\r\n",
+		"From the desk of Bob\n", "\rstarts with CR\n", "x\n",
+		F2 "\n", "> quoted text\n", "Fine\n", ".\n"
+	};
+	unsigned int i, r = seed * 2654435761U + 1;
+
+	t->len = 0;
+	(void)text_add(t, F1 "\nSubject: runs\n\n");
+	for (i = 0; i < RUNS_LINES; i++) {
+		r = r * 1103515245U + 12345U;
+		/* Mostly plain lines, in runs, as in real bodies. */
+		if ((r >> 16) % 4 != 0)
+			(void)text_add(t, lines[0]);
+		else
+			(void)text_add(t, lines[(r >> 20) %
+			    (sizeof(lines) / sizeof(lines[0]))]);
+	}
+	if (seed % 2 == 0)
+		(void)text_add(t, "no newline at the end");
+}
+
+static int
+scan_runs(struct scan *s, const struct text *t, size_t step, bool unquote,
+    bool diagnose)
+{
+	size_t off, n;
+
+	scan_init(s, unquote);
+	s->diagnose = diagnose;
+	for (off = 0; off < t->len; off += n) {
+		n = step == 0 || t->len - off < step ? t->len - off : step;
+		scan_feed(s, t->p + off, n);
+	}
+	return scan_finish(s);
+}
+
+static void
+test_body_runs(void)
+{
+	struct text t = { NULL, 0, 0 };
+	struct scan whole, bytes;
+	unsigned int seed, mode, k;
+	bool same = true, split = false;
+
+	for (seed = 0; seed < RUNS_MAILBOXES && same; seed++) {
+		runs_mailbox(&t, seed);
+		for (mode = 0; mode < 4 && same; mode++) {
+			same = scan_runs(&whole, &t, 0, mode & 1, mode & 2) ==
+			    0 && scan_runs(&bytes, &t, 1, mode & 1,
+			    mode & 2) == 0 && same_scan(&whole, &bytes) &&
+			    whole.sum == bytes.sum;
+			for (k = 0; same && k < whole.nmsgs; k++)
+				same = whole.msgs[k].size == bytes.msgs[k].size;
+			for (k = 0; same && k < STORE_DAMAGES; k++)
+				same = whole.damage[k] == bytes.damage[k];
+			if (whole.nmsgs > 1)
+				split = true;
+			scan_free(&whole);
+			scan_free(&bytes);
+		}
+	}
+	ok(same && split, "bodies of plain runs and the lines between: the "
+	    "same in one piece as a byte at a time");
+	text_free(&t);
+}
+
 /* ---- the checksum of the scanned range (store/sum.c) ---------------- */
 
 /* Known answers of the reference XXH64, seed 0, for prefixes of kat[]. */
@@ -1090,8 +1175,8 @@ main(void)
 {
 	if (sodium_init() == -1)
 		bail("sodium_init failed");
-	plan(5 + 7 + 19 + 4 + 4 + 7 + 4 + 2 + PIECES_MAX + 1 + 4 + 16 + 4 +
-	    5);
+	plan(5 + 7 + 19 + 4 + 4 + 7 + 4 + 2 + PIECES_MAX + 1 + 1 + 4 + 16 +
+	    4 + 5);
 	test_from_lines();
 	test_quoted();
 	test_basic();
@@ -1100,6 +1185,7 @@ main(void)
 	test_long_lines();
 	test_pine();
 	test_pieces();
+	test_body_runs();
 	test_sum();
 	test_content_length();
 	test_popa3d();
