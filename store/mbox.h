@@ -237,6 +237,24 @@ int		 mbox_refusal(const struct stat *st,
 		    const struct store_config *cf);
 struct mbox	*mbox_new(const char *path, const struct store_config *cf);
 
+/*
+ * window.c: a part of a file mapped for reading (see there for why, and
+ * for what a file cut short while mapped does).  window_map maps len > 0
+ * bytes of fd at off, to be read at w->data; window_unmap unmaps them,
+ * and returns -1 with ESTALE when the file was found cut short meanwhile
+ * (what was read then is zeros, not the file).  Both 0, or -1 with errno;
+ * one window at a time.
+ */
+#define WINDOW_SIZE	(4 * 1024 * 1024)	/* mapped at once: peak memory */
+struct window {
+	char		*base;
+	const char	*data;
+	size_t		 skip;		/* from base to data: off's page */
+	size_t		 maplen;
+};
+int		 window_map(int fd, uint64_t off, size_t len, struct window *w);
+int		 window_unmap(struct window *w);
+
 /* mbox.c: scanning a part of the file again, to notice changes. */
 int		 mbox_rescan(struct mbox *mb, uint64_t from, uint64_t to,
 		    struct scan *s);

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "tests/fakes/faults.h"
@@ -23,6 +24,8 @@ ssize_t	__real_read(int fd, void *buf, size_t len);
 ssize_t	__real_write(int fd, const void *buf, size_t len);
 ssize_t	__real_pread(int fd, void *buf, size_t len, off_t off);
 ssize_t	__real_pwrite(int fd, const void *buf, size_t len, off_t off);
+void	*__real_mmap(void *addr, size_t len, int prot, int flags, int fd,
+	    off_t off);
 int	__real_fstat(int fd, struct stat *st);
 int	__real_stat(const char *path, struct stat *st);
 int	__real_lstat(const char *path, struct stat *st);
@@ -275,6 +278,13 @@ ssize_t
 __wrap_pread(int fd, void *buf, size_t len, off_t off)
 {
 	return fault("pread", EIO) ? -1 : __real_pread(fd, buf, len, off);
+}
+
+void *
+__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return fault("mmap", ENOMEM) ? MAP_FAILED :
+	    __real_mmap(addr, len, prot, flags, fd, off);
 }
 
 ssize_t

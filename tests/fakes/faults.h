@@ -63,6 +63,8 @@ ssize_t	__wrap_read(int fd, void *buf, size_t len);
 ssize_t	__wrap_write(int fd, const void *buf, size_t len);
 ssize_t	__wrap_pread(int fd, void *buf, size_t len, off_t off);
 ssize_t	__wrap_pwrite(int fd, const void *buf, size_t len, off_t off);
+void	*__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd,
+	    off_t off);
 int	__wrap_fstat(int fd, struct stat *st);
 int	__wrap_stat(const char *path, struct stat *st);
 int	__wrap_lstat(const char *path, struct stat *st);

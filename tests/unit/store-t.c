@@ -939,6 +939,60 @@ test_changed(void)
 	text_free(&big);
 }
 
+/*
+ * Scans read the file through a mapping (store/window.c): a file cut
+ * shorter under a scan makes it fail with ESTALE, as pread did, never a
+ * SIGBUS that kills the session; and the SIGBUS action is ours again
+ * after it.  mb->size is what an earlier scan saw, as for store_verify.
+ */
+static void
+test_window(void)
+{
+	struct text big = { NULL, 0, 0 };
+	struct sigaction before, after;
+	struct scan s;
+	struct mbox *mb;
+	const char *path;
+	int r;
+
+	text_add(&big, FA "Subject: big\n\n");
+	text_rep(&big, 'w', 5 * 65536);
+	text_add(&big, "\n\n" FB BB);
+	path = box_write("window", big.p, big.len);
+	if ((mb = mbox_new(path, &cf)) == NULL ||
+	    (mb->fd = open(path, O_RDONLY)) == -1)
+		bail("cannot open %s: %s", path, strerror(errno));
+	mb->size = big.len;
+	scan_init(&s, false);
+	r = mbox_rescan(mb, 0, mb->size, &s);
+	ok(r == 0 && s.nmsgs == 2 && s.msgs[1].from_off == big.len -
+	    strlen(FB BB), "a mailbox of several pages scans through a "
+	    "mapping");
+	scan_free(&s);
+	(void)sigaction(SIGBUS, NULL, &before);
+	if (truncate(path, 4096) == -1)
+		bail("truncate: %s", strerror(errno));
+	scan_init(&s, false);
+	errno = 0;
+	r = mbox_rescan(mb, 0, mb->size, &s);
+	ok(r == -1 && errno == ESTALE, "cut short pages before the end: "
+	    "ESTALE, not SIGBUS");
+	scan_free(&s);
+	(void)sigaction(SIGBUS, NULL, &after);
+	ok(after.sa_handler == before.sa_handler &&
+	    after.sa_flags == before.sa_flags, "and SIGBUS is as it was");
+	if (truncate(path, (off_t)big.len - 3) == -1)
+		bail("truncate: %s", strerror(errno));
+	scan_init(&s, false);
+	errno = 0;
+	r = mbox_rescan(mb, 0, mb->size, &s);
+	ok(r == -1 && errno == ESTALE,
+	    "cut short inside the last page: ESTALE too");
+	scan_free(&s);
+	store_close(mb);
+	text_free(&big);
+}
+
 static void
 test_locks(void)
 {
@@ -2392,13 +2446,14 @@ main(void)
 		bail("sodium_init failed");
 	(void)alarm(TEST_SECONDS);
 	config_init(false);
-	plan(13 + 11 + 2 + 20 + 12 + 10 + 5 + 1 + 4 + 10 + 1 + 9 + 4 + 16 + 5 +
+	plan(13 + 11 + 2 + 20 + 4 + 12 + 10 + 5 + 1 + 4 + 10 + 1 + 9 + 4 + 16 + 5 +
 	    2 + 6);
 	test_refused();
 	test_read();
 	test_long();
 	test_update();
 	test_changed();
+	test_window();
 	test_locks();
 	test_journal();
 	test_inode_reused();
