@@ -120,12 +120,12 @@ mbox_rescan(struct mbox *mb, uint64_t from, uint64_t to, struct scan *s)
 			n = len - k < FEED_SIZE ? len - k : FEED_SIZE;
 			scan_feed(s, w.data + k, n);
 		}
-		pc.buf = NULL;
-		pc.buf_len = 0;
 		if (window_unmap(&w) == -1)
 			goto fail;
 		from += len;
 	}
+	pc.buf = NULL;		/* unmapped */
+	pc.buf_len = 0;
 	/*
 	 * A file cut short inside the last page of a window reads as zeros
 	 * there, without SIGBUS: a file shorter now than what was read was

@@ -40,17 +40,24 @@ static volatile size_t	 win_len;
 static volatile sig_atomic_t win_cut;
 static struct sigaction	 win_saved;
 
+/* No file behind the zeros (MAP_ANONYMOUS takes -1). */
+static volatile int	 win_nofd = -1;
+
 static void
 window_bus(int sig, siginfo_t *si, void *uc)
 {
 	char *a = si->si_addr, *base = win_base;
 
 	(void)uc;
-	if (base != NULL && a >= base && a < base + win_len &&
-	    mmap(base, win_len, PROT_READ, MAP_FIXED | MAP_PRIVATE |
-	    MAP_ANONYMOUS, -1, 0) != MAP_FAILED) {
-		win_cut = 1;
-		return;
+	if (base != NULL && a >= base && a < base + win_len) {
+		/* Over the window itself, which window_unmap unmaps. */
+		win_base = mmap(base, win_len, PROT_READ, MAP_FIXED |
+		    MAP_PRIVATE | MAP_ANONYMOUS, win_nofd, 0);
+		if (win_base == base) {
+			win_cut = 1;
+			return;
+		}
+		win_base = NULL;
 	}
 	(void)signal(sig, SIG_DFL);	/* not ours: fault again, and die */
 }
