@@ -478,11 +478,15 @@ login_policy_apply(struct session *s, const struct login *l)
 static void
 log_login(struct session *s, const struct login *l, unsigned long long bytes)
 {
+	/* How the message table was made (enum store_cache): a scan of the
+	 * whole mailbox, or the cache (store/cache.c), new mail scanned. */
+	static const char *const how[] = { "scan", "cache", "cache+new" };
 	struct login_fields f;
 
 	log_event(LOG_INFO, login_fields(&f, s, l->user, l->method),
-	    "login: user=%s method=%s client=%s messages=%u bytes=%llu",
-	    log_quote(l->user), l->method, s->peer, s->nmsgs, bytes);
+	    "login: user=%s method=%s client=%s messages=%u bytes=%llu "
+	    "table=%s", log_quote(l->user), l->method, s->peer, s->nmsgs,
+	    bytes, how[store_cache(s->mb)]);
 }
 
 enum cmd_result

@@ -17,7 +17,8 @@
  * The session holds no privilege at all: the mail group that a
  * group-mail spool (/var/mail, root:mail 2775) needs to create files is
  * kept here only.  Before the fork this process opens the state file
- * (store_state_open), which the child inherits; afterwards it makes,
+ * (store_state_open) and the cache of the message table
+ * (store_cache_open), which the child inherits; afterwards it makes,
  * refreshes and removes the dot-lock of this one mailbox when the child
  * asks, with one fixed octet over a socket pair (WATCH_TAKE and so on:
  * nothing in a request names a file or is parsed), and removes it when
@@ -340,7 +341,7 @@ int
 watch_session(struct session *s, const char *path, enum store_error *why_r)
 {
 	enum store_error why = STORE_OK;
-	int sv[2], statefd, saved;
+	int sv[2], statefd, cachefd = -1, saved;
 	pid_t pid;
 
 	*why_r = STORE_ERR_TEMP;
@@ -353,6 +354,9 @@ watch_session(struct session *s, const char *path, enum store_error *why_r)
 		*why_r = STORE_ERR_PERM;
 		return -1;
 	}
+	/* Without one (any reason) the mailbox is scanned: said nowhere. */
+	if (statefd != -1)
+		cachefd = store_cache_open(path, &s->store);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1)
 		goto fail;
 	release_stack();
@@ -368,6 +372,8 @@ watch_session(struct session *s, const char *path, enum store_error *why_r)
 		lock_fd = sv[1];
 		s->store.have_statefd = statefd != -1;
 		s->store.statefd = statefd;
+		s->store.have_cachefd = cachefd != -1;
+		s->store.cachefd = cachefd;
 		s->store.dotlocker = &locker;
 		s->store.lock_gid = (gid_t)-1;
 		/* Nothing privileged stays in the process that reads the
@@ -377,11 +383,15 @@ watch_session(struct session *s, const char *path, enum store_error *why_r)
 	(void)close(sv[1]);
 	if (statefd != -1)
 		(void)close(statefd);
+	if (cachefd != -1)
+		(void)close(cachefd);
 	watch_wait(s, pid, path, sv[0]);
 fail:
 	saved = errno;
 	if (statefd != -1)
 		(void)close(statefd);
+	if (cachefd != -1)
+		(void)close(cachefd);
 	errno = saved;
 	return -1;
 }

@@ -9,6 +9,9 @@
  *			session makes a second POP session get [IN-USE]
  *			without blocking delivery; during an update it holds
  *			the journal (store/update.c)
+ *   DIR/.BASE.pop3d-cache
+ *			the message table kept between sessions
+ *			(store/cache.c), opened as the state file is
  */
 #include "config.h"
 
@@ -145,6 +148,36 @@ fail:
 	scan_set_peek(s, NULL, NULL);
 	errno = saved;
 	return -1;
+}
+
+int
+mbox_sum(struct mbox *mb, uint64_t at, uint64_t *at_r, uint64_t *all_r)
+{
+	struct sum64 st;
+	struct window w;
+	uint64_t from = 0, sum_at = 0;
+	size_t len, k;
+
+	sum64_init(&st);
+	if (at == 0)
+		sum_at = sum64_final(&st);
+	while (from < mb->size) {
+		len = mb->size - from < WINDOW_SIZE ?
+		    (size_t)(mb->size - from) : WINDOW_SIZE;
+		if (window_map(mb->fd, from, len, &w) == -1)
+			return -1;
+		k = at > from && at < from + len ? (size_t)(at - from) : len;
+		sum64_update(&st, w.data, k);
+		if (from + k == at)
+			sum_at = sum64_final(&st);
+		sum64_update(&st, w.data + k, len - k);
+		if (window_unmap(&w) == -1)
+			return -1;
+		from += len;
+	}
+	*at_r = sum_at;
+	*all_r = sum64_final(&st);
+	return 0;
 }
 
 bool
@@ -307,7 +340,9 @@ store_verify(struct mbox *mb, enum store_error *why_r)
 
 	if (mb->fd == -1)
 		return 0;
-	if ((r = mbox_changed(mb, &gone, &size)) <= 0) {
+	/* A table from the cache is checked against the file itself. */
+	if ((r = mbox_changed(mb, &gone, &size)) == -1 ||
+	    (r == 0 && !mb->unverified)) {
 		if (r == -1)
 			*why_r = STORE_ERR_TEMP;
 		return r;
@@ -368,19 +403,20 @@ store_verify(struct mbox *mb, enum store_error *why_r)
 	}
 	/* Only mail was appended: later checks start from here. */
 	mb->st = st;
+	mb->unverified = false;
 	return 0;
 }
 
-/* DIR/.BASE.pop3d for DIR/BASE. */
+/* DIR/.BASE.pop3d (suffix "") or DIR/.BASE.pop3d-cache for DIR/BASE. */
 static char *
-state_path(const char *path)
+state_path(const char *path, const char *suffix)
 {
 	const char *slash = strrchr(path, '/');
 	char *sp;
 	int dirlen = slash == NULL ? 0 : (int)(slash - path) + 1;
 
-	if (asprintf(&sp, "%.*s.%s.pop3d", dirlen, path,
-	    slash == NULL ? path : slash + 1) == -1)
+	if (asprintf(&sp, "%.*s.%s.pop3d%s", dirlen, path,
+	    slash == NULL ? path : slash + 1, suffix) == -1)
 		return NULL;
 	return sp;
 }
@@ -550,7 +586,7 @@ store_state_open(const char *path, const struct store_config *cf,
 	char *statepath;
 	int fd, saved;
 
-	if ((statepath = state_path(path)) == NULL) {
+	if ((statepath = state_path(path, "")) == NULL) {
 		*why_r = STORE_ERR_TEMP;
 		return -1;
 	}
@@ -559,6 +595,47 @@ store_state_open(const char *path, const struct store_config *cf,
 	free(statepath);
 	errno = saved;
 	return fd;
+}
+
+int
+store_cache_open(const char *path, const struct store_config *cf)
+{
+	enum store_error why;
+	char *cachepath;
+	int fd, saved;
+
+	if ((cachepath = state_path(path, "-cache")) == NULL)
+		return -1;
+	fd = state_file_open(cachepath, cf, &why);
+	saved = errno;
+	free(cachepath);
+	errno = saved;
+	return fd;
+}
+
+/*
+ * The cache (taking the one opened beforehand, cf->cachefd), after the
+ * session lock: a regular file of ours with one link, or none.
+ */
+static void
+cache_open(struct mbox *mb)
+{
+	enum store_error why;
+	struct stat st;
+	int fd;
+
+	if (mb->cf->have_cachefd)
+		fd = fcntl(mb->cf->cachefd, F_DUPFD_CLOEXEC, 0);
+	else
+		fd = state_file_open(mb->cachepath, mb->cf, &why);
+	if (fd == -1)
+		return;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_nlink != 1 || st.st_uid != geteuid()) {
+		(void)close(fd);
+		return;
+	}
+	mb->cachefd = fd;
 }
 
 int
@@ -693,10 +770,13 @@ store_close(struct mbox *mb)
 		(void)close(mb->fd);
 	if (mb->statefd != -1)
 		(void)close(mb->statefd);	/* releases the session lock */
+	if (mb->cachefd != -1)
+		(void)close(mb->cachefd);
 	free(mb->msgs);
 	free(mb->xuidls);
 	free(mb->path);
 	free(mb->statepath);
+	free(mb->cachepath);
 	free(mb);
 }
 
@@ -709,9 +789,10 @@ mbox_new(const char *path, const struct store_config *cf)
 	if ((mb = calloc(1, sizeof(*mb))) == NULL)
 		return NULL;
 	mb->cf = cf;
-	mb->fd = mb->statefd = -1;
+	mb->fd = mb->statefd = mb->cachefd = -1;
 	if ((mb->path = strdup(path)) == NULL ||
-	    (mb->statepath = state_path(path)) == NULL) {
+	    (mb->statepath = state_path(path, "")) == NULL ||
+	    (mb->cachepath = state_path(path, "-cache")) == NULL) {
 		store_close(mb);
 		errno = ENOMEM;
 		return NULL;
@@ -765,6 +846,7 @@ store_open(const char *path, const struct store_config *cf,
 	struct mbox *mb;
 	struct lockset ls;
 	struct scan s;
+	uint64_t t0;
 	int saved;
 
 	if ((mb = mbox_new(path, cf)) == NULL) {
@@ -786,8 +868,19 @@ store_open(const char *path, const struct store_config *cf,
 			*why_r = STORE_ERR_TEMP;
 		goto fail;
 	}
-	scan_init(&s, cf->unquote_mboxrd);
 	mb->size = (uint64_t)mb->st.st_size;
+	/* A repair (store_repair) leaves the cache alone: it never opens
+	 * it, and a cache of a file it rewrote fails its checks. */
+	cache_open(mb);
+	if (mb->recovery != STORE_RECOVERY_NONE)
+		cache_drop(mb);		/* the file was rewritten */
+	else if (cache_use(mb) == 0) {
+		lock_drop(&ls);
+		goto done;
+	}
+	scan_init(&s, cf->unquote_mboxrd);
+	s.defer_ids = true;
+	t0 = cache_clock();
 	if (mbox_rescan(mb, 0, mb->size, &s) == -1) {
 		saved = errno;
 		lock_drop(&ls);
@@ -796,11 +889,19 @@ store_open(const char *path, const struct store_config *cf,
 		*why_r = saved == EINVAL ? STORE_ERR_NOTMBOX : STORE_ERR_TEMP;
 		goto fail;
 	}
-	lock_drop(&ls);
-	mb->msgs = s.msgs;
 	mb->sum = s.sum;
+	cache_save(mb, s.msgs, s.nmsgs, s.xuidls, s.xuidls_len, t0);
+	lock_drop(&ls);
+	if (uidl_assign(s.msgs, s.nmsgs, s.xuidls) == -1) {
+		scan_free(&s);
+		errno = ENOMEM;
+		*why_r = STORE_ERR_TEMP;
+		goto fail;
+	}
+	mb->msgs = s.msgs;
 	mb->nmsgs = s.nmsgs;
 	mb->xuidls = s.xuidls;
+done:
 	mb->first = mb->nmsgs > 0 && (mb->msgs[0].flags & MSG_HIDDEN) ? 1 : 0;
 	*mb_r = mb;
 	return 0;
@@ -881,6 +982,12 @@ void
 store_uidl(const struct mbox *mb, unsigned int i, char *buf)
 {
 	uidl_format(&mb->msgs[mb->first + i], mb->xuidls, buf);
+}
+
+enum store_cache
+store_cache(const struct mbox *mb)
+{
+	return mb->cache;
 }
 
 enum store_recovery

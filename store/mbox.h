@@ -79,6 +79,14 @@ struct scan {
 	scan_peek_fn	*peek;
 	void		*peek_arg;
 	bool		 diagnose;	/* look for damage (pop3d --check) */
+	/*
+	 * A scan of the part of a file from its message msg_base on (after
+	 * the messages of a cache, cache.c): only message 0 of the file can
+	 * be hidden; and with defer_ids scan_finish leaves uidl_assign to
+	 * the caller, who has all messages.
+	 */
+	unsigned int	 msg_base;
+	bool		 defer_ids;
 
 	/* Results. */
 	struct msg	*msgs;
@@ -215,7 +223,75 @@ struct mbox {
 	uint64_t	 sum;		/* checksum of [0, size) */
 	enum store_recovery recovery;	/* what the open found */
 	char		 changed[STORE_CHANGED_MAX];	/* store_changed */
+	char		*cachepath;
+	int		 cachefd;	/* -1: no cache */
+	enum store_cache cache;		/* where the table came from */
+	bool		 unverified;	/* from the cache, and not scanned
+					   since: store_verify scans */
 };
+
+/*
+ * cache.c: the message table kept between sessions (see there for when it
+ * is used).  A record: the file it describes, when the scan began
+ * (CLOCK_REALTIME, ns), the checksum of the file, the sentinel digest,
+ * the scan settings and the table before uidl_assign.
+ */
+struct cache_rec {
+	uint64_t	 dev;
+	uint64_t	 ino;
+	uint64_t	 btime;		/* ns, as the times below */
+	uint64_t	 size;
+	uint64_t	 mtime;
+	uint64_t	 ctime;
+	uint64_t	 scanned;
+	uint64_t	 sum;
+	uint64_t	 sentinel;
+	uint32_t	 settings;
+	struct msg	*msgs;
+	unsigned int	 nmsgs;
+	char		*xuidls;
+	size_t		 xuidls_len;
+};
+#define CACHE_DIGEST_LEN	16	/* a record ends in a BLAKE2b-128 of the
+					   rest */
+/*
+ * cache_parse: the record in len bytes of buf into *r (r's memory then is
+ * the caller's, cache_rec_free); 0, or -1 with EINVAL (not a whole, sound
+ * record) or ENOMEM.  The fuzz target's way in.
+ */
+int		 cache_parse(const void *buf, size_t len, struct cache_rec *r);
+void		 cache_rec_free(struct cache_rec *r);
+/*
+ * cache_encode: the record of r's header fields (its table aside) and
+ * the table msgs, n, xuidls, in a buffer of *len_r octets that the
+ * caller frees; NULL (ENOMEM).  For cache_save, and tests.
+ */
+unsigned char	*cache_encode(const struct cache_rec *r, const struct msg *msgs,
+		    unsigned int n, const char *xuidls, size_t xuidls_len,
+		    size_t *len_r);
+/*
+ * cache_use: with the mailbox locked and mb->size and mb->st its size and
+ * stat, fill mb's table from the cache, scanning only new mail, when the
+ * cache is proved to describe the file; 0, or -1: scan it (never says
+ * why: any reason means a scan).  cache_save: write the record for the
+ * table msgs (before uidl_assign) of the file as of mb->st, scanned from
+ * time scanned on (ns), with mb->sum; drops the cache when the file
+ * changed since mb->st.  cache_drop: empty the cache.  Neither fails in
+ * a way the caller could act on.
+ */
+int		 cache_use(struct mbox *mb);
+void		 cache_save(struct mbox *mb, const struct msg *msgs,
+		    unsigned int n, const char *xuidls, size_t xuidls_len,
+		    uint64_t scanned);
+void		 cache_drop(struct mbox *mb);
+/* cache_clock: now (CLOCK_REALTIME, ns), for cache_save's scanned. */
+uint64_t	 cache_clock(void);
+/*
+ * mbox.c: mbox_sum: the checksum (scan.c's) of [0, at) into *at_r and of
+ * [0, mb->size) into *all_r, at <= mb->size, reading the file; 0 or -1.
+ */
+int		 mbox_sum(struct mbox *mb, uint64_t at, uint64_t *at_r,
+		    uint64_t *all_r);
 
 /* update.c: journal replay after a crash, with the mailbox locked. */
 int		 update_recover(struct mbox *mb, struct lockset *ls,

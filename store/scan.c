@@ -300,7 +300,8 @@ msg_close(struct scan *s, uint64_t end, bool strip)
 		crypto_generichash_final(&s->hstate, m->hash,
 		    sizeof(m->hash));
 	}
-	if (s->nmsgs == 1 && s->imap_header && s->internal_subject)
+	if (s->msg_base + s->nmsgs == 1 && s->imap_header &&
+	    s->internal_subject)
 		m->flags |= MSG_HIDDEN;
 	s->in_msg = false;
 }
@@ -496,7 +497,7 @@ header_done(struct scan *s, size_t hlen)
 		m->xuidl = (uint32_t)s->xuidls_len + 1;
 		s->xuidls_len += vlen + 1;
 	}
-	if (s->nmsgs != 1)
+	if (s->msg_base + s->nmsgs != 1)
 		return;
 	/* The Pine/UW c-client folder data: X-IMAP and a telling Subject. */
 	if (strncasecmp(s->head, "X-IMAP:", 7) == 0 ||
@@ -715,7 +716,7 @@ scan_finish(struct scan *s)
 		else
 			msg_close(s, s->off, false);
 	}
-	if (uidl_assign(s->msgs, s->nmsgs, s->xuidls) == -1) {
+	if (!s->defer_ids && uidl_assign(s->msgs, s->nmsgs, s->xuidls) == -1) {
 		errno = ENOMEM;
 		return -1;
 	}

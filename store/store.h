@@ -75,6 +75,10 @@ struct store_config {
 	 */
 	bool		 have_statefd;
 	int		 statefd;
+	/* The same for the cache file (store_cache_open); without it,
+	 * store_open opens it, and when it cannot there is no cache. */
+	bool		 have_cachefd;
+	int		 cachefd;
 };
 
 enum store_error {
@@ -170,6 +174,23 @@ void		 store_dotlock_drop(const char *path,
 		    const struct store_config *cf);
 void		 store_dotlock_touch(const char *path,
 		    const struct store_config *cf);
+
+/*
+ * store_cache_open: open (creating it if missing) the cache of the
+ * message table of the mailbox at path, DIR/.BASE.pop3d-cache (see
+ * store/cache.c), the way store_state_open opens the state file; for
+ * cf->cachefd.  The descriptor, or -1 with errno: a cache that cannot be
+ * used only means that the mailbox is scanned.
+ * store_cache: how store_open made the message table of mb.
+ */
+enum store_cache {
+	STORE_CACHE_SCANNED,	/* a scan of the whole file */
+	STORE_CACHE_HIT,	/* the cache, the file unchanged */
+	STORE_CACHE_APPENDED	/* the cache, and a scan of new mail */
+};
+int		 store_cache_open(const char *path,
+		    const struct store_config *cf);
+enum store_cache store_cache(const struct mbox *mb);
 
 /*
  * The time of the last login to a maildrop, kept as the modification time

@@ -1169,6 +1169,8 @@ store_update(struct mbox *mb, const bool *del, enum store_error *why_r)
 		errno = EFBIG;
 		goto out;
 	}
+	/* The table changes: the next open scans (before a byte moves). */
+	cache_drop(mb);
 	if ((r = plan_write(&u, del, (uint64_t)st.st_size)) != 0) {
 		if (r == 1)
 			rc = 0;

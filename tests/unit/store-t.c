@@ -993,6 +993,211 @@ test_window(void)
 	text_free(&big);
 }
 
+/* ---- the message table cache (store/cache.c) ------------------------ */
+
+static const char *
+cache_path(const char *name)
+{
+	return tmp_path(".", name, ".pop3d-cache");
+}
+
+/* Do two maildrops answer STAT, LIST and UIDL alike? */
+static bool
+same_answers(struct mbox *a, struct mbox *b)
+{
+	char ua[STORE_UIDL_MAX + 1], ub[STORE_UIDL_MAX + 1];
+	unsigned int i;
+
+	if (store_count(a) != store_count(b))
+		return false;
+	for (i = 0; i < store_count(a); i++) {
+		store_uidl(a, i, ua);
+		store_uidl(b, i, ub);
+		if (store_size(a, i) != store_size(b, i) || strcmp(ua, ub) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Open name, and open it again without its cache: the same answers? */
+static bool
+opens_as_scan(const char *name, enum store_cache want)
+{
+	struct mbox *a, *b;
+	bool same;
+
+	a = open_or_bail(box_path(name));
+	(void)unlink(cache_path(name));
+	b = open_or_bail(box_path(name));
+	same = store_cache(a) == want && store_cache(b) ==
+	    STORE_CACHE_SCANNED && same_answers(a, b);
+	if (!same)
+		diag("%s: table %d, want %d", name, store_cache(a), want);
+	store_close(a);
+	store_close(b);
+	return same;
+}
+
+/* The record in name's cache; bails when there is none. */
+static void
+cache_get(const char *name, struct cache_rec *r)
+{
+	char *raw;
+	size_t len;
+
+	raw = tap_read_file(cache_path(name), &len);
+	if (cache_parse(raw, len, r) == -1)
+		bail("no cache record for %s", name);
+	free(raw);
+}
+
+/* Write r as name's cache, with its times those of the mailbox now. */
+static void
+cache_forge(const char *name, struct cache_rec *r, int64_t scanned_after)
+{
+	struct stat st;
+	unsigned char *raw;
+	size_t len;
+
+	if (stat(box_path(name), &st) == -1)
+		bail("stat: %s", strerror(errno));
+	r->mtime = (uint64_t)st.st_mtim.tv_sec * 1000000000ULL +
+	    (uint64_t)st.st_mtim.tv_nsec;
+	r->ctime = (uint64_t)st.st_ctim.tv_sec * 1000000000ULL +
+	    (uint64_t)st.st_ctim.tv_nsec;
+	r->scanned = r->ctime + (uint64_t)scanned_after;
+	if ((raw = cache_encode(r, r->msgs, r->nmsgs, r->xuidls,
+	    r->xuidls_len, &len)) == NULL)
+		bail("cache_encode: %s", strerror(errno));
+	tap_write_file(cache_path(name), (const char *)raw, len);
+	free(raw);
+}
+
+/* An offset in [from, to) that no sentinel block of cache.c reads. */
+static uint64_t
+unsampled(uint64_t size, uint64_t from, uint64_t to)
+{
+	uint64_t step = (size - 64) / 15, off;
+
+	for (off = from; off < to; off++)
+		if (off % step >= 64 && off / step < 16)
+			return off;
+	bail("no unsampled byte in [%llu, %llu)", (unsigned long long)from,
+	    (unsigned long long)to);
+	return 0;
+}
+
+static void
+test_cache(void)
+{
+	struct text t = { NULL, 0, 0 };
+	struct cache_rec r, bad;
+	struct mbox *mb;
+	enum store_error why;
+	unsigned char *raw;
+	char *good;
+	size_t len;
+	uint64_t off;
+	bool del[8] = { true };
+	int fd;
+
+	/* A long second message, and four after it (the sentinels'). */
+	text_add(&t, MA FB "Subject: long\n\n");
+	text_rep(&t, 'b', 6000);
+	text_add(&t, "\n\n" MC MD MA MB);
+	(void)box_write("cached", t.p, t.len);
+	mb = open_or_bail(box_path("cached"));
+	ok(store_cache(mb) == STORE_CACHE_SCANNED &&
+	    file_size(cache_path("cached")) > 0,
+	    "a first open scans and writes the cache");
+	store_close(mb);
+	ok(opens_as_scan("cached", STORE_CACHE_HIT),
+	    "the next open takes it, with a scan's answers");
+	box_append(box_path("cached"), ME);
+	ok(opens_as_scan("cached", STORE_CACHE_APPENDED),
+	    "mail appended: the cache and a scan of the new mail");
+
+	/* Records that must read as none. */
+	mb = open_or_bail(box_path("cached"));
+	store_close(mb);
+	good = tap_read_file(cache_path("cached"), &len);
+	ok(cache_parse(good, len, &r) == 0 && r.nmsgs == 7,
+	    "a record reads back");
+	ok(cache_parse(good, len - 1, &bad) == -1 && errno == EINVAL,
+	    "a record cut short does not");
+	good[len / 2] ^= 1;
+	ok(cache_parse(good, len, &bad) == -1 && errno == EINVAL,
+	    "nor one with a byte changed (its digest)");
+	good[len / 2] ^= 1;
+	r.msgs[2].from_off = r.msgs[1].from_off;
+	raw = cache_encode(&r, r.msgs, r.nmsgs, r.xuidls, r.xuidls_len, &len);
+	ok(raw != NULL && cache_parse(raw, len, &bad) == -1 && errno == EINVAL,
+	    "nor one whose messages overlap, its digest right");
+	free(raw);
+	r.msgs[2].from_off = r.msgs[1].end_off + 1;
+	r.msgs[0].xuidl = (uint32_t)r.xuidls_len + 1;
+	raw = cache_encode(&r, r.msgs, r.nmsgs, r.xuidls, r.xuidls_len, &len);
+	ok(raw != NULL && cache_parse(raw, len, &bad) == -1 && errno == EINVAL,
+	    "nor one with an X-UIDL past its strings");
+	free(raw);
+	free(good);
+	cache_rec_free(&r);
+	if (truncate(cache_path("cached"), 100) == -1)
+		bail("truncate: %s", strerror(errno));
+	ok(opens_as_scan("cached", STORE_CACHE_SCANNED),
+	    "a cut cache file: a scan");
+
+	/*
+	 * A same-size change of the long body, where no sentinel looks, one
+	 * byte made a line end (message 2's size changes), and the record's
+	 * times forged to be the file's: trusted on the times only when the
+	 * file had not changed for 2 s before the scan began.
+	 */
+	mb = open_or_bail(box_path("cached"));
+	store_close(mb);
+	cache_get("cached", &r);
+	off = unsampled(t.len + strlen(ME), r.msgs[1].data_off + 100,
+	    r.msgs[1].end_off - 100);
+	if ((fd = open(box_path("cached"), O_WRONLY)) == -1 ||
+	    pwrite(fd, "\n", 1, (off_t)off) != 1 || close(fd) == -1)
+		bail("edit: %s", strerror(errno));
+	cache_forge("cached", &r, 1000000000);
+	ok(opens_as_scan("cached", STORE_CACHE_SCANNED),
+	    "a change in the same time tick as the scan: a scan (racy)");
+	cache_forge("cached", &r, 3000000000LL);
+	mb = open_or_bail(box_path("cached"));
+	ok(store_cache(mb) == STORE_CACHE_HIT && store_size(mb, 1) ==
+	    r.msgs[1].size, "a record older than its file's times is taken "
+	    "on them (the change is not seen)");
+	why = STORE_OK;
+	ok(store_update(mb, del, &why) == -1 && why == STORE_ERR_CHANGED,
+	    "but an update checks the table against the file first");
+	store_close(mb);
+	cache_forge("cached", &r, 3000000000LL);
+	off = r.msgs[r.nmsgs - 1].from_off + 2;	/* "From" -> "FrOm" */
+	if ((fd = open(box_path("cached"), O_WRONLY)) == -1 ||
+	    pwrite(fd, "O", 1, (off_t)off) != 1 || close(fd) == -1)
+		bail("edit: %s", strerror(errno));
+	cache_forge("cached", &r, 3000000000LL);
+	ok(opens_as_scan("cached", STORE_CACHE_SCANNED),
+	    "times as recorded but a sentinel changed: a scan");
+	cache_rec_free(&r);
+
+	/* An update empties the cache before it writes. */
+	(void)box_write("cached", t.p, t.len);
+	mb = open_or_bail(box_path("cached"));
+	store_close(mb);
+	mb = open_or_bail(box_path("cached"));
+	why = STORE_OK;
+	ok(store_cache(mb) == STORE_CACHE_HIT && store_update(mb, del,
+	    &why) == 0 && file_size(cache_path("cached")) == 0,
+	    "an update from a cached table: verified, done, cache emptied");
+	store_close(mb);
+	ok(opens_as_scan("cached", STORE_CACHE_SCANNED),
+	    "and the next open scans");
+	text_free(&t);
+}
+
 static void
 test_locks(void)
 {
@@ -2446,14 +2651,15 @@ main(void)
 		bail("sodium_init failed");
 	(void)alarm(TEST_SECONDS);
 	config_init(false);
-	plan(13 + 11 + 2 + 20 + 4 + 12 + 10 + 5 + 1 + 4 + 10 + 1 + 9 + 4 + 16 + 5 +
-	    2 + 6);
+	plan(13 + 11 + 2 + 20 + 4 + 15 + 12 + 10 + 5 + 1 + 4 + 10 + 1 + 9 +
+	    4 + 16 + 5 + 2 + 6);
 	test_refused();
 	test_read();
 	test_long();
 	test_update();
 	test_changed();
 	test_window();
+	test_cache();
 	test_locks();
 	test_journal();
 	test_inode_reused();
