@@ -42,8 +42,12 @@
  *    times at a granularity (a kernel tick, a second on old ext3), so a
  *    write in the same tick as the one before the scan keeps them.  The
  *    second is closed as git closes its "racy" index: a cache whose file
- *    changed less than CACHE_RACY_NS before the scan began is not taken
- *    on its times alone.  Against the first, and as a cheap early "no",
+ *    changed less than a granularity before the scan began is not taken
+ *    on its times alone (cache_racy_ns: 2 s where the file's times are
+ *    whole seconds, else 200 ms, far above a clock tick).  On a network
+ *    file system the times come from the server's clock, not the one
+ *    the scan's start is taken from: there the times are never enough.
+ *    Against the first, and as a cheap early "no",
  *    the sentinels: the bytes around the From_ lines of the last few
  *    messages, the last bytes of the file as cached, and blocks sampled
  *    across it, digested when the cache is written and read again on
@@ -77,24 +81,36 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "store/mbox.h"
 
-#define CACHE_MAGIC	"pop3dmt1"	/* the format's name and version */
 #define CACHE_HEAD	96		/* octets: see cache_encode */
 #define CACHE_MSG	56		/* octets a message */
 #define CACHE_DIGEST	CACHE_DIGEST_LEN	/* BLAKE2b at the end */
 #define CACHE_CHUNK	(64 * 1024)	/* read and written at a time */
-/* Two seconds: older than any file system's time granularity (ext3's
- * whole seconds, a clock tick elsewhere), as git's racy-index rule. */
-#define CACHE_RACY_NS	(2ULL * 1000000000ULL)
+/*
+ * How long before a scan its file must have last changed for its times
+ * to prove it unchanged since (git's racy-index rule): longer than the
+ * file system's time granularity.  Times in whole seconds (ext3, ext4
+ * with small inodes, FAT's 2 s) get COARSE; finer ones a clock tick at
+ * most (1 to 10 ms), well inside FINE.
+ */
+#define CACHE_RACY_COARSE_NS	(2ULL * 1000000000ULL)
+#define CACHE_RACY_FINE_NS	(200ULL * 1000000ULL)
 #define SENTINEL_MSGS	4		/* the last messages' From_ lines */
 #define SENTINEL_TAIL	512		/* the last bytes of the file */
 #define SENTINEL_BLOCKS	16		/* blocks sampled across it, */
 #define SENTINEL_BLOCK	64		/* of this many bytes */
+
+/* The format's name and version, the first octets of a record. */
+static const unsigned char cache_magic[8] = {
+	'p', 'o', 'p', '3', 'd', 'm', 't', '1'
+};
 
 static void
 put64(unsigned char *p, uint64_t v)
@@ -162,6 +178,37 @@ file_key(int fd, struct cache_rec *k)
 	k->mtime = ts_ns(&stx.stx_mtime);
 	k->ctime = ts_ns(&stx.stx_ctime);
 	return 0;
+}
+
+uint64_t
+cache_racy_ns(uint64_t mtime, uint64_t ctime)
+{
+	if (mtime % 1000000000ULL == 0 && ctime % 1000000000ULL == 0)
+		return CACHE_RACY_COARSE_NS;
+	return CACHE_RACY_FINE_NS;
+}
+
+/* Are fd's times from this host's clock (not a network file system)? */
+static bool
+local_clock(int fd)
+{
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) == -1)
+		return false;
+	switch ((unsigned long)sf.f_type) {
+	case NFS_SUPER_MAGIC:
+	case SMB_SUPER_MAGIC:
+	case CIFS_SUPER_MAGIC:
+	case SMB2_SUPER_MAGIC:
+	case FUSE_SUPER_MAGIC:
+	case CEPH_SUPER_MAGIC:
+	case AFS_SUPER_MAGIC:
+	case CODA_SUPER_MAGIC:
+		return false;
+	default:
+		return true;
+	}
 }
 
 uint64_t
@@ -378,7 +425,7 @@ cache_decode(struct cache_in *in, struct cache_rec *r)
 	memset(r, 0, sizeof(*r));
 	crypto_generichash_init(&in->h, NULL, 0, CACHE_DIGEST);
 	if (in_get(in, head, sizeof(head), false) == -1 ||
-	    memcmp(head, CACHE_MAGIC, 8) != 0)
+	    memcmp(head, cache_magic, sizeof(cache_magic)) != 0)
 		goto bad;
 	r->dev = get64(head + 8);
 	r->ino = get64(head + 16);
@@ -484,7 +531,7 @@ out_put(struct cache_out *o, const void *p, size_t n, bool raw)
 	o->have += n;
 }
 
-/* r's header fields and the table msgs, n, xuidls into o (n_r: length). */
+/* A record of r's header fields and the table msgs, n, xuidls into o. */
 static void
 cache_emit(struct cache_out *o, const struct cache_rec *r,
     const struct msg *msgs, unsigned int n, const char *xuidls,
@@ -496,7 +543,7 @@ cache_emit(struct cache_out *o, const struct cache_rec *r,
 
 	crypto_generichash_init(&o->h, NULL, 0, CACHE_DIGEST);
 	memset(head, 0, sizeof(head));
-	memcpy(head, CACHE_MAGIC, 8);
+	memcpy(head, cache_magic, sizeof(cache_magic));
 	put64(head + 8, r->dev);
 	put64(head + 16, r->ino);
 	put64(head + 24, r->btime);
@@ -681,7 +728,7 @@ int
 cache_use(struct mbox *mb)
 {
 	struct cache_rec r, now;
-	uint64_t t0, sv, at, all;
+	uint64_t t0, sv, at, all, racy;
 	enum store_cache how = STORE_CACHE_HIT;
 
 	if (mb->cachefd == -1 || cache_read(mb, mb->size, &r) == -1)
@@ -694,9 +741,10 @@ cache_use(struct mbox *mb)
 	    sv != r.sentinel)
 		goto miss;
 	t0 = cache_clock();
+	racy = cache_racy_ns(r.mtime, r.ctime);
 	if (now.size == r.size && now.mtime == r.mtime &&
-	    now.ctime == r.ctime && r.ctime + CACHE_RACY_NS <= r.scanned &&
-	    r.mtime + CACHE_RACY_NS <= r.scanned) {
+	    now.ctime == r.ctime && r.ctime + racy <= r.scanned &&
+	    r.mtime + racy <= r.scanned && local_clock(mb->fd)) {
 		/* Not written since the scan: the table as it is. */
 		mb->sum = r.sum;
 	} else {

@@ -287,6 +287,11 @@ void		 cache_drop(struct mbox *mb);
 /* cache_clock: now (CLOCK_REALTIME, ns), for cache_save's scanned. */
 uint64_t	 cache_clock(void);
 /*
+ * cache_racy_ns: how long before its scan a file with these times (ns)
+ * must have last changed for them to prove it unchanged since.
+ */
+uint64_t	 cache_racy_ns(uint64_t mtime, uint64_t ctime);
+/*
  * mbox.c: mbox_sum: the checksum (scan.c's) of [0, at) into *at_r and of
  * [0, mb->size) into *all_r, at <= mb->size, reading the file; 0 or -1.
  */

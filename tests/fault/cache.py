@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import popenv  # noqa: E402
 
 # store/cache.c trusts a file's times only when it had not changed for
-# CACHE_RACY_NS (2 s) before the scan began.
+# its time granularity before the scan began (2 s at most).
 RACY = 2.2
 SESSION_TIMEOUT = 60
 

@@ -1151,7 +1151,8 @@ test_cache(void)
 	 * A same-size change of the long body, where no sentinel looks, one
 	 * byte made a line end (message 2's size changes), and the record's
 	 * times forged to be the file's: trusted on the times only when the
-	 * file had not changed for 2 s before the scan began.
+	 * file had not changed for a granularity before the scan began (at
+	 * most 2 s, and more than 100 ms).
 	 */
 	mb = open_or_bail(box_path("cached"));
 	store_close(mb);
@@ -1161,9 +1162,12 @@ test_cache(void)
 	if ((fd = open(box_path("cached"), O_WRONLY)) == -1 ||
 	    pwrite(fd, "\n", 1, (off_t)off) != 1 || close(fd) == -1)
 		bail("edit: %s", strerror(errno));
-	cache_forge("cached", &r, 1000000000);
+	cache_forge("cached", &r, 100000000);
 	ok(opens_as_scan("cached", STORE_CACHE_SCANNED),
 	    "a change in the same time tick as the scan: a scan (racy)");
+	ok(cache_racy_ns(5000000000ULL, 7000000000ULL) == 2000000000ULL &&
+	    cache_racy_ns(5000000001ULL, 7000000000ULL) == 200000000ULL,
+	    "times in whole seconds: 2 s of doubt; finer times: 200 ms");
 	cache_forge("cached", &r, 3000000000LL);
 	mb = open_or_bail(box_path("cached"));
 	ok(store_cache(mb) == STORE_CACHE_HIT && store_size(mb, 1) ==
@@ -2651,7 +2655,7 @@ main(void)
 		bail("sodium_init failed");
 	(void)alarm(TEST_SECONDS);
 	config_init(false);
-	plan(13 + 11 + 2 + 20 + 4 + 15 + 12 + 10 + 5 + 1 + 4 + 10 + 1 + 9 +
+	plan(13 + 11 + 2 + 20 + 4 + 16 + 12 + 10 + 5 + 1 + 4 + 10 + 1 + 9 +
 	    4 + 16 + 5 + 2 + 6);
 	test_refused();
 	test_read();
