@@ -681,7 +681,10 @@ cache_read(struct mbox *mb, uint64_t size, struct cache_rec *r)
 
 /*
  * Messages from r->nmsgs - 1 on, scanned again, after the others of the
- * cache: the table of the whole file into mb (taking r's memory).
+ * cache: the table of the whole file into r.  The larger of the two
+ * tables is grown and the smaller copied into it, so that a mailbox that
+ * grew from a few messages to many never holds two tables of its size
+ * at once (a scan's 64 bytes a message, tests/fault/big-mailbox.py).
  */
 static int
 cache_extend(struct mbox *mb, struct cache_rec *r)
@@ -689,8 +692,9 @@ cache_extend(struct mbox *mb, struct cache_rec *r)
 	struct scan s;
 	struct msg *msgs;
 	char *x;
-	unsigned int keep = r->nmsgs - 1, i;
+	unsigned int keep = r->nmsgs - 1, n, i;
 	uint64_t from = r->msgs[keep].from_off;
+	size_t xlen;
 
 	scan_init(&s, mb->cf->unquote_mboxrd);
 	s.defer_ids = true;
@@ -700,23 +704,33 @@ cache_extend(struct mbox *mb, struct cache_rec *r)
 	    r->xuidls_len + s.xuidls_len + 1 > UINT32_MAX ||
 	    (uint64_t)keep + s.nmsgs > INT32_MAX)
 		goto fail;
-	if ((msgs = reallocarray(r->msgs, keep + s.nmsgs,
-	    sizeof(*msgs))) == NULL)
-		goto fail;
+	n = keep + s.nmsgs;
+	xlen = r->xuidls_len + s.xuidls_len;
+	/* The new part's X-UIDLs follow the cached ones. */
+	for (i = 0; i < s.nmsgs; i++)
+		if (s.msgs[i].xuidl != 0)
+			s.msgs[i].xuidl += (uint32_t)r->xuidls_len;
+	if (s.nmsgs > keep) {
+		if ((msgs = reallocarray(s.msgs, n, sizeof(*msgs))) == NULL)
+			goto fail;
+		s.msgs = msgs;
+		memmove(msgs + keep, msgs, s.nmsgs * sizeof(*msgs));
+		memcpy(msgs, r->msgs, keep * sizeof(*msgs));
+		free(r->msgs);
+		s.msgs = NULL;		/* r's now */
+	} else {
+		if ((msgs = reallocarray(r->msgs, n, sizeof(*msgs))) == NULL)
+			goto fail;
+		memcpy(msgs + keep, s.msgs, s.nmsgs * sizeof(*msgs));
+	}
 	r->msgs = msgs;
-	if ((x = realloc(r->xuidls, r->xuidls_len + s.xuidls_len + 1)) ==
-	    NULL)
+	r->nmsgs = n;
+	if ((x = realloc(r->xuidls, xlen + 1)) == NULL)
 		goto fail;
 	r->xuidls = x;
-	for (i = 0; i < s.nmsgs; i++) {
-		msgs[keep + i] = s.msgs[i];
-		if (msgs[keep + i].xuidl != 0)
-			msgs[keep + i].xuidl += (uint32_t)r->xuidls_len;
-	}
 	if (s.xuidls_len > 0)
 		memcpy(x + r->xuidls_len, s.xuidls, s.xuidls_len);
-	r->nmsgs = keep + s.nmsgs;
-	r->xuidls_len += s.xuidls_len;
+	r->xuidls_len = xlen;
 	scan_free(&s);
 	return 0;
 fail:

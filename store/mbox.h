@@ -326,7 +326,8 @@ struct mbox	*mbox_new(const char *path, const struct store_config *cf);
  * (what was read then is zeros, not the file).  Both 0, or -1 with errno;
  * one window at a time.
  */
-#define WINDOW_SIZE	(4 * 1024 * 1024)	/* mapped at once: peak memory */
+/* Mapped at once: peak memory (tests/fault/big-mailbox.py counts it). */
+#define WINDOW_SIZE	(4 * 1024 * 1024)
 struct window {
 	char		*base;
 	const char	*data;

@@ -5,12 +5,12 @@ pop3d keeps the message table of a mailbox in DIR/.USER.pop3d-cache
 (store/cache.c) and uses it again only when the file is provably the one
 scanned, or that file with mail appended.  Here a mailbox with a cache
 is changed in every way a mail reader, an MTA or a user changes one:
-mail appended (one message, many), a rewrite through a new file renamed
-over it, an in-place edit of one header byte and of one body byte (the
-size kept), a From_ line written into a body (the size kept), a cut,
-a cut and an append back to the same size, another file put in its
-place, its modification time set back (touch -d), and the cache itself
-corrupted and cut short.  After each change a session's STAT, LIST and
+mail appended (one message, many, more than were cached), a rewrite
+through a new file renamed over it, an in-place edit of one header byte
+and of one body byte (the size kept), a From_ line written into a body
+(the size kept), a cut, a cut and an append back to the same size,
+another file put in its place, its modification time set back (touch
+-d), and the cache itself corrupted and cut short.  After each change a session's STAT, LIST and
 UIDL must be exactly those of a session on the same file with the cache
 removed (a scan), and the login line must say how the table was made
 (table=cache, cache+new or scan): the cache where the file was only
@@ -174,6 +174,18 @@ def run(tap, env, mode, clients):
 
     box.replace(mailbox(100, 30))
     check(tap, mode, box, "another file put in its place", "scan")
+
+    # More new messages than cached ones (store/cache.c grows the new
+    # part's table then), X-UIDLs among both.
+    box.replace(mailbox(200, 2))
+    box.session()
+    time.sleep(RACY)
+    box.session()
+    box.append(mailbox(202, 14))
+    check(tap, mode, box, "more messages appended than there were",
+          "cache+new")
+    box.replace(mailbox(100, 30))
+    box.session()
 
     # touch -d: the modification time put back exactly; the change time
     # moves, so the file is checked, found the same, and the cache kept.
