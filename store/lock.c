@@ -16,8 +16,9 @@
  * made.  Which dot-lock is stale is decided here: the process named in it
  * is gone or a zombie (so a crashed pop3d or MTA does not hold up the next
  * session), or it names none and is older than DOTLOCK_STALE seconds, or
- * it is older than DOTLOCK_MAXAGE whatever it says (a recycled PID must not keep a mailbox locked forever; long
- * holders such as pop3d's own update keep their lock's time fresh).
+ * it is older than DOTLOCK_MAXAGE whatever it says (a recycled PID must
+ * not keep a mailbox locked forever; long holders such as pop3d's own
+ * update keep their lock's time fresh).
  */
 #include "config.h"
 

@@ -13,10 +13,10 @@ at the same instant, twice at most and a second apart, and fails only
 when every run is slow: beside a busy suite an fsync can stall for
 seconds, while a repair that waits for something waits every time.  The
 worst such neighbour, big-mailbox.py and its 4 GiB of writes, never runs
-beside this test (popenv.disk_to_myself).  The file as a local mail reader sees it must hold every
-message that was not deleted exactly once, intact and in order (deleted
-messages may come back, nothing else may appear), and no dot-lock may be
-left.  Sometimes an MTA appends a message then; a new session runs, and
+beside this test (popenv.disk_to_myself).  The file as a local mail
+reader sees it must hold every message that was not deleted exactly
+once, intact and in order (deleted messages may come back, nothing else
+may appear), and no dot-lock may be left.  Sometimes an MTA appends a message then; a new session runs, and
 the file must be as before plus the appended mail.
 
 Every fourth round uses a mailbox of large messages (about 300 KB each)
