@@ -713,11 +713,10 @@ cache_extend(struct mbox *mb, struct cache_rec *r)
 	if (s.nmsgs > keep) {
 		if ((msgs = reallocarray(s.msgs, n, sizeof(*msgs))) == NULL)
 			goto fail;
-		s.msgs = msgs;
+		s.msgs = NULL;		/* r's now */
 		memmove(msgs + keep, msgs, s.nmsgs * sizeof(*msgs));
 		memcpy(msgs, r->msgs, keep * sizeof(*msgs));
 		free(r->msgs);
-		s.msgs = NULL;		/* r's now */
 	} else {
 		if ((msgs = reallocarray(r->msgs, n, sizeof(*msgs))) == NULL)
 			goto fail;
