@@ -277,6 +277,15 @@ check_dotlock(struct check *c, const struct box *b)
 		    "read it, so nobody can tell whose it is, and a login "
 		    "waits for it, then gets -ERR [IN-USE]; fix: rm %s.lock, "
 		    "if no program is delivering", b->path, b->user, b->path);
+	else if (d->stuck)
+		check_say(c, CHECK_PROBLEM, "dot-lock", "%s.lock: stale: %s, "
+		    "made %lld s ago; but %s cannot remove it: the directory "
+		    "is sticky and the lock belongs to another user: a login "
+		    "gets -ERR [SYS/TEMP]; fix: rm %s.lock", b->path, d->gone ?
+		    "the process it names is gone" : d->pid > 0 ? "older than "
+		    "an hour, whatever it names" : "it names no process and is "
+		    "older than five minutes", (long long)d->age, b->user,
+		    b->path);
 	else if (d->stale)
 		check_say(c, CHECK_WARNING, "dot-lock", "%s.lock: stale: %s, "
 		    "made %lld s ago; a login removes it; fix: nothing to do "

@@ -38,6 +38,7 @@
 #include <sodium.h>
 
 #include "pop3d/check.h"
+#include "pop3d/prelogin.h"
 
 /* A child's exit status carries its counts, each up to 15. */
 #define COUNT_MAX	15
@@ -561,6 +562,51 @@ check_account(struct check *c, const struct session *s, const char *user,
 		    (unsigned long)l->gid);
 }
 
+/*
+ * As root, a connection's dialogue before login runs in a child jailed in
+ * empty-dir as unprivileged-user (prelogin.c): the same checks, before
+ * the greeting, with nothing made.
+ */
+static void
+check_jail(struct check *c, const struct config *cf)
+{
+	char real[PATH_MAX], why[256];
+	struct auth_account acct;
+	bool missing;
+	uid_t uid;
+	gid_t gid;
+
+	if (jail_account(cf, &uid, &gid, why, sizeof(why)) == -1)
+		check_say(c, CHECK_PROBLEM, "pre-login child", "%s: every "
+		    "connection gets -ERR [SYS/TEMP] instead of a greeting; "
+		    "fix: make the account (useradd --system --no-create-home "
+		    "--home-dir /nonexistent --shell /usr/sbin/nologin %s), or "
+		    "set unprivileged-user", why, cf->unprivileged_user);
+	else
+		check_say(c, CHECK_OK, "pre-login child", "runs as uid %lu, "
+		    "gid %lu (unprivileged-user = %s%s), jailed in empty-dir",
+		    (unsigned long)uid, (unsigned long)gid,
+		    cf->unprivileged_user, strcmp(cf->unprivileged_user,
+		    "pop3d") == 0 && auth_account("pop3d", &acct) != 0 ?
+		    ", which does not exist: nobody" : "");
+	if (jail_probe(cf->empty_dir, real, why, sizeof(why), &missing) ==
+	    -1)
+		check_say(c, CHECK_PROBLEM, "empty-dir", "%s: every connection "
+		    "gets -ERR [SYS/TEMP] instead of a greeting; fix: %s",
+		    why, missing ? "make the directories on the way root's "
+		    "and writable by root only, or set empty-dir" :
+		    "make it an empty directory, root's and writable by root "
+		    "only (as is every directory above it), or set empty-dir");
+	else if (missing)
+		check_say(c, CHECK_OK, "empty-dir", "%s is not there yet: the "
+		    "first connection makes it (root's, mode 0755)",
+		    cf->empty_dir);
+	else
+		check_say(c, CHECK_OK, "empty-dir", "%s: empty, root's and "
+		    "writable by root only, as is every directory above it",
+		    real);
+}
+
 /* POP-before-SMTP: a login records its client there (relay.c). */
 static void
 check_relay(struct check *c, const struct config *cf)
@@ -693,6 +739,9 @@ check(const struct config *cf, const struct check_request *req)
 		m.pam = m.pam || s.auth.methods[i] == AUTH_PAM;
 		m.secrets = m.secrets || s.auth.methods[i] == AUTH_SECRETS;
 	}
+
+	if (s.root)
+		check_jail(&c, cf);
 
 	/* The facts first: each method's lines depend on the other's. */
 	memset(&l, 0, sizeof(l));

@@ -136,14 +136,71 @@ check_empty(const char *path, char *why, size_t whylen)
 	return 0;
 }
 
-int
-jail_dir(const char *path, char *real, char *why, size_t whylen)
+/*
+ * For jail_probe, path missing: the directories that exist on the way to
+ * it must be ones only root can change, as jail_dir's making would need.
+ */
+static int
+probe_missing(const char *path, char *real, char *why, size_t whylen)
+{
+	char buf[CONF_PATH_MAX], *slash;
+	struct stat st;
+
+	(void)snprintf(buf, sizeof(buf), "%s", path);
+	while (lstat(buf, &st) == -1) {
+		if (errno != ENOENT || (slash = strrchr(buf, '/')) == NULL) {
+			(void)snprintf(why, whylen, "cannot look at %s: %s",
+			    buf, strerror(errno));
+			return -1;
+		}
+		*(slash == buf ? slash + 1 : slash) = '\0';
+	}
+	if (realpath(buf, real) == NULL) {
+		(void)snprintf(why, whylen, "cannot resolve %s: %s", buf,
+		    strerror(errno));
+		return -1;
+	}
+	return check_dirs(real, why, whylen);
+}
+
+static int
+jail_path(const char *path, char *why, size_t whylen)
 {
 	if (path[0] != '/' || strlen(path) >= CONF_PATH_MAX) {
 		(void)snprintf(why, whylen, "%s is not an absolute path", path);
 		return -1;
 	}
-	if (make_dirs(path, why, whylen) == -1)
+	return 0;
+}
+
+int
+jail_probe(const char *path, char *real, char *why, size_t whylen,
+    bool *missing_r)
+{
+	struct stat st;
+
+	*missing_r = false;
+	if (jail_path(path, why, whylen) == -1)
+		return -1;
+	if (lstat(path, &st) == -1 && errno == ENOENT) {
+		*missing_r = true;
+		return probe_missing(path, real, why, whylen);
+	}
+	if (realpath(path, real) == NULL) {
+		(void)snprintf(why, whylen, "cannot resolve %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (check_dirs(real, why, whylen) == -1)
+		return -1;
+	return check_empty(real, why, whylen);
+}
+
+int
+jail_dir(const char *path, char *real, char *why, size_t whylen)
+{
+	if (jail_path(path, why, whylen) == -1 ||
+	    make_dirs(path, why, whylen) == -1)
 		return -1;
 	/* Symbolic links resolved (as /var/run to /run). */
 	if (realpath(path, real) == NULL) {

@@ -54,6 +54,13 @@ int		 jail_account(const struct config *cf, uid_t *uid_r,
  */
 int		 jail_dir(const char *dir, char *real, char *why,
 		    size_t whylen);
+/*
+ * jail_probe: jail_dir's checks without making anything (pop3d --check):
+ * a dir that is not there sets *missing_r, and then the directories that
+ * are, on the way to it, must pass (real: the nearest of them).
+ */
+int		 jail_probe(const char *dir, char *real, char *why,
+		    size_t whylen, bool *missing_r);
 
 /* ---- record.c: the records between the child and the parent ----------- */
 

@@ -46,6 +46,8 @@
 #define WATCH_TAKEN	'0'	/*   taken */
 #define WATCH_BUSY	'1'	/*   held by another program */
 #define WATCH_FAILED	'E'	/*   could not be made */
+#define WATCH_STUCK	'P'	/*   a stale one this process may not
+				     remove (EPERM: a sticky directory) */
 #define WATCH_DROP	'D'	/* remove it */
 #define WATCH_TOUCH	'R'	/* refresh it (a long update) */
 #define WATCH_DONE	'K'	/* the answer to DROP and TOUCH */
@@ -91,6 +93,9 @@ locker_take(void *arg)
 		return 0;
 	case WATCH_BUSY:
 		return 1;
+	case WATCH_STUCK:
+		errno = EPERM;
+		return -1;
 	default:
 		errno = EIO;
 		return -1;
@@ -145,7 +150,8 @@ serve_locks(struct session *s, pid_t pid, const char *path, int fd)
 				ans = WATCH_BUSY;
 				break;
 			default:
-				ans = WATCH_FAILED;
+				ans = errno == EPERM ? WATCH_STUCK :
+				    WATCH_FAILED;
 				break;
 			}
 			break;

@@ -134,6 +134,31 @@ dotlock_read(const char *lockpath, struct stat *st, long *pid_r)
 	return 0;
 }
 
+/*
+ * May this process not remove the dot-lock lockpath (st), whatever its
+ * groups?  In a sticky directory (mode 1777, as some spools are) only
+ * the lock's owner and the directory's may.
+ */
+static bool
+dotlock_stuck(const char *lockpath, const struct stat *st)
+{
+	char *dir, *slash;
+	struct stat dst;
+	bool stuck = false;
+
+	if (st->st_uid == geteuid() || (dir = strdup(lockpath)) == NULL)
+		return false;
+	if ((slash = strrchr(dir, '/')) == NULL)
+		(void)snprintf(dir, strlen(dir) + 1, ".");
+	else
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	if (stat(dir, &dst) == 0 && (dst.st_mode & S_ISVTX) != 0 &&
+	    dst.st_uid != geteuid() && geteuid() != 0)
+		stuck = true;
+	free(dir);
+	return stuck;
+}
+
 /* Remove the dot-lock judged (st), not a newer one; whether it went. */
 static bool
 dotlock_remove(const char *lockpath, const struct stat *st,
@@ -256,13 +281,23 @@ static enum try_result
 try_dotlock(struct lockset *ls, const char *path,
     const struct store_config *cf)
 {
+	struct stat st;
 	char *lockpath;
+	long pid;
 	int r, saved;
 
 	if (cf->dotlocker != NULL)
 		return try_dotlock_by(ls, path, cf);
 	if (asprintf(&lockpath, "%s.lock", path) == -1)
 		return TRY_ERROR;
+	/* A stale lock this process may not remove: liblockfile would
+	 * fail on it (and leave its temporary file behind). */
+	if (dotlock_read(lockpath, &st, &pid) == 0 &&
+	    dotlock_stale(&st, pid) && dotlock_stuck(lockpath, &st)) {
+		free(lockpath);
+		errno = EPERM;
+		return TRY_ERROR;
+	}
 	if (lock_priv_raise(cf) == -1) {
 		saved = errno;
 		free(lockpath);
@@ -500,6 +535,7 @@ lock_dotlock_look(const char *path, struct store_dotlock_facts *d)
 	else {
 		d->pid = (pid_t)pid;
 		d->stale = dotlock_stale(&st, pid);
+		d->stuck = d->stale && dotlock_stuck(lockpath, &st);
 		d->gone = pid > 0 && pid_gone(pid);
 	}
 	free(lockpath);

@@ -163,7 +163,8 @@ int		 store_repair(const char *path, const struct store_config *cf,
  * store_dotlock_take, _drop and _touch: the dot-lock of path, as this
  * process makes it (with the lock group's privilege): take tries once
  * (removing a stale lock on the way, see lock.c) and returns 0 taken,
- * 1 busy, -1 with errno; for a store_dotlocker in another process.
+ * 1 busy, -1 with errno (EPERM: a stale lock in a sticky directory that
+ * this process may not remove); for a store_dotlocker in another process.
  */
 int		 store_state_name(const char *path, char *buf, size_t size);
 int		 store_state_open(const char *path,
@@ -319,6 +320,9 @@ struct store_dotlock_facts {
 	pid_t		 pid;		/* the process it names, or 0 */
 	bool		 gone;		/* that process is gone (or a zombie) */
 	bool		 stale;		/* a session removes it */
+	bool		 stuck;		/* stale, but this process cannot
+					   remove it: a sticky directory,
+					   another owner (lock_dotlock_stuck) */
 	int64_t		 age;		/* seconds since it was made or
 					   refreshed */
 };

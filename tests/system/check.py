@@ -43,7 +43,11 @@ that becomes the user, with pam_unix and pam_access in a private PAM
 directory and a Debian-style spool (root:mail 2775): a sound user (and
 its password), one locked with passwd -l, one that pam_access refuses,
 one whose account has expired (chage -E 0), one whose mailbox another
-user owns.  The users and their groups are removed at the end, also
+user owns, a stale dot-lock of root's in a sticky spool, which the
+user may not remove (a login refused, no temporary lock file left); and
+the pre-login child's account and jail: an empty-dir not
+made yet (and not made by --check), one in a directory anyone may write
+to, an unprivileged-user that does not exist.  The users and their groups are removed at the end, also
 after a failure or SIGTERM.
 """
 
@@ -54,6 +58,7 @@ import os
 import pwd
 import re
 import secrets
+import shutil
 import signal
 import stat
 import subprocess
@@ -585,6 +590,48 @@ def system_users(tap, env, users):
         "a Debian spool: the files beside the mailbox, with the group")
     tap.ok(not differences(before, after), "and nothing changed",
            "\n".join(differences(before, after)))
+    has(tap, r, re.compile(r"ok: pre-login child: runs as uid \d+, gid "
+                           r"\d+ \(unprivileged-user = pop3d.*\), jailed "
+                           r"in empty-dir"),
+        "as root, the pre-login child's account")
+    has(tap, r, re.compile(r"ok: empty-dir: .*(: empty, root's and "
+                           r"writable by root only, as is every directory "
+                           r"above it| is not there yet: the first "
+                           r"connection makes it \(root's, mode 0755\))"),
+        "and its jail")
+    # The jail as the pre-login child would find it: nothing made.
+    gone = "/run/pop3d-check.%s/empty" % secrets.token_hex(4)
+    r = run_check(env, user, ["--empty-dir=" + gone], as_root=True)
+    has(tap, r, "ok: empty-dir: %s is not there yet: the first connection "
+        "makes it (root's, mode 0755)" % gone, "an empty-dir not made yet",
+        0)
+    tap.ok(not os.path.exists(os.path.dirname(gone)), "and --check did "
+           "not make it")
+    # A directory on the way that anyone may write to.
+    top = "/run/pop3d-check.%s" % secrets.token_hex(4)
+    os.mkdir(top)
+    try:
+        os.chmod(top, 0o777)
+        os.mkdir(os.path.join(top, "empty"), 0o755)
+        r = run_check(env, user, ["--empty-dir=%s/empty" % top],
+                      as_root=True)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+    has(tap, r, "problem: empty-dir: %s must be a directory owned by root "
+        "and writable by root only: every connection gets -ERR [SYS/TEMP] "
+        "instead of a greeting; fix: make it an empty directory, root's "
+        "and writable by root only (as is every directory above it), or "
+        "set empty-dir" % top, "an empty-dir in a directory anyone may "
+        "write to", 1)
+    nobody = popenv.random_name("p3n")
+    r = run_check(env, user, ["--unprivileged-user=" + nobody],
+                  as_root=True)
+    has(tap, r, "problem: pre-login child: unprivileged-user %s does not "
+        "exist: every connection gets -ERR [SYS/TEMP] instead of a "
+        "greeting; fix: make the account (useradd --system "
+        "--no-create-home --home-dir /nonexistent --shell "
+        "/usr/sbin/nologin %s), or set unprivileged-user" % (nobody, nobody),
+        "an unprivileged-user that does not exist", 1)
     r = run_check(env, user, ["--password-stdin"],
                   passwords["sound"][1].encode() + b"\n", as_root=True)
     has(tap, r, "ok: password: accepted by pam (auth = pam)",
@@ -620,6 +667,55 @@ def system_users(tap, env, users):
             pwd.getpwnam(names["sound"]).pw_uid, user,
             pwd.getpwnam(user).pw_uid, user, theirs),
         "as root, a mailbox another user owns", 1)
+
+    # A sticky spool (mode 1777) and a stale dot-lock of root's in it:
+    # the user may not remove it, so --check calls it a problem and a
+    # login is refused, without liblockfile's temporary file left over.
+    sticky = os.path.join(env.dir, "sticky")
+    os.mkdir(sticky)
+    os.chmod(sticky, 0o1777)
+    user = names["sound"]
+    box = os.path.join(sticky, user)
+    with open(box, "wb") as f:
+        f.write(GOOD)
+    os.chown(box, pwd.getpwnam(user).pw_uid, mail)
+    with open(box + ".lock", "w") as f:
+        f.write("%d\n" % dead_pid())
+    argv = env.root_argv
+    env.root_argv = lambda extra: argv(["--mailbox=%s/%%u" % sticky] +
+                                       list(extra))
+    r = run_check(env, user, as_root=True)
+    has(tap, r, re.compile(r"problem: dot-lock: %s\.lock: stale: the "
+                           r"process it names is gone, made \d+ s ago; but "
+                           r"%s cannot remove it: the directory is sticky "
+                           r"and the lock belongs to another user: a login "
+                           r"gets -ERR \[SYS/TEMP\]; fix: rm %s\.lock" %
+                           (re.escape(box), user, re.escape(box))),
+        "a stale dot-lock the user may not remove (a sticky spool)", 1)
+    start = popenv.log_size(env.log)
+    with open(env.log, "ab") as errf:
+        out = subprocess.run(env.root_argv([]), input=b"USER %s\r\nPASS "
+                             b"%s\r\nQUIT\r\n" % (user.encode(),
+                                                  passwords["sound"][1]
+                                                  .encode()),
+                             stdout=subprocess.PIPE, stderr=errf,
+                             timeout=TIMEOUT, cwd=env.dir).stdout
+    with open(env.log, "rb") as f:
+        f.seek(start)
+        log = f.read().decode(errors="replace")
+    tap.ok(b"-ERR [SYS/TEMP]" in out and "cannot open mailbox %s of user "
+           "\"%s\": Operation not permitted" % (box, user) in log and
+           sorted(os.listdir(sticky)) == sorted(
+               [user, user + ".lock", "." + user + ".pop3d",
+                "." + user + ".pop3d-cache"]),
+           "and a login gets [SYS/TEMP], says why, and leaves no "
+           "temporary lock file", "%r\n%s\n%r" %
+           (out, log, os.listdir(sticky)))
+    os.unlink(box + ".lock")
+    r = run_check(env, user, as_root=True)
+    tap.ok(r[0] == 0, "with the lock removed as the line says, a login "
+           "would succeed", "\n".join(r[1]))
+    env.root_argv = argv
 
 
 def usage(tap, env):
