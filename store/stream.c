@@ -103,17 +103,21 @@ store_read_next(struct store_reader *r, struct store_piece *p)
 	 * At a line start, look at SCAN_HEAD_MAX bytes (or the rest of the
 	 * message) for the quoting rule; inside a line, read on when no line
 	 * end is in sight, so that a CR LF is never split across pieces.
+	 * The line end is looked for once (it is the one the piece ends at).
 	 */
-	if (r->pos < r->end && (avail == 0 ||
-	    (r->bol && avail < SCAN_HEAD_MAX) ||
-	    memchr(r->buf + r->start, '\n', avail) == NULL)) {
+	nl = avail > 0 ? memchr(r->buf + r->start, '\n', avail) : NULL;
+	if (r->pos < r->end && (nl == NULL ||
+	    (r->bol && avail < SCAN_HEAD_MAX))) {
 		if (fill(r) == -1)
 			return -1;
 		avail = r->len - r->start;
+		nl = avail > 0 ? memchr(r->buf + r->start, '\n', avail) :
+		    NULL;
 	}
 	if (avail == 0)
 		return 0;
 	s = r->buf + r->start;
+	/* Not at a line end: a quoted line starts with ">From ". */
 	if (r->bol && r->mb->cf->unquote_mboxrd &&
 	    scan_is_quoted(s, avail < SCAN_HEAD_MAX ? avail : SCAN_HEAD_MAX)) {
 		s++;
@@ -122,7 +126,7 @@ store_read_next(struct store_reader *r, struct store_piece *p)
 	}
 	p->data = s;
 	p->bol = r->bol;
-	if ((nl = memchr(s, '\n', avail)) != NULL) {
+	if (nl != NULL) {
 		n = (size_t)(nl - s);
 		r->start += n + 1;
 		if (n > 0 && s[n - 1] == '\r')
