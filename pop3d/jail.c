@@ -173,6 +173,21 @@ jail_path(const char *path, char *why, size_t whylen)
 	return 0;
 }
 
+/* An existing path: resolved into real, then checked as a jail. */
+static int
+check_jail(const char *path, char *real, char *why, size_t whylen)
+{
+	/* Symbolic links resolved (as /var/run to /run). */
+	if (realpath(path, real) == NULL) {
+		(void)snprintf(why, whylen, "cannot resolve %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (check_dirs(real, why, whylen) == -1)
+		return -1;
+	return check_empty(real, why, whylen);
+}
+
 int
 jail_probe(const char *path, char *real, char *why, size_t whylen,
     bool *missing_r)
@@ -186,14 +201,7 @@ jail_probe(const char *path, char *real, char *why, size_t whylen,
 		*missing_r = true;
 		return probe_missing(path, real, why, whylen);
 	}
-	if (realpath(path, real) == NULL) {
-		(void)snprintf(why, whylen, "cannot resolve %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	if (check_dirs(real, why, whylen) == -1)
-		return -1;
-	return check_empty(real, why, whylen);
+	return check_jail(path, real, why, whylen);
 }
 
 int
@@ -202,13 +210,5 @@ jail_dir(const char *path, char *real, char *why, size_t whylen)
 	if (jail_path(path, why, whylen) == -1 ||
 	    make_dirs(path, why, whylen) == -1)
 		return -1;
-	/* Symbolic links resolved (as /var/run to /run). */
-	if (realpath(path, real) == NULL) {
-		(void)snprintf(why, whylen, "cannot resolve %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	if (check_dirs(real, why, whylen) == -1)
-		return -1;
-	return check_empty(real, why, whylen);
+	return check_jail(path, real, why, whylen);
 }

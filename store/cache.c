@@ -76,7 +76,6 @@
  */
 #include "config.h"
 
-#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -111,38 +110,6 @@
 static const unsigned char cache_magic[8] = {
 	'p', 'o', 'p', '3', 'd', 'm', 't', '1'
 };
-
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static void
-put32(unsigned char *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le64toh(v);
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le32toh(v);
-}
 
 /* The settings that change what a scan finds. */
 static uint32_t
@@ -269,8 +236,8 @@ sentinel_add(int fd, struct sum64 *st, uint64_t off, uint64_t len)
 
 	if (len > sizeof(buf))
 		len = sizeof(buf);
-	put64(place, off);
-	put64(place + 8, len);
+	le_put64(place, off);
+	le_put64(place + 8, len);
 	sum64_update(st, place, sizeof(place));
 	if (len == 0)
 		return 0;
@@ -427,18 +394,18 @@ cache_decode(struct cache_in *in, struct cache_rec *r)
 	if (in_get(in, head, sizeof(head), false) == -1 ||
 	    memcmp(head, cache_magic, sizeof(cache_magic)) != 0)
 		goto bad;
-	r->dev = get64(head + 8);
-	r->ino = get64(head + 16);
-	r->btime = get64(head + 24);
-	r->size = get64(head + 32);
-	r->mtime = get64(head + 40);
-	r->ctime = get64(head + 48);
-	r->scanned = get64(head + 56);
-	r->sum = get64(head + 64);
-	r->sentinel = get64(head + 72);
-	r->settings = get32(head + 80);
-	r->nmsgs = get32(head + 84);
-	xlen = get64(head + 88);
+	r->dev = le_get64(head + 8);
+	r->ino = le_get64(head + 16);
+	r->btime = le_get64(head + 24);
+	r->size = le_get64(head + 32);
+	r->mtime = le_get64(head + 40);
+	r->ctime = le_get64(head + 48);
+	r->scanned = le_get64(head + 56);
+	r->sum = le_get64(head + 64);
+	r->sentinel = le_get64(head + 72);
+	r->settings = le_get32(head + 80);
+	r->nmsgs = le_get32(head + 84);
+	xlen = le_get64(head + 88);
 	if (xlen > UINT32_MAX || CACHE_HEAD + (uint64_t)r->nmsgs * CACHE_MSG +
 	    xlen + CACHE_DIGEST != in->len)
 		goto bad;
@@ -449,13 +416,13 @@ cache_decode(struct cache_in *in, struct cache_rec *r)
 	for (i = 0; i < r->nmsgs; i++) {
 		if (in_get(in, q, sizeof(q), false) == -1)
 			goto bad;
-		r->msgs[i].from_off = get64(q);
-		r->msgs[i].data_off = get64(q + 8);
-		r->msgs[i].end_off = get64(q + 16);
-		r->msgs[i].size = get64(q + 24);
+		r->msgs[i].from_off = le_get64(q);
+		r->msgs[i].data_off = le_get64(q + 8);
+		r->msgs[i].end_off = le_get64(q + 16);
+		r->msgs[i].size = le_get64(q + 24);
 		memcpy(r->msgs[i].hash, q + 32, UIDL_HASH_LEN);
-		r->msgs[i].xuidl = get32(q + 48);
-		r->msgs[i].flags = get32(q + 52);
+		r->msgs[i].xuidl = le_get32(q + 48);
+		r->msgs[i].flags = le_get32(q + 52);
 	}
 	for (done = 0; done < xlen; done += k) {
 		k = xlen - done < CACHE_CHUNK ? (size_t)(xlen - done) :
@@ -544,27 +511,27 @@ cache_emit(struct cache_out *o, const struct cache_rec *r,
 	crypto_generichash_init(&o->h, NULL, 0, CACHE_DIGEST);
 	memset(head, 0, sizeof(head));
 	memcpy(head, cache_magic, sizeof(cache_magic));
-	put64(head + 8, r->dev);
-	put64(head + 16, r->ino);
-	put64(head + 24, r->btime);
-	put64(head + 32, r->size);
-	put64(head + 40, r->mtime);
-	put64(head + 48, r->ctime);
-	put64(head + 56, r->scanned);
-	put64(head + 64, r->sum);
-	put64(head + 72, r->sentinel);
-	put32(head + 80, r->settings);
-	put32(head + 84, n);
-	put64(head + 88, xuidls_len);
+	le_put64(head + 8, r->dev);
+	le_put64(head + 16, r->ino);
+	le_put64(head + 24, r->btime);
+	le_put64(head + 32, r->size);
+	le_put64(head + 40, r->mtime);
+	le_put64(head + 48, r->ctime);
+	le_put64(head + 56, r->scanned);
+	le_put64(head + 64, r->sum);
+	le_put64(head + 72, r->sentinel);
+	le_put32(head + 80, r->settings);
+	le_put32(head + 84, n);
+	le_put64(head + 88, xuidls_len);
 	out_put(o, head, sizeof(head), false);
 	for (i = 0; i < n; i++) {
-		put64(q, msgs[i].from_off);
-		put64(q + 8, msgs[i].data_off);
-		put64(q + 16, msgs[i].end_off);
-		put64(q + 24, msgs[i].size);
+		le_put64(q, msgs[i].from_off);
+		le_put64(q + 8, msgs[i].data_off);
+		le_put64(q + 16, msgs[i].end_off);
+		le_put64(q + 24, msgs[i].size);
 		memcpy(q + 32, msgs[i].hash, UIDL_HASH_LEN);
-		put32(q + 48, msgs[i].xuidl);
-		put32(q + 52, msgs[i].flags);
+		le_put32(q + 48, msgs[i].xuidl);
+		le_put32(q + 52, msgs[i].flags);
 		out_put(o, q, sizeof(q), false);
 	}
 	for (done = 0; done < xuidls_len; done += k) {
@@ -681,13 +648,15 @@ cache_read(struct mbox *mb, uint64_t size, struct cache_rec *r)
 
 /*
  * Messages from r->nmsgs - 1 on, scanned again, after the others of the
- * cache: the table of the whole file into r.  The larger of the two
+ * cache: the table of the whole file into r, and its checksum into
+ * mb->sum (the scan goes on from mark, the sum's state where it starts,
+ * so that the new mail is read once).  The larger of the two
  * tables is grown and the smaller copied into it, so that a mailbox that
  * grew from a few messages to many never holds two tables of its size
  * at once (a scan's 64 bytes a message, tests/fault/big-mailbox.py).
  */
 static int
-cache_extend(struct mbox *mb, struct cache_rec *r)
+cache_extend(struct mbox *mb, struct cache_rec *r, const struct sum64 *mark)
 {
 	struct scan s;
 	struct msg *msgs;
@@ -699,6 +668,7 @@ cache_extend(struct mbox *mb, struct cache_rec *r)
 	scan_init(&s, mb->cf->unquote_mboxrd);
 	s.defer_ids = true;
 	s.msg_base = keep;
+	s.sumstate = *mark;
 	if (mbox_rescan(mb, from, mb->size, &s) == -1 || s.nmsgs == 0 ||
 	    s.msgs[0].from_off != from ||
 	    r->xuidls_len + s.xuidls_len + 1 > UINT32_MAX ||
@@ -730,6 +700,7 @@ cache_extend(struct mbox *mb, struct cache_rec *r)
 	if (s.xuidls_len > 0)
 		memcpy(x + r->xuidls_len, s.xuidls, s.xuidls_len);
 	r->xuidls_len = xlen;
+	mb->sum = s.sum;
 	scan_free(&s);
 	return 0;
 fail:
@@ -741,7 +712,8 @@ int
 cache_use(struct mbox *mb)
 {
 	struct cache_rec r, now;
-	uint64_t t0, sv, at, all, racy;
+	struct sum64 mark;
+	uint64_t t0, sv, at, racy;
 	enum store_cache how = STORE_CACHE_HIT;
 
 	if (mb->cachefd == -1 || cache_read(mb, mb->size, &r) == -1)
@@ -761,12 +733,14 @@ cache_use(struct mbox *mb)
 		/* Not written since the scan: the table as it is. */
 		mb->sum = r.sum;
 	} else {
-		if ((now.size != r.size && mb->cf->content_length) ||
-		    mbox_sum(mb, r.size, &at, &all) == -1 || at != r.sum)
+		if ((now.size != r.size && (mb->cf->content_length ||
+		    r.nmsgs == 0)) || mbox_sum(mb, r.nmsgs > 0 ?
+		    r.msgs[r.nmsgs - 1].from_off : 0, r.size, &mark, &at) ==
+		    -1 || at != r.sum)
 			goto miss;
-		mb->sum = all;
+		mb->sum = at;
 		if (now.size != r.size) {
-			if (r.nmsgs == 0 || cache_extend(mb, &r) == -1)
+			if (cache_extend(mb, &r, &mark) == -1)
 				goto miss;
 			how = STORE_CACHE_APPENDED;
 		}

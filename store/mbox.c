@@ -151,32 +151,32 @@ fail:
 }
 
 int
-mbox_sum(struct mbox *mb, uint64_t at, uint64_t *at_r, uint64_t *all_r)
+mbox_sum(struct mbox *mb, uint64_t mark, uint64_t at, struct sum64 *mark_r,
+    uint64_t *at_r)
 {
 	struct sum64 st;
 	struct window w;
-	uint64_t from = 0, sum_at = 0;
+	uint64_t from = 0;
 	size_t len, k;
 
 	sum64_init(&st);
-	if (at == 0)
-		sum_at = sum64_final(&st);
-	while (from < mb->size) {
-		len = mb->size - from < WINDOW_SIZE ?
-		    (size_t)(mb->size - from) : WINDOW_SIZE;
+	*mark_r = st;
+	while (from < at) {
+		len = at - from < WINDOW_SIZE ? (size_t)(at - from) :
+		    WINDOW_SIZE;
 		if (window_map(mb->fd, from, len, &w) == -1)
 			return -1;
-		k = at > from && at < from + len ? (size_t)(at - from) : len;
+		k = mark > from && mark < from + len ? (size_t)(mark - from) :
+		    len;
 		sum64_update(&st, w.data, k);
-		if (from + k == at)
-			sum_at = sum64_final(&st);
+		if (from + k == mark)
+			*mark_r = st;
 		sum64_update(&st, w.data + k, len - k);
 		if (window_unmap(&w) == -1)
 			return -1;
 		from += len;
 	}
-	*at_r = sum_at;
-	*all_r = sum64_final(&st);
+	*at_r = sum64_final(&st);
 	return 0;
 }
 

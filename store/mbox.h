@@ -7,11 +7,13 @@
 #ifndef POP3D_STORE_MBOX_H
 #define POP3D_STORE_MBOX_H
 
+#include <endian.h>
 #include <md5.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -52,6 +54,39 @@ enum scan_header {
 	HDR_IGNORED,		/* rewritten by mail readers: left out */
 	HDR_XUIDL		/* an X-UIDL from an earlier server */
 };
+
+/* Little-endian integers in a byte array (sum.c's input, cache records). */
+static inline uint64_t
+le_get64(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
+}
+
+static inline uint32_t
+le_get32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le32toh(v);
+}
+
+static inline void
+le_put64(unsigned char *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline void
+le_put32(unsigned char *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, sizeof(v));
+}
 
 /* sum.c: XXH64 (seed 0) fed in pieces: the checksum of a scanned range. */
 struct sum64 {
@@ -292,11 +327,12 @@ uint64_t	 cache_clock(void);
  */
 uint64_t	 cache_racy_ns(uint64_t mtime, uint64_t ctime);
 /*
- * mbox.c: mbox_sum: the checksum (scan.c's) of [0, at) into *at_r and of
- * [0, mb->size) into *all_r, at <= mb->size, reading the file; 0 or -1.
+ * mbox.c: mbox_sum: the checksum (scan.c's) of [0, at) into *at_r, and
+ * in *mark_r its state after [0, mark), mark <= at <= mb->size (a scan
+ * from mark seeded with it sums the whole file); reads the file; 0 or -1.
  */
-int		 mbox_sum(struct mbox *mb, uint64_t at, uint64_t *at_r,
-		    uint64_t *all_r);
+int		 mbox_sum(struct mbox *mb, uint64_t mark, uint64_t at,
+		    struct sum64 *mark_r, uint64_t *at_r);
 
 /* update.c: journal replay after a crash, with the mailbox locked. */
 int		 update_recover(struct mbox *mb, struct lockset *ls,

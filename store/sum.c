@@ -12,7 +12,6 @@
  */
 #include "config.h"
 
-#include <endian.h>
 #include <string.h>
 
 #include "store/mbox.h"
@@ -28,24 +27,6 @@ static uint64_t
 rotl(uint64_t x, unsigned int r)
 {
 	return (x << r) | (x >> (64 - r));
-}
-
-static uint64_t
-read64(const unsigned char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le64toh(v);
-}
-
-static uint32_t
-read32(const unsigned char *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le32toh(v);
 }
 
 static uint64_t
@@ -67,10 +48,10 @@ merge64(uint64_t acc, uint64_t v)
 static void
 stripe(uint64_t *v, const unsigned char *p)
 {
-	v[0] = round64(v[0], read64(p));
-	v[1] = round64(v[1], read64(p + 8));
-	v[2] = round64(v[2], read64(p + 16));
-	v[3] = round64(v[3], read64(p + 24));
+	v[0] = round64(v[0], le_get64(p));
+	v[1] = round64(v[1], le_get64(p + 8));
+	v[2] = round64(v[2], le_get64(p + 16));
+	v[3] = round64(v[3], le_get64(p + 24));
 }
 
 void
@@ -127,11 +108,11 @@ sum64_final(const struct sum64 *st)
 		h = P5;
 	h += st->total;
 	for (; len >= 8; p += 8, len -= 8) {
-		h ^= round64(0, read64(p));
+		h ^= round64(0, le_get64(p));
 		h = rotl(h, 27) * P1 + P4;
 	}
 	if (len >= 4) {
-		h ^= (uint64_t)read32(p) * P1;
+		h ^= (uint64_t)le_get32(p) * P1;
 		h = rotl(h, 23) * P2 + P3;
 		p += 4;
 		len -= 4;
