@@ -22,7 +22,6 @@ binary.  Nothing is written outside a temporary directory.
 
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -62,23 +61,9 @@ def main():
         # Written once: rewriting the PAM users' file at every start
         # would pull it from under the sessions still reading it.
         env.write_config()
-        log = open(env.log, "ab")
-        for i in range(n):
-            p = subprocess.Popen(env.argv(), stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, stderr=log,
-                                 cwd=env.dir, **env.preexec())
-            p.stdin.write(b"USER idle%d\r\nPASS pw%d\r\n" % (i, i))
-            p.stdin.flush()
-            procs.append(p)
+        answers = popenv.idle_sessions(env, n, procs)
         # Each has answered the greeting, USER and PASS.
-        for p in procs:
-            got = b""
-            deadline = time.time() + 30
-            while got.count(b"\r\n") < 3 and time.time() < deadline:
-                chunk = os.read(p.stdout.fileno(), 4096)
-                if not chunk:
-                    break
-                got += chunk
+        for got in answers:
             if b"+OK maildrop" not in got:
                 sys.exit("a session did not log in: %r" % got)
         time.sleep(0.5)
@@ -93,18 +78,7 @@ def main():
                   (name, statistics.median(r[0] for r in rows),
                    statistics.median(r[1] for r in rows), n))
     finally:
-        for p in procs:
-            try:
-                p.stdin.write(b"QUIT\r\n")
-                p.stdin.close()
-            except OSError:
-                pass
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except Exception:
-                p.kill()
-            p.stdout.close()
+        popenv.end_sessions(procs)
         env.cleanup()
 
 

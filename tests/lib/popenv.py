@@ -610,6 +610,53 @@ def disk_to_myself():
         os.close(fd)
 
 
+def idle_sessions(env, n, procs, after_pass=b"", lines=3, child_env=None):
+    """n sessions on pipes for the users idle0..idle(n-1) (password
+    pw0...; the caller adds them and their mailboxes, then writes the
+    configuration once), each appended to procs as it starts (so that
+    end_sessions ends them all, even after a failure here): each sent
+    USER, PASS and after_pass, and read until it has answered lines
+    lines (30 s at most).  Returns what each answered."""
+    answers = []
+    with open(env.log, "ab") as log:
+        for i in range(n):
+            p = subprocess.Popen(env.argv(), stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=log,
+                                 cwd=env.dir, env=child_env,
+                                 **env.preexec())
+            p.stdin.write(b"USER idle%d\r\nPASS pw%d\r\n" % (i, i) +
+                          after_pass)
+            p.stdin.flush()
+            procs.append(p)
+    for p in procs:
+        got = b""
+        deadline = time.time() + 30
+        while got.count(b"\r\n") < lines and time.time() < deadline:
+            chunk = os.read(p.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            got += chunk
+        answers.append(got)
+    return answers
+
+
+def end_sessions(procs):
+    """QUIT each session, then wait for each (30 s), killing what is left."""
+    for p in procs:
+        try:
+            p.stdin.write(b"QUIT\r\n")
+            p.stdin.close()
+        except OSError:
+            pass
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+
+
 def session_pid(proc, deadline=10.0):
     """The process that serves a logged-in session: after a login pop3d
     forks it off and the process started waits to repair what it may

@@ -33,7 +33,6 @@ tool, not pop3d, and the points are skipped.
 
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -100,29 +99,15 @@ def main():
             env.pam_users.append(("idle%d" % i, "pw%d" % i, "pop3"))
             env.put_mailbox(MAILBOX, "idle%d" % i)
         env.write_config()
-        log = open(env.log, "ab")
         # The environment is copied onto the top of the stack: a small
         # one, as inetd or systemd gives (make check's holds its whole
         # list of tests).
         small = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        for i in range(SESSIONS):
-            p = subprocess.Popen(env.argv(), stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, stderr=log,
-                                 cwd=env.dir, env=small, **env.preexec())
-            p.stdin.write(b"USER idle%d\r\nPASS pw%d\r\nSTAT\r\n" % (i, i))
-            p.stdin.flush()
-            procs.append(p)
-        answered = 0
-        for p in procs:
-            got = b""
-            deadline = time.time() + 30
-            while got.count(b"\r\n") < 4 and time.time() < deadline:
-                chunk = os.read(p.stdout.fileno(), 4096)
-                if not chunk:
-                    break
-                got += chunk
-            answered += b"+OK maildrop" in got and \
-                got.split(b"\r\n")[3].startswith(b"+OK 1 ")
+        answers = popenv.idle_sessions(env, SESSIONS, procs, b"STAT\r\n", 4,
+                                       small)
+        answered = sum(b"+OK maildrop" in got and
+                       got.split(b"\r\n")[3].startswith(b"+OK 1 ")
+                       for got in answers)
         tap.ok(answered == SESSIONS, "%d sessions logged in and answered "
                "STAT" % SESSIONS, "%d of them did" % answered)
         time.sleep(0.3)
@@ -150,19 +135,7 @@ def main():
         tap.ok(0 < m <= DIRTY_MAX_KIB, "the dirty memory of the pair: %g "
                "KiB (at most %d)" % (m, DIRTY_MAX_KIB), dirty)
     finally:
-        for p in procs:
-            try:
-                p.stdin.write(b"QUIT\r\n")
-                p.stdin.close()
-            except OSError:
-                pass
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-            p.stdout.close()
+        popenv.end_sessions(procs)
         env.cleanup()
     return tap.done()
 
