@@ -22,6 +22,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#ifdef HAVE_MALLOC_TRIM
+#include <malloc.h>
+#endif
 #include <poll.h>
 #include <stddef.h>
 #include <signal.h>
@@ -87,6 +90,20 @@ conn_init(struct conn *c, int in_fd, int out_fd, unsigned int timeout)
 	c->in_fd = in_fd;
 	c->out_fd = out_fd;
 	c->timeout_ms = (int)(timeout * 1000);
+}
+
+void
+heap_trim(void)
+{
+#ifdef HAVE_MALLOC_TRIM
+	(void)malloc_trim(0);
+#endif
+}
+
+void
+conn_give_back(struct conn *c)
+{
+	c->give_back = true;
 }
 
 static long long
@@ -204,6 +221,10 @@ conn_getc(struct conn *c)
 	if (c->out_len > 0 && conn_flush(c) == -1) {
 		c->eof = true;
 		return CONN_EOF;
+	}
+	if (c->give_back) {
+		c->give_back = false;
+		heap_trim();
 	}
 	deadline = c->deadline != 0 ? c->deadline : now_ms() + c->timeout_ms;
 	for (;;) {

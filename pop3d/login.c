@@ -573,6 +573,8 @@ login_finish(struct session *s, const struct login *l)
 		bytes += store_size(s->mb, i);
 	s->state = STATE_TRANS;
 	log_login(s, l, bytes);
+	/* The scan's and the login's memory, freed now, is not kept. */
+	conn_give_back(s->conn);
 	return reply_ok(s, "maildrop has %u message%s (%llu octets)",
 	    s->nmsgs, s->nmsgs == 1 ? "" : "s", bytes);
 }

@@ -177,6 +177,7 @@ struct conn {
 	long long	 deadline;	/* ms, monotonic; 0: from each wait */
 	bool		 eof;
 	bool		 failed;	/* a write failed: the client is gone */
+	bool		 give_back;	/* trim the heap at the next wait */
 	/* The first octets read from the client, for proxy_sniff. */
 	size_t		 head_len;
 	unsigned char	 head[PROXY_V2_HEAD];
@@ -202,6 +203,15 @@ bool		 conn_stopping(void);
  */
 void		 conn_init(struct conn *c, int in_fd, int out_fd,
 		    unsigned int timeout);
+/*
+ * heap_trim: the heap's free pages go back to the system (a no-op where
+ * the C library cannot).
+ * conn_give_back: at the next wait for input, once, after the queued
+ * output is sent, the heap's free pages go back to the system (a login
+ * frees most of what it allocated: an idle session should not keep it).
+ */
+void		 heap_trim(void);
+void		 conn_give_back(struct conn *c);
 /* conn_getc: the next byte, or CONN_EOF / CONN_TIMEOUT / CONN_STOP (the
  * input is used up and a stop was asked for).  Queued output is flushed
  * before it waits for input. */

@@ -264,6 +264,8 @@ watch_wait(struct session *s, pid_t pid, const char *path, int fd)
 	(void)signal(SIGHUP, SIG_IGN);
 	(void)signal(SIGINT, SIG_IGN);
 	release_client(s->conn);
+	/* What the login freed: this process keeps none of it. */
+	heap_trim();
 	held = serve_locks(s, pid, path, fd);
 	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
 		;
