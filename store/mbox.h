@@ -114,6 +114,7 @@ struct scan {
 	scan_peek_fn	*peek;
 	void		*peek_arg;
 	bool		 diagnose;	/* look for damage (pop3d --check) */
+	bool		 avx2;		/* body lines 32 octets at a time */
 	/*
 	 * A scan of the part of a file from its message msg_base on (after
 	 * the messages of a cache, cache.c): only message 0 of the file can
@@ -175,7 +176,12 @@ struct scan {
 	bool		 p_received;	/* a Received: header was seen */
 };
 
-/* scan.c: the parser takes bytes, not files. */
+/*
+ * scan.c: the parser takes bytes, not files.  scan_avx2 (true): scans
+ * initialised from now on count body lines with AVX2 where the processor
+ * has it; the tests set it false to check the other way.
+ */
+extern bool	 scan_avx2;
 void		 scan_init(struct scan *s, bool unquote_mboxrd);
 /*
  * scan_setup: take the format and UIDL settings of cf (after scan_init).

@@ -598,10 +598,13 @@ test_pieces(void)
  * path through a body (scan.c, body_run): empty lines (LF, CR LF),
  * ">From ", lines starting with 'F' or CR, lines ending in CR LF, lines
  * with a CR inside, a From_ line after an empty one and after a plain
- * one.  Fed in one piece, the fast path counts the plain runs; fed a byte
- * at a time it never does (a piece of one byte holds no whole line after
- * the line start it begins at), so the two must agree, with and without
- * mboxrd unquoting and diagnosis.
+ * one, and plain lines of every length from 1 to 99 octets, so that line
+ * ends fall at every place in the AVX2 path's 32-octet blocks.  Fed in one
+ * piece, the fast path counts the plain runs; fed a byte at a time it
+ * never does (a piece of one byte holds no whole line after the line
+ * start it begins at), so the two must agree, with and without mboxrd
+ * unquoting and diagnosis, with AVX2 (where the processor has it) and
+ * octet by octet, and in pieces of 33 and 4096 octets too.
  */
 #define RUNS_MAILBOXES	40
 #define RUNS_LINES	400
@@ -623,7 +626,15 @@ runs_mailbox(struct text *t, unsigned int seed)
 	for (i = 0; i < RUNS_LINES; i++) {
 		r = r * 1103515245U + 12345U;
 		/* Mostly plain lines, in runs, as in real bodies. */
-		if ((r >> 16) % 4 != 0)
+		if ((r >> 16) % 4 == 1) {
+			char plain[100];
+			size_t n = 1 + (r >> 8) % 99;
+
+			memset(plain, 'p', n - 1);
+			plain[n - 1] = '\n';
+			plain[n] = '\0';
+			(void)text_add(t, plain);
+		} else if ((r >> 16) % 4 != 0)
 			(void)text_add(t, lines[0]);
 		else
 			(void)text_add(t, lines[(r >> 20) %
@@ -652,15 +663,20 @@ static void
 test_body_runs(void)
 {
 	struct text t = { NULL, 0, 0 };
+	static const size_t steps[] = { 0, 33, 4096 };
 	struct scan whole, bytes;
 	unsigned int seed, mode, k;
 	bool same = true, split = false;
 
 	for (seed = 0; seed < RUNS_MAILBOXES && same; seed++) {
 		runs_mailbox(&t, seed);
-		for (mode = 0; mode < 4 && same; mode++) {
-			same = scan_runs(&whole, &t, 0, mode & 1, mode & 2) ==
-			    0 && scan_runs(&bytes, &t, 1, mode & 1,
+		for (mode = 0; mode < 24 && same; mode++) {
+			/* The whole scan with AVX2 or without, in pieces. */
+			scan_avx2 = (mode & 4) == 0;
+			same = scan_runs(&whole, &t, steps[mode / 8],
+			    mode & 1, mode & 2) == 0;
+			scan_avx2 = true;
+			same = same && scan_runs(&bytes, &t, 1, mode & 1,
 			    mode & 2) == 0 && same_scan(&whole, &bytes) &&
 			    whole.sum == bytes.sum;
 			for (k = 0; same && k < whole.nmsgs; k++)
@@ -674,7 +690,8 @@ test_body_runs(void)
 		}
 	}
 	ok(same && split, "bodies of plain runs and the lines between: the "
-	    "same in one piece as a byte at a time");
+	    "same whole or in pieces, with AVX2 or octet by octet, as a byte "
+	    "at a time");
 	text_free(&t);
 }
 
