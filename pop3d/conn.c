@@ -204,6 +204,22 @@ conn_write(struct conn *c, const void *buf, size_t len)
 	return 0;
 }
 
+unsigned char *
+conn_room(struct conn *c, size_t want, size_t *room_r)
+{
+	if (c->failed ||
+	    (sizeof(c->out) - c->out_len < want && conn_flush(c) == -1))
+		return NULL;
+	*room_r = sizeof(c->out) - c->out_len;
+	return c->out + c->out_len;
+}
+
+void
+conn_commit(struct conn *c, size_t n)
+{
+	c->out_len += n;
+}
+
 int
 conn_getc(struct conn *c)
 {

@@ -224,6 +224,15 @@ int		 conn_getc(struct conn *c);
 void		 conn_line_start(struct conn *c);
 /* conn_write: queue bytes, writing when the buffer is full; 0 or -1. */
 int		 conn_write(struct conn *c, const void *buf, size_t len);
+/*
+ * For a caller that makes its octets in place: conn_room gives the free
+ * end of the queue, at least want octets of it (want <= CONN_OUT_SIZE;
+ * what is queued is written first when there is less), with its size in
+ * *room_r, or NULL when the connection failed; conn_commit queues the
+ * first n octets written there.
+ */
+unsigned char	*conn_room(struct conn *c, size_t want, size_t *room_r);
+void		 conn_commit(struct conn *c, size_t n);
 int		 conn_flush(struct conn *c);
 /* conn_pending: how many input bytes are read but not yet used. */
 size_t		 conn_pending(const struct conn *c);

@@ -73,14 +73,82 @@ reply_end(struct session *s)
 	(void)conn_write(s->conn, ".\r\n", 3);
 }
 
+/*
+ * RETR's fast path: the whole lines at p, as the file has them (LF or CR
+ * LF ends), go out dot-stuffed with CR LF ends, made in place at the end
+ * of the output queue (conn_room), a queue's worth at a time; with quoted,
+ * it stops before a line that starts with '>' (store_read_next unquotes
+ * it).  A line longer than the queue goes through conn_write.  Returns
+ * the octets taken, or -1.
+ */
+static ssize_t
+send_lines(struct conn *c, const char *p, size_t len, bool quoted)
+{
+	const char *q = p, *end = p + len, *nl;
+	unsigned char *o, *room;
+	size_t n, size;
+
+	while (q < end && !(quoted && *q == '>') &&
+	    (nl = memchr(q, '\n', (size_t)(end - q))) != NULL) {
+		n = (size_t)(nl - q);
+		if (n > 0 && q[n - 1] == '\r')
+			n--;
+		if (n + 3 > CONN_OUT_SIZE) {
+			if ((*q == '.' && conn_write(c, ".", 1) == -1) ||
+			    conn_write(c, q, n) == -1 ||
+			    conn_write(c, "\r\n", 2) == -1)
+				return -1;
+			q = nl + 1;
+			continue;
+		}
+		if ((room = conn_room(c, n + 3, &size)) == NULL)
+			return -1;
+		o = room;
+		/* Lines into the room while they fit. */
+		for (;;) {
+			if (*q == '.')
+				*o++ = '.';
+			memcpy(o, q, n);
+			o += n;
+			*o++ = '\r';
+			*o++ = '\n';
+			q = nl + 1;
+			if (q == end || (quoted && *q == '>') ||
+			    (nl = memchr(q, '\n', (size_t)(end - q))) == NULL)
+				break;
+			n = (size_t)(nl - q);
+			if (n > 0 && q[n - 1] == '\r')
+				n--;
+			if (size - (size_t)(o - room) < n + 3)
+				break;
+		}
+		conn_commit(c, (size_t)(o - room));
+		/* A line found but not sent is looked for again: rare. */
+	}
+	return q - p;
+}
+
 int
 reply_stream(struct session *s, struct store_reader *r, long long lines)
 {
 	struct store_piece p;
-	bool headers = true;
+	bool headers = true, quoted;
+	const char *data;
+	size_t len;
+	ssize_t took;
 	int rc;
 
 	while (headers || lines != 0) {
+		/* RETR: whole lines at once while there are any. */
+		if (lines < 0 && (rc = store_read_lines(r, &data, &len,
+		    &quoted)) != 0) {
+			if (rc == -1 || (took = send_lines(s->conn, data, len,
+			    quoted)) == -1)
+				return -1;
+			store_read_skip(r, (size_t)took);
+			if (took > 0)
+				continue;
+		}
 		if ((rc = store_read_next(r, &p)) == 0)
 			break;
 		if (rc == -1)

@@ -258,6 +258,19 @@ struct store_reader;
 int		 store_read_open(struct mbox *mb, unsigned int i,
 		    struct store_reader **r_r);
 int		 store_read_next(struct store_reader *r, struct store_piece *p);
+/*
+ * store_read_lines: at a line start, the octets that follow as the file
+ * has them, line ends included (a whole buffer of them, so that a caller
+ * can send many lines at once): *data_r and *len_r, and in *quoted_r
+ * whether mboxrd unquoting is on, when a line that starts with '>' must
+ * be left to store_read_next.  The caller takes whole lines only (the
+ * last may be cut short) and says how many octets with store_read_skip,
+ * before the next call of either.  Returns 1, 0 when not at a line start
+ * or at the end (store_read_next goes on), or -1 on error.
+ */
+int		 store_read_lines(struct store_reader *r, const char **data_r,
+		    size_t *len_r, bool *quoted_r);
+void		 store_read_skip(struct store_reader *r, size_t n);
 void		 store_read_close(struct store_reader *r);
 
 /*

@@ -93,6 +93,30 @@ store_read_close(struct store_reader *r)
 }
 
 int
+store_read_lines(struct store_reader *r, const char **data_r, size_t *len_r,
+    bool *quoted_r)
+{
+	if (!r->bol)
+		return 0;
+	/* Less than half a buffer left: read on first, so runs stay long. */
+	if (r->len - r->start < sizeof(r->buf) / 2 && r->pos < r->end &&
+	    fill(r) == -1)
+		return -1;
+	if (r->len == r->start)
+		return 0;
+	*data_r = r->buf + r->start;
+	*len_r = r->len - r->start;
+	*quoted_r = r->mb->cf->unquote_mboxrd;
+	return 1;
+}
+
+void
+store_read_skip(struct store_reader *r, size_t n)
+{
+	r->start += n;
+}
+
+int
 store_read_next(struct store_reader *r, struct store_piece *p)
 {
 	const char *s, *nl;

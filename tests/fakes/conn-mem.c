@@ -13,7 +13,8 @@
  * conn.c's own timeout path run (CONN_TIMEOUT; ETIMEDOUT and a failed
  * conn when the client stopped reading), without the real-time wait.
  *
- * Every octet given to conn_write() (wrapped too) is kept, up to the
+ * Every octet given to conn_write() or made in place and queued with
+ * conn_commit() (both wrapped too) is kept, up to the
  * size of the client's buffer, so that what reaches the pipe can be
  * compared with it, and every octet conn_getc() (wrapped too) returns is
  * compared with what the client sent: a conn.c that loses, adds or
@@ -49,6 +50,8 @@ int	__wrap___ppoll_chk(struct pollfd *fds, nfds_t nfds,
 	    const struct timespec *timeout, const sigset_t *mask,
 	    size_t fdslen);
 int	__wrap_conn_write(struct conn *c, const void *buf, size_t len);
+void	__real_conn_commit(struct conn *c, size_t n);
+void	__wrap_conn_commit(struct conn *c, size_t n);
 int	__wrap_conn_getc(struct conn *c);
 
 /*
@@ -71,7 +74,8 @@ static char *out_buf;
 static size_t out_size, out_len;
 static bool out_stopped;	/* a wait for room timed out */
 
-/* What pop3d gave conn_write(): the first out_size octets, and a count. */
+/* What pop3d queued (conn_write, conn_commit): the first out_size octets,
+ * and a count. */
 static unsigned char *sent;
 static size_t sent_size, sent_len;
 static const char *error;
@@ -184,12 +188,13 @@ drain(bool all)
 	if ((n = read(out_r, out_buf + out_len, out_size - out_len)) <= 0)
 		return;
 	if (error == NULL && out_len + (size_t)n > sent_len)
-		error = "octets reached the client that conn_write() was "
-		    "never given";
+		error = "octets reached the client that neither "
+		    "conn_write() nor conn_commit() queued";
 	else if (error == NULL &&
 	    memcmp(out_buf + out_len, sent + out_len, (size_t)n) != 0)
-		error = "octets reached the client other than those given "
-		    "to conn_write(), or in another order";
+		error = "octets reached the client other than those "
+		    "queued by conn_write() and conn_commit(), or in another "
+		    "order";
 	out_len += (size_t)n;
 }
 
@@ -290,8 +295,9 @@ __wrap___ppoll_chk(struct pollfd *fds, nfds_t nfds,
 	    fdslen), for_room);
 }
 
-int
-__wrap_conn_write(struct conn *c, const void *buf, size_t len)
+/* Octets pop3d gives conn.c, as the client should get them. */
+static void
+given(const struct conn *c, const void *buf, size_t len)
 {
 	size_t n;
 
@@ -305,7 +311,20 @@ __wrap_conn_write(struct conn *c, const void *buf, size_t len)
 		}
 		sent_len += len;
 	}
+}
+
+int
+__wrap_conn_write(struct conn *c, const void *buf, size_t len)
+{
+	given(c, buf, len);
 	return __real_conn_write(c, buf, len);
+}
+
+void
+__wrap_conn_commit(struct conn *c, size_t n)
+{
+	given(c, c->out + c->out_len, n);
+	__real_conn_commit(c, n);
 }
 
 int
@@ -332,8 +351,8 @@ conn_mem_output_len(void)
 {
 	drain(true);
 	if (error == NULL && !out_stopped && written() != sent_len)
-		error = "octets given to conn_write() never reached the "
-		    "client";
+		error = "octets queued by conn_write() or conn_commit() "
+		    "never reached the client";
 	return out_len;
 }
 

@@ -3,8 +3,8 @@
  * targets.  The real conn.c reads from a pipe this client fills from
  * memory and writes to a pipe it empties into a bounded memory buffer.
  * Link tests/fakes/conn-mem.c with CONN_MEM_WRAPS (Makefile.am): the
- * linker's --wrap sends conn.c's ppoll() and every call of conn_write()
- * and conn_getc() through it.
+ * linker's --wrap sends conn.c's ppoll() and every call of conn_write(),
+ * conn_commit() and conn_getc() through it.
  * Runs as: the fuzz target.
  */
 #ifndef POP3D_CONN_MEM_H
@@ -41,10 +41,10 @@ size_t	conn_mem_output_len(void);
 
 /*
  * conn_mem_error: NULL, or how conn.c let the client down since
- * conn_mem_output: octets that reached the pipe other than those given
- * to conn_write(), in another order, or (unless the client stopped
- * reading) never; a wait for input before all that conn_write() was
- * given had been written, which with a real client waiting for those
+ * conn_mem_output: octets that reached the pipe other than those queued
+ * by conn_write() and conn_commit(), in another order, or (unless the
+ * client stopped reading) never; a wait for input before all that was
+ * queued had been written, which with a real client waiting for those
  * replies would wait for ever; octets from conn_getc() other than the
  * client's, in another order, or an EOF or timeout before the end of the
  * input (unless the client stopped reading).  Call it after
