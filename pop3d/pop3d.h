@@ -312,6 +312,7 @@ struct session {
 	bool		 proxy_taken;		/* it did, before greeting */
 	bool		 proxy_sniffed;		/* the first octets were
 						   looked at (peer_sniff) */
+	bool		 greeted;	/* by the root parent (prelogin.c) */
 	unsigned int	 bad;		/* bad commands in a row */
 	unsigned int	 failures;	/* failed logins */
 	bool		 have_user;

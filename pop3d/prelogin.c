@@ -5,8 +5,9 @@
  * Runs as: root (prelogin_run, prelogin_serve) and, after the fork, the
  * jailed child (which only jails itself and runs session_run).
  *
- * The child greets the client, reads and answers every command before a
- * login; its session sends each credential to the parent as one record
+ * The parent sends the greeting before it forks (the child greets only
+ * after a PROXY header, which it reads); the child reads and answers
+ * every command before a login; its session sends each credential to the parent as one record
  * (login.c, login_use_parent; record.c) and waits for a one-byte verdict.
  * The parent checks the record exactly as a session without privilege
  * separation checks a credential (login.c, login_check), and answers.
@@ -100,6 +101,21 @@ prelogin_run(struct session *s, struct login *l)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("socketpair");
 		return PRELOGIN_TROUBLE;
+	}
+	/*
+	 * The greeting goes out from here, before the fork: the child's
+	 * start (the fork, chroot, the change of user) then overlaps the
+	 * client's reading of it.  Not when a proxy must send its header
+	 * first: the child reads that, and greets after it.
+	 */
+	if (!s->proxy_expected) {
+		session_greet(s);
+		if (conn_flush(s->conn) == -1) {
+			(void)close(sv[0]);
+			(void)close(sv[1]);
+			return PRELOGIN_ENDED;
+		}
+		s->greeted = true;
 	}
 	if ((pid = fork()) == -1) {
 		log_warn("fork");

@@ -1,9 +1,10 @@
 /*
  * session.c: one POP3 session, from the greeting to the close, and the
  * command dispatcher.
- * Runs as: root (session_init and session_free in the root parent), the
- * jailed pre-login child (the greeting and AUTHORIZATION), then the mail
- * user; started as another user, that user throughout.
+ * Runs as: root (session_init, the greeting and session_free in the root
+ * parent), the jailed pre-login child (AUTHORIZATION, and the greeting
+ * after a PROXY header), then the mail user; started as another user,
+ * that user throughout.
  *
  * The step from AUTHORIZATION to TRANSACTION is login.c's.
  */
@@ -197,10 +198,12 @@ session_greet(struct session *s)
 int
 session_run(struct session *s)
 {
-	/* A proxy's header comes first, before a word of ours. */
-	if (s->proxy_expected && peer_proxy_read(s) == -1)
-		return s->status;
-	session_greet(s);
+	if (!s->greeted) {
+		/* A proxy's header comes first, before a word of ours. */
+		if (s->proxy_expected && peer_proxy_read(s) == -1)
+			return s->status;
+		session_greet(s);
+	}
 	return session_loop(s);
 }
 
