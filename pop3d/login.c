@@ -521,6 +521,8 @@ login_finish(struct session *s, const struct login *l)
 		s->status = EXIT_TEMP;
 		return CMD_CLOSE;
 	}
+	/* The pre-login child is gone before a session reads the client. */
+	prelogin_reap(s);
 	/* From here the session is a child; this process waits to repair. */
 	if (watch_session(s, path, &why) == -1) {
 		if (why == STORE_ERR_PERM) {

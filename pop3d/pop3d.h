@@ -313,6 +313,8 @@ struct session {
 	bool		 proxy_sniffed;		/* the first octets were
 						   looked at (peer_sniff) */
 	bool		 greeted;	/* by the root parent (prelogin.c) */
+	pid_t		 prelogin_pid;	/* the pre-login child, killed after
+					   its handover, not yet reaped */
 	unsigned int	 bad;		/* bad commands in a row */
 	unsigned int	 failures;	/* failed logins */
 	bool		 have_user;

@@ -12,8 +12,10 @@
  * The parent checks the record exactly as a session without privilege
  * separation checks a credential (login.c, login_check), and answers.
  * On success the child hands over the input it has read but not used
- * (pipelined commands after the login) and exits; the parent, now the
- * only process, becomes the user and serves the session (serve.c).  A
+ * (pipelined commands after the login) and exits (the parent reaps it
+ * once it has become the user, killing it if it stayed); the parent,
+ * now the only process, becomes the user and serves the session
+ * (serve.c).  A
  * malformed record means the child was subverted: the parent kills it
  * and ends the connection.
  */
@@ -49,6 +51,18 @@ reap(pid_t pid)
 		log_warnx("the pre-login process died of signal %d",
 		    WTERMSIG(st));
 	return WIFEXITED(st) && WEXITSTATUS(st) == EXIT_JAIL;
+}
+
+void
+prelogin_reap(struct session *s)
+{
+	/* Killed first: a subverted child that stayed is gone before the
+	 * session reads the client. */
+	if (s->prelogin_pid > 0) {
+		(void)kill(s->prelogin_pid, SIGKILL);
+		(void)reap(s->prelogin_pid);
+	}
+	s->prelogin_pid = 0;
 }
 
 /* A check's result as the one-byte verdict the child reads. */
@@ -237,8 +251,13 @@ prelogin_serve(struct session *s, struct login *l, int fd, pid_t pid)
 		len--;
 		break;
 	}
+	/*
+	 * The child exits by itself now; it is waited for later
+	 * (prelogin_reap), once this process has become the user, so that
+	 * its end overlaps that.
+	 */
+	s->prelogin_pid = pid;
 	(void)close(fd);
-	(void)reap(pid);
 	conn_preload(s->conn, buf, len);
 	sodium_memzero(buf, sizeof(buf));
 	return PRELOGIN_LOGGED_IN;

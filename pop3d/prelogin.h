@@ -30,12 +30,17 @@ enum prelogin_result prelogin_run(struct session *s, struct login *l);
 /*
  * prelogin_serve: the parent's part of prelogin_run, once the child pid
  * runs with the other end of fd: answer its records until a login
- * succeeds.  Closes fd and reaps pid; PRELOGIN_TROUBLE when the child
- * exited EXIT_JAIL.  A malformed record gets the child killed and the
- * connection closed (PRELOGIN_ENDED, logged).
+ * succeeds.  Closes fd.  On PRELOGIN_LOGGED_IN the child, which has
+ * handed over and has nothing left to do, is left to prelogin_reap (so
+ * that its end overlaps the change of user); else it is reaped, and
+ * PRELOGIN_TROUBLE says it exited EXIT_JAIL.  A malformed
+ * record gets the child killed and the connection closed (PRELOGIN_ENDED,
+ * logged).
  */
 enum prelogin_result prelogin_serve(struct session *s, struct login *l,
 		    int fd, pid_t pid);
+/* prelogin_reap: kill and wait for the child that handed over, if any. */
+void		 prelogin_reap(struct session *s);
 
 /* ---- jail.c: where and as whom the child runs -------------------------- */
 

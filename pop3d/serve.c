@@ -34,6 +34,7 @@ serve_root(struct session *s)
 	case PRELOGIN_LOGGED_IN:
 		if (login_finish(s, &l) != CMD_CLOSE)
 			return session_loop(s);
+		prelogin_reap(s);	/* when login_finish ended early */
 		(void)conn_flush(s->conn);
 		return s->status;
 	case PRELOGIN_ENDED:

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -186,6 +187,7 @@ run_parent(void (*child)(void), struct login *l, char *rep, char *logbuf,
 	(void)close(logfd);
 	memset(l, 0, sizeof(*l));
 	r = prelogin_serve(&s, l, sv[0], pid);
+	prelogin_reap(&s);
 	(void)fflush(stderr);
 	(void)dup2(saved_err, STDERR_FILENO);
 	(void)close(saved_err);
@@ -214,6 +216,19 @@ child_login(void)
 	request(LOGIN_USER, "alice", "secret");
 	(void)answer(b, sizeof(b));
 	send_or_die("HSTAT\r\nLIST\r\n", 13);
+}
+
+/* Logs in and hands over, then stays, as a subverted child might. */
+static void
+child_linger(void)
+{
+	unsigned char b[64];
+
+	request(LOGIN_USER, "alice", "secret");
+	(void)answer(b, sizeof(b));
+	send_or_die("HSTAT\r\n", 7);
+	for (;;)
+		(void)pause();
 }
 
 static void
@@ -617,6 +632,21 @@ test_parent(void)
 		diag("log:\n%s", logbuf);
 	session_free(&s);
 
+	/* After its handover: prelogin_reap neither waits for its exit
+	 * nor leaves it running (its report pipe ends when it dies). */
+	session_new();
+	{
+		time_t t0 = time(NULL);
+
+		r = run_parent(child_linger, &l, rep, logbuf, sizeof(logbuf));
+		ok(r == PRELOGIN_LOGGED_IN && strcmp(rep, "K") == 0 &&
+		    time(NULL) - t0 < CHILD_SECONDS / 4 &&
+		    s.prelogin_pid == 0 && conn_pending(&conn) == 6,
+		    "a child that stays after its handover is killed and "
+		    "reaped (%d, '%s')", (int)r, rep);
+	}
+	session_free(&s);
+
 	session_new();
 	r = run_parent(child_three, &l, rep, logbuf, sizeof(logbuf));
 	ok(r == PRELOGIN_ENDED && strcmp(rep, "FFfclosed") == 0,
@@ -955,7 +985,7 @@ main(void)
 	(void)alarm(TEST_SECONDS);
 	(void)signal(SIGPIPE, SIG_IGN);
 	setup();
-	plan(14 + 8 + 18 + 6);
+	plan(15 + 8 + 18 + 6);
 	test_parent();
 	test_parent_peer();
 	test_child();
