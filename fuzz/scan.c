@@ -7,13 +7,14 @@
  * goes first, so that most inputs are mailboxes; bits 2-4: feed pieces of
  * 1 up to 1, 2, 4 ... 64 octets, or 7: all at once; bit 5: mboxcl2, with
  * Content-Length; bit 6: uidl = popa3d; bit 7: the scan in pieces
- * diagnoses, as pop3d --check's does), byte 1 seeds the piece sizes
- * (and when it is odd, the scan in pieces counts body lines octet by
- * octet, not with AVX2), and the rest is the file.  It is scanned whole and in pieces; both
- * scans must find exactly what the model finds (where each message
- * starts and ends, the octets it sends, whether it is hidden; the model
- * knows no Content-Length, so with mboxcl2 this is not checked), their
- * results must not depend on the pieces or on diagnosing, a diagnosing
+ * diagnoses, as pop3d --check's does), byte 1 seeds the piece sizes (and
+ * when it is odd, the scan in pieces counts body lines and takes the
+ * checksum's stripes octet by octet, not with AVX2), and the rest is the
+ * file.  It is scanned whole and in pieces; both scans must find exactly
+ * what the model finds (where each message starts and ends, the octets
+ * it sends, whether it is hidden; the model knows no Content-Length, so
+ * with mboxcl2 this is not checked), their results (the checksum too)
+ * must not depend on the pieces, on AVX2 or on diagnosing, a diagnosing
  * scan must place the first NUL octet where it is, and every UIDL must
  * be 1 to 70 characters 0x21..0x7E, unique in the mailbox.
  */
@@ -180,10 +181,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	model_scan(file, len, mboxrd, &m);
 	r1 = scan(file, len, &cf, 0, 0, false, &whole);
 	check(&whole, r1, cf.content_length ? NULL : &m);
-	scan_avx2 = (data[1] & 1) == 0;
+	scan_avx2 = sum_avx2 = (data[1] & 1) == 0;
 	r2 = scan(file, len, &cf, maxes[(data[0] >> 2) & 7],
 	    (uint32_t)data[1] | 0x100, (data[0] & 0x80) != 0, &pieces);
-	scan_avx2 = true;
+	scan_avx2 = sum_avx2 = true;
 	check(&pieces, r2, cf.content_length ? NULL : &m);
 	FUZZ_CHECK(r1 == r2 || errno == ENOMEM);
 	if (r2 == 0 && pieces.diagnose) {
@@ -195,6 +196,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Digests and X-UIDLs too: pieces must change nothing. */
 	if (r1 == 0 && r2 == 0) {
 		FUZZ_CHECK(whole.nmsgs == pieces.nmsgs);
+		FUZZ_CHECK(whole.sum == pieces.sum);
 		for (i = 0; i < whole.nmsgs; i++) {
 			char a[STORE_UIDL_MAX + 1], b[STORE_UIDL_MAX + 1];
 

@@ -108,7 +108,7 @@
 
 /* The format's name and version, the first octets of a record. */
 static const unsigned char cache_magic[8] = {
-	'p', 'o', 'p', '3', 'd', 'm', 't', '1'
+	'p', 'o', 'p', '3', 'd', 'm', 't', '2'
 };
 
 /* The settings that change what a scan finds. */

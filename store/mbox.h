@@ -88,13 +88,24 @@ le_put32(unsigned char *p, uint32_t v)
 	memcpy(p, &v, sizeof(v));
 }
 
-/* sum.c: XXH64 (seed 0) fed in pieces: the checksum of a scanned range. */
+/*
+ * sum.c: XXH3-64 (seed 0) fed in pieces: the checksum of a scanned range.
+ * sum_avx2 (true): states initialised from now on take stripes with AVX2
+ * where the processor has it; the tests set it false to check the other
+ * way.
+ */
+#define SUM_PEND	256
 struct sum64 {
-	uint64_t	 v[4];
+	uint64_t	 acc[8];
 	uint64_t	 total;
-	unsigned char	 buf[32];
-	size_t		 buflen;
+	unsigned int	 stripe;	/* stripes taken in this block */
+	bool		 started;	/* a stripe was taken */
+	bool		 avx2;
+	size_t		 pend_len;
+	unsigned char	 pend[SUM_PEND];	/* not taken yet */
+	unsigned char	 tail[64];	/* the last 64 octets taken */
 };
+extern bool	 sum_avx2;
 void		 sum64_init(struct sum64 *st);
 void		 sum64_update(struct sum64 *st, const void *data, size_t len);
 uint64_t	 sum64_final(const struct sum64 *st);
