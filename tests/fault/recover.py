@@ -52,8 +52,7 @@ def make_mailbox(rng):
 
 def kill_during_quit(env, user, password, deleted, after):
     """Log in, DELE, QUIT; SIGKILL both processes `after' seconds later,
-    or (after None) as soon as the update's journal is in the state
-    file."""
+    or (after None) as soon as the update's plan is in the state file."""
     proc = env.start()
     try:
         cmds = b"USER %s\r\nPASS %s\r\n" % (user.encode(),
@@ -76,7 +75,7 @@ def kill_during_quit(env, user, password, deleted, after):
             time.sleep(after)
         else:
             deadline = time.time() + 30
-            while not pending(env, user) and proc.poll() is None and \
+            while not journal(env, user) and proc.poll() is None and \
                     time.time() < deadline:
                 time.sleep(0.0005)
         for pid in (proc.pid, child):
@@ -120,10 +119,16 @@ def state(env, user):
 
 
 def pending(env, user):
+    """Whether anything is left in user's state file."""
     try:
         return os.path.getsize(state(env, user)) > 0
     except FileNotFoundError:
         return False
+
+
+def journal(env, user):
+    """Whether user's state file holds an update's plan."""
+    return popenv.update_planned(state(env, user))
 
 
 def intact(data, msgs, deleted):
@@ -178,7 +183,7 @@ def main():
             deleted.add(rng.randrange(3))
             kill_during_quit(env, "alice", "wonderland", deleted,
                              rng.uniform(0, span))
-            was = pending(env, "alice")
+            was = journal(env, "alice")
             pend += was
             status, out = recover(env, ["--recover=" + env.mailbox()])
             why = clean(env, "alice", msgs, deleted)
@@ -199,9 +204,9 @@ def main():
                 env.put_mailbox(data, user)
                 dels[user] = set(rng.sample(range(NMSGS), 100)) | {0}
                 kill_during_quit(env, user, pass_of(user), dels[user], None)
-                if pending(env, user):
+                if journal(env, user):
                     break
-        n = sum(pending(env, u) for u in USERS)
+        n = sum(journal(env, u) for u in USERS)
         status, out = recover(env, ["--recover"])
         whys = [(u, clean(env, u, msgs, dels[u])) for u in USERS]
         tap.ok(n == len(USERS) and status == 0 and
@@ -215,7 +220,7 @@ def main():
         for attempt in range(10):
             env.put_mailbox(data)
             kill_during_quit(env, "alice", "wonderland", {0, 1, 2}, None)
-            if pending(env, "alice"):
+            if journal(env, "alice"):
                 break
         fresh = msgs[5] + msgs[6]
         tmp = env.mailbox() + ".new"

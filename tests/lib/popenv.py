@@ -592,6 +592,22 @@ def wait_gone(pid, deadline=30.0):
     return False
 
 
+def update_planned(state):
+    """Whether the state file at path state holds an update's plan.  Not
+    merely whether it is non-empty: the update reserves the journal's
+    room (posix_fallocate) before it writes the plan, and a kill between
+    the two leaves zeros, which the next open rightly drops as nothing
+    pending.  A plan that fits in the file's first page (every plan of
+    the tests' updates) is copied whole by its one pwrite once the copy
+    has begun, SIGKILL or not: a plan whose magic shows is written out
+    entire."""
+    try:
+        with open(state, "rb") as f:
+            return f.read(6) == b"pop3dJ"
+    except FileNotFoundError:
+        return False
+
+
 @contextlib.contextmanager
 def disk_to_myself():
     """Hold the suite's disk lock while the block runs: taken by a test

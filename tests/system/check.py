@@ -447,7 +447,8 @@ def make_big():
 
 def interrupt_update(env, state):
     """Log in, DELE 1, QUIT, and SIGKILL the session and its parent as
-    soon as the journal is in the state file; whether one is left."""
+    soon as the update's plan is in the state file; whether one is
+    left."""
     proc = env.start()
     try:
         proc.stdin.write(b"USER alice\r\nPASS wonderland\r\nDELE 1\r\n")
@@ -459,12 +460,8 @@ def interrupt_update(env, state):
         proc.stdin.write(b"QUIT\r\n")
         proc.stdin.flush()
         end = time.time() + TIMEOUT
-        while proc.poll() is None and time.time() < end:
-            try:
-                if os.path.getsize(state) > 0:
-                    break
-            except FileNotFoundError:
-                pass
+        while proc.poll() is None and time.time() < end and \
+                not popenv.update_planned(state):
             time.sleep(0.0005)
         for pid in (proc.pid, child):
             try:
@@ -479,7 +476,7 @@ def interrupt_update(env, state):
             proc.wait()
         proc.stdin.close()
         proc.stdout.close()
-    return os.path.exists(state) and os.path.getsize(state) > 0
+    return popenv.update_planned(state)
 
 
 def journal(tap, env):
