@@ -7,17 +7,16 @@
  *
  * The parent sends the greeting before it forks (the child greets only
  * after a PROXY header, which it reads); the child reads and answers
- * every command before a login; its session sends each credential to the parent as one record
- * (login.c, login_use_parent; record.c) and waits for a one-byte verdict.
- * The parent checks the record exactly as a session without privilege
- * separation checks a credential (login.c, login_check), and answers.
- * On success the child hands over the input it has read but not used
- * (pipelined commands after the login) and exits (the parent reaps it
- * once it has become the user, killing it if it stayed); the parent,
- * now the only process, becomes the user and serves the session
- * (serve.c).  A
- * malformed record means the child was subverted: the parent kills it
- * and ends the connection.
+ * every command before a login; its session sends each credential to
+ * the parent as one record (login.c, login_use_parent; record.c) and
+ * waits for a one-byte verdict.  The parent checks the record exactly as
+ * a session without privilege separation checks a credential (login.c,
+ * login_check), and answers.  On success the child hands over the input
+ * it has read but not used (pipelined commands after the login) and
+ * exits (the parent reaps it once it has become the user, killing it if
+ * it stayed); the parent, now the only process, becomes the user and
+ * serves the session (serve.c).  A malformed record means the child was
+ * subverted: the parent kills it and ends the connection.
  */
 #include "config.h"
 

@@ -33,9 +33,8 @@ enum prelogin_result prelogin_run(struct session *s, struct login *l);
  * succeeds.  Closes fd.  On PRELOGIN_LOGGED_IN the child, which has
  * handed over and has nothing left to do, is left to prelogin_reap (so
  * that its end overlaps the change of user); else it is reaped, and
- * PRELOGIN_TROUBLE says it exited EXIT_JAIL.  A malformed
- * record gets the child killed and the connection closed (PRELOGIN_ENDED,
- * logged).
+ * PRELOGIN_TROUBLE says it exited EXIT_JAIL.  A malformed record gets
+ * the child killed and the connection closed (PRELOGIN_ENDED, logged).
  */
 enum prelogin_result prelogin_serve(struct session *s, struct login *l,
 		    int fd, pid_t pid);
