@@ -54,6 +54,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import popenv  # noqa: E402
 
 TIMEOUT = 120         # for a getmail run, which waits up to 60 s inside
+
+# getmail6 (6.18.11) forks for each delivery and only then installs its
+# SIGCHLD handler, which notifies a Condition that the parent waits on
+# afterwards; a child that ends before either step (a loaded machine
+# delays the parent) is never seen, and getmail gives up after its
+# timeout with this operation error.  It then aborts (RSET, QUIT) without
+# saving its state, so the run is made once more.
+GETMAIL_LOST_CHILD = re.compile(r"operation error \(waiting child pid \d+ "
+                                r"timed out\)")
 FAILED = 127
 
 FROM_LINE = re.compile(rb"From (\S+) [A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d "
@@ -193,16 +202,30 @@ class Getmail:
         os.chmod(rc, 0o600)
         self.env.chown(rc)
         env = dict(os.environ, HOME=self.dir, LC_ALL="C")
-        try:
-            r = subprocess.run(["getmail", "--getmaildir=" + gmdir,
-                                "--rcfile=" + rc],
-                               stdin=subprocess.DEVNULL, capture_output=True,
-                               timeout=TIMEOUT, env=env, cwd=self.dir,
-                               **self.as_user)
-            status, output = r.returncode, (r.stdout + r.stderr).decode(
-                "utf-8", "replace")
-        except subprocess.TimeoutExpired as e:
-            status, output = "timeout", str(e)
+        output = ""
+        for attempt in range(2):
+            try:
+                r = subprocess.run(["getmail", "--getmaildir=" + gmdir,
+                                    "--rcfile=" + rc],
+                                   stdin=subprocess.DEVNULL,
+                                   capture_output=True, timeout=TIMEOUT,
+                                   env=env, cwd=self.dir, **self.as_user)
+                status = r.returncode
+                output += (r.stdout + r.stderr).decode("utf-8", "replace")
+            except subprocess.TimeoutExpired as e:
+                status, output = "timeout", output + str(e)
+            if attempt > 0 or status == 0 or \
+                    not GETMAIL_LOST_CHILD.search(output):
+                break
+            # getmail's own race (see GETMAIL_LOST_CHILD): it aborted
+            # (RSET, QUIT, its state not saved); what it delivered goes.
+            output += "\n[the test runs getmail once more]\n"
+            if destination == "Mboxrd":
+                with open(target, "wb"):
+                    pass
+            else:
+                for name in os.listdir(os.path.join(target, "new")):
+                    os.unlink(os.path.join(target, "new", name))
         if destination == "Mboxrd":
             with open(target, "rb") as f:
                 got = mbox_messages(f.read())
