@@ -268,12 +268,15 @@ class Container:
 
     def booted(self):
         """systemctl is-system-running --wait, once systemd's bus is up:
-        running, degraded or what went wrong."""
+        running, degraded or what went wrong.  Just after PID 1 starts
+        systemctl may also answer "offline" at once, without waiting
+        (seen 0.1 s into a boot): asked again then, too."""
         end = time.time() + BOOT_TIMEOUT
         while True:
             status, out = self.inside(["systemctl", "is-system-running",
                                        "--wait"], timeout=BOOT_TIMEOUT)
-            if "Failed to connect to bus" not in out or \
+            if ("Failed to connect to bus" not in out and
+                    out.strip() != "offline") or \
                     time.time() > end or self.proc.poll() is not None:
                 return out
             time.sleep(0.2)
