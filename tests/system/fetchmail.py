@@ -77,13 +77,18 @@ class Fetchmail:
         os.mkdir(out)
         rc = os.path.join(self.dir, "rc%d" % self.polls)
         with open(rc, "w") as f:
+            # As root fetchmail's lock file is otherwise
+            # /var/run/fetchmail/fetchmail.pid, which the tests that run
+            # beside this one would share.
             f.write("set no syslog\n"
+                    "set pidfile \"%s\"\n"
                     "set idfile \"%s\"\n"
                     "poll 127.0.0.1 service %d protocol %s%s timeout 10\n"
                     "  user \"%s\" there with password \"%s\"\n"
                     "  no rewrite sslproto ''\n"
                     "  mda \"'%s' '%s'\"\n" %
-                    (os.path.join(self.dir, idfile), self.port, protocol,
+                    (os.path.join(self.dir, "fetchmail.pid"),
+                     os.path.join(self.dir, idfile), self.port, protocol,
                      " uidl" if uidl else "", user, password,
                      self.deliver, out))
         os.chmod(rc, 0o600)
