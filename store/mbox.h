@@ -99,7 +99,6 @@ struct sum64 {
 	uint64_t	 acc[8];
 	uint64_t	 total;
 	unsigned int	 stripe;	/* stripes taken in this block */
-	bool		 started;	/* a stripe was taken */
 	bool		 avx2;
 	size_t		 pend_len;
 	unsigned char	 pend[SUM_PEND];	/* not taken yet */

@@ -304,24 +304,20 @@ sum64_update(struct sum64 *st, const void *data, size_t len)
 		return;
 	st->total += len;
 	/*
-	 * Pending octets (the first SUM_PEND, or what the last call left):
-	 * filled up, and taken once more octets follow them.
+	 * Pending octets (the first SUM_PEND, or the 1 to 64 the last call
+	 * left): filled up, and taken once more octets follow them.
 	 */
-	if (st->pend_len > 0 || !st->started) {
-		k = SUM_PEND - st->pend_len;
-		if (k > len)
-			k = len;
-		memcpy(st->pend + st->pend_len, p, k);
-		st->pend_len += k;
-		p += k;
-		len -= k;
-		if (len == 0)
-			return;
-		stripes(st, st->pend, SUM_PEND / STRIPE);
-		memcpy(st->tail, st->pend + SUM_PEND - STRIPE, STRIPE);
-		st->pend_len = 0;
-		st->started = true;
-	}
+	k = SUM_PEND - st->pend_len;
+	if (k > len)
+		k = len;
+	memcpy(st->pend + st->pend_len, p, k);
+	st->pend_len += k;
+	p += k;
+	len -= k;
+	if (len == 0)
+		return;
+	stripes(st, st->pend, SUM_PEND / STRIPE);
+	memcpy(st->tail, st->pend + SUM_PEND - STRIPE, STRIPE);
 	/* Straight from the input, each stripe with an octet after it. */
 	if ((n = (len - 1) / STRIPE) > 0) {
 		stripes(st, p, n);
