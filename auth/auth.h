@@ -140,6 +140,12 @@ int		 auth_account(const char *name, struct auth_account *acct);
 int		 privsep_become(const char *user, uid_t uid, gid_t gid,
 		    gid_t keep_gid);
 /*
+ * privsep_become_groups: the same with the groups given (ngroups of
+ * them; none: gid alone), as the login process looked them up.
+ */
+int		 privsep_become_groups(uid_t uid, gid_t gid, const gid_t *groups,
+		    unsigned int ngroups, gid_t keep_gid);
+/*
  * privsep_drop_saved_gid: at the end of a session, give up the saved
  * group ID (the mail group kept for dot-locks), if any.  0, or -1 with
  * errno.

@@ -20,13 +20,17 @@
  *   pop3d/peer.c	taking the client's address from a PROXY note
  *   pop3d/conn.c	the connection set up; the input handed over
  *   pop3d/reply.c	the -ERR when the pre-login child cannot start
- *   pop3d/session.c	the session set up and freed
+ *   pop3d/session.c	the session freed
+ *   pop3d/keeper.c	forking the login process; the keeper until it
+ *			becomes the user
+ *   pop3d/keeper-main.c	pop3d-session, the keeper's program
+ *   pop3d/handover.c	the login's handover, written and read
  *   pop3d/prelogin.c	forking the pre-login child, serving its records
  *   pop3d/record.c	the child's records, checked field by field
  *   pop3d/jail.c	the empty directory and the account of the child
- *   pop3d/login.c	checking a credential, the account, the log line,
- *			the failure pause; login_finish up to
- *			privsep_become
+ *   pop3d/login.c	the session set up; checking a credential, the
+ *			account, the log line, the failure pause;
+ *			login_finish up to the handover
  *   pop3d/recover.c	pop3d --recover: finding the mailboxes, a child
  *			per mailbox that becomes its owner
  *   pop3d/relay.c	POP-before-SMTP: recording a login's address
@@ -61,17 +65,12 @@
 
 #include "auth/auth.h"
 
-int
-privsep_become(const char *user, uid_t uid, gid_t gid, gid_t keep_gid)
+/* The groups are set: the IDs, for good. */
+static int
+become_ids(uid_t uid, gid_t gid, gid_t keep_gid)
 {
 	gid_t saved = keep_gid == (gid_t)-1 ? gid : keep_gid;
 
-	if (uid == 0 || gid == 0) {
-		errno = EPERM;	/* never a session as root */
-		return -1;
-	}
-	if ((user != NULL ? initgroups(user, gid) : setgroups(1, &gid)) == -1)
-		return -1;
 	if (setresgid(gid, gid, saved) == -1 || setresuid(uid, uid, uid) == -1)
 		return -1;
 	/* Prove it is gone. */
@@ -83,6 +82,32 @@ privsep_become(const char *user, uid_t uid, gid_t gid, gid_t keep_gid)
 	}
 	/* Nothing this process runs may gain privileges again. */
 	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ? -1 : 0;
+}
+
+int
+privsep_become(const char *user, uid_t uid, gid_t gid, gid_t keep_gid)
+{
+	if (uid == 0 || gid == 0) {
+		errno = EPERM;	/* never a session as root */
+		return -1;
+	}
+	if ((user != NULL ? initgroups(user, gid) : setgroups(1, &gid)) == -1)
+		return -1;
+	return become_ids(uid, gid, keep_gid);
+}
+
+int
+privsep_become_groups(uid_t uid, gid_t gid, const gid_t *groups,
+    unsigned int ngroups, gid_t keep_gid)
+{
+	if (uid == 0 || gid == 0) {
+		errno = EPERM;
+		return -1;
+	}
+	if (ngroups == 0 ? setgroups(1, &gid) == -1 :
+	    setgroups(ngroups, groups) == -1)
+		return -1;
+	return become_ids(uid, gid, keep_gid);
 }
 
 int

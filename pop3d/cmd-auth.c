@@ -1,12 +1,13 @@
 /*
- * cmd-auth.c: the AUTH command (RFC 5034) and its mechanisms: PLAIN,
- * LOGIN and SCRAM-SHA-256.
+ * cmd-auth.c: the commands of AUTHORIZATION: USER, PASS, APOP, QUIT
+ * (RFC 1939) and AUTH (RFC 5034) with its mechanisms, PLAIN, LOGIN and
+ * SCRAM-SHA-256.
  * Runs as: the jailed pre-login child (started as root) or the invoking
  * user.
  *
- * What the client sends is decoded here (auth/sasl.c, auth/scram.c for
- * the formats) and the credential goes to the login seam (login.c), like
- * USER/PASS.
+ * The login commands only check the form of what the client sent and
+ * hand the credential to the login seam (login.c, login_submit); for
+ * AUTH it is decoded here (auth/sasl.c, auth/scram.c for the formats).
  */
 #include "config.h"
 
@@ -290,3 +291,82 @@ cmd_auth(struct session *s, char **argv)
 	return reply_err(s, "unsupported mechanism; AUTH lists them");
 }
 
+/* ---- USER, PASS, APOP, QUIT ---------------------------------------------- */
+
+static enum cmd_result
+login_user(struct session *s, char **argv)
+{
+	s->have_user = false;
+	if (!auth_name_valid(argv[0]))
+		return reply_err(s, "that is not a valid user name");
+	(void)snprintf(s->user, sizeof(s->user), "%s", argv[0]);
+	s->have_user = true;
+	return reply_ok(s, "send PASS");
+}
+
+static enum cmd_result
+login_pass(struct session *s, char **argv)
+{
+	struct auth_request req;
+	enum cmd_result c;
+
+	if (!s->have_user)
+		return reply_err(s, "send USER first");
+	s->have_user = false;
+	req.kind = LOGIN_USER;
+	req.user = s->user;
+	req.secret = argv[0];
+	c = login_submit(s, &req);
+	sodium_memzero(argv[0], strlen(argv[0]));
+	return c;
+}
+
+static bool
+is_digest(const char *d)
+{
+	size_t i;
+
+	for (i = 0; d[i] != '\0'; i++)
+		if (!((d[i] >= '0' && d[i] <= '9') ||
+		    (d[i] >= 'a' && d[i] <= 'f') ||
+		    (d[i] >= 'A' && d[i] <= 'F')))
+			return false;
+	return i == 32;
+}
+
+static enum cmd_result
+login_apop(struct session *s, char **argv)
+{
+	struct auth_request req;
+
+	s->have_user = false;
+	if (!s->apop)
+		return reply_err(s, "APOP is not available here; use USER and "
+		    "PASS");
+	if (!auth_name_valid(argv[0]))
+		return reply_err(s, "that is not a valid user name");
+	if (!is_digest(argv[1]))
+		return reply_err(s, "the APOP digest is 32 hex digits");
+	req.kind = LOGIN_APOP;
+	req.user = argv[0];
+	req.secret = argv[1];
+	return login_submit(s, &req);
+}
+
+static enum cmd_result
+login_quit(struct session *s, char **argv)
+{
+	(void)reply_ok(s, "bye; nothing was changed");
+	return CMD_CLOSE;
+}
+
+const struct command auth_cmds[] = {	/* the AUTHORIZATION state */
+	{ "USER", "USER name",		ARGS_ONE,	login_user },
+	{ "PASS", "PASS password",	ARGS_REST,	login_pass },
+	{ "APOP", "APOP name digest",	ARGS_TWO,	login_apop },
+	{ "AUTH", "AUTH [mechanism [initial-response]]",
+					ARGS_OPT2,	cmd_auth },
+	{ "CAPA", "CAPA",		ARGS_NONE,	cmd_capa },
+	{ "QUIT", "QUIT",		ARGS_NONE,	login_quit },
+	{ NULL, NULL,			0,		NULL }
+};

@@ -1,11 +1,8 @@
 /*
- * cmd.c: the POP3 commands of each state (RFC 1939, RFC 2449 CAPA); AUTH
- * is cmd-auth.c's.
+ * cmd.c: the POP3 commands of TRANSACTION (RFC 1939) and CAPA (RFC 2449)
+ * in either state; those of AUTHORIZATION are cmd-auth.c's.
  * Runs as: the jailed pre-login child (started as root) or the invoking
  * user before login; the mail user after it.
- *
- * The login commands only check the form of what the client sent and
- * hand the credential to the login seam (login.c, login_submit).
  *
  * Message numbers are checked by parse_msgno(); a deleted message is "no
  * such message" like one that never was (RFC 1939 section 5).  Replies
@@ -14,17 +11,11 @@
 #include "config.h"
 
 #include <errno.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "pop3d/pop3d.h"
 
-static enum cmd_result	 login_user(struct session *, char **);
-static enum cmd_result	 login_pass(struct session *, char **);
-static enum cmd_result	 login_apop(struct session *, char **);
-static enum cmd_result	 any_capa(struct session *, char **);
-static enum cmd_result	 login_quit(struct session *, char **);
 static enum cmd_result	 trans_stat(struct session *, char **);
 static enum cmd_result	 trans_list(struct session *, char **);
 static enum cmd_result	 trans_uidl(struct session *, char **);
@@ -35,15 +26,14 @@ static enum cmd_result	 trans_rset(struct session *, char **);
 static enum cmd_result	 trans_noop(struct session *, char **);
 static enum cmd_result	 trans_quit(struct session *, char **);
 
-const struct command auth_cmds[] = {	/* the AUTHORIZATION state */
-	{ "USER", "USER name",		ARGS_ONE,	login_user },
-	{ "PASS", "PASS password",	ARGS_REST,	login_pass },
-	{ "APOP", "APOP name digest",	ARGS_TWO,	login_apop },
-	{ "AUTH", "AUTH [mechanism [initial-response]]",
-					ARGS_OPT2,	cmd_auth },
-	{ "CAPA", "CAPA",		ARGS_NONE,	any_capa },
-	{ "QUIT", "QUIT",		ARGS_NONE,	login_quit },
-	{ NULL, NULL,			0,		NULL }
+/*
+ * The commands of auth_cmds (cmd-auth.c) that TRANSACTION lacks, by name
+ * alone: for the -ERR that says they come before the login, in a
+ * process that has no login to offer (pop3d-session).  login-t checks
+ * that the two lists agree.
+ */
+const char *const auth_only_verbs[] = {
+	"USER", "PASS", "APOP", "AUTH", NULL
 };
 
 const struct command trans_cmds[] = {	/* the TRANSACTION state */
@@ -55,83 +45,14 @@ const struct command trans_cmds[] = {	/* the TRANSACTION state */
 	{ "DELE", "DELE msg",		ARGS_ONE,	trans_dele },
 	{ "RSET", "RSET",		ARGS_NONE,	trans_rset },
 	{ "NOOP", "NOOP",		ARGS_NONE,	trans_noop },
-	{ "CAPA", "CAPA",		ARGS_NONE,	any_capa },
+	{ "CAPA", "CAPA",		ARGS_NONE,	cmd_capa },
 	{ "QUIT", "QUIT",		ARGS_NONE,	trans_quit },
 	{ NULL, NULL,			0,		NULL }
 };
 
-/* ---- AUTHORIZATION ------------------------------------------------------ */
-
-static enum cmd_result
-login_user(struct session *s, char **argv)
-{
-	s->have_user = false;
-	if (!auth_name_valid(argv[0]))
-		return reply_err(s, "that is not a valid user name");
-	(void)snprintf(s->user, sizeof(s->user), "%s", argv[0]);
-	s->have_user = true;
-	return reply_ok(s, "send PASS");
-}
-
-static enum cmd_result
-login_pass(struct session *s, char **argv)
-{
-	struct auth_request req;
-	enum cmd_result c;
-
-	if (!s->have_user)
-		return reply_err(s, "send USER first");
-	s->have_user = false;
-	req.kind = LOGIN_USER;
-	req.user = s->user;
-	req.secret = argv[0];
-	c = login_submit(s, &req);
-	sodium_memzero(argv[0], strlen(argv[0]));
-	return c;
-}
-
-static bool
-is_digest(const char *d)
-{
-	size_t i;
-
-	for (i = 0; d[i] != '\0'; i++)
-		if (!((d[i] >= '0' && d[i] <= '9') ||
-		    (d[i] >= 'a' && d[i] <= 'f') ||
-		    (d[i] >= 'A' && d[i] <= 'F')))
-			return false;
-	return i == 32;
-}
-
-static enum cmd_result
-login_apop(struct session *s, char **argv)
-{
-	struct auth_request req;
-
-	s->have_user = false;
-	if (!s->apop)
-		return reply_err(s, "APOP is not available here; use USER and "
-		    "PASS");
-	if (!auth_name_valid(argv[0]))
-		return reply_err(s, "that is not a valid user name");
-	if (!is_digest(argv[1]))
-		return reply_err(s, "the APOP digest is 32 hex digits");
-	req.kind = LOGIN_APOP;
-	req.user = argv[0];
-	req.secret = argv[1];
-	return login_submit(s, &req);
-}
-
-static enum cmd_result
-login_quit(struct session *s, char **argv)
-{
-	(void)reply_ok(s, "bye; nothing was changed");
-	return CMD_CLOSE;
-}
-
 /* RFC 2449 section 5: what works, in this state, and nothing else. */
-static enum cmd_result
-any_capa(struct session *s, char **argv)
+enum cmd_result
+cmd_capa(struct session *s, char **argv)
 {
 	bool auth, delay_user, expire_user;
 

@@ -150,6 +150,30 @@ conn_wait(int fd, short events, long long deadline, bool stoppable)
 }
 
 int
+conn_wait_input(int fd, bool stoppable)
+{
+	enum wait_result r;
+
+	do
+		r = conn_wait(fd, POLLIN, now_ms() + 3600 * 1000LL,
+		    stoppable);
+	while (r == WAIT_TIMEOUT);
+	return r == WAIT_READY ? 1 : r == WAIT_STOP ? 0 : -1;
+}
+
+size_t
+conn_take_pending(struct conn *c, void *buf, size_t size)
+{
+	size_t n = c->in_len - c->in_start;
+
+	if (n > size)
+		n = size;
+	memcpy(buf, c->in + c->in_start, n);
+	c->in_start += n;
+	return n;
+}
+
+int
 conn_flush(struct conn *c)
 {
 	long long deadline = now_ms() + c->timeout_ms;

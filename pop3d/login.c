@@ -31,6 +31,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,35 +128,6 @@ login_account(const struct session *s, const char *user, struct login *l)
  * log level (the debug line tells them apart).
  */
 #define LOGIN_WRONG	"wrong user name or password"
-
-/* The journal fields of the lines of a login, failed or not. */
-struct login_fields {
-	char		 user[POP_USER_MAX + 16];
-	char		 method[48];
-	char		 client[96];
-	const char	*v[4];
-};
-
-/* The fields; without POP3_USER when user is NULL. */
-static const char *const *
-login_fields(struct login_fields *f, const struct session *s,
-    const char *user, const char *method)
-{
-	unsigned int n = 0;
-
-	if (user != NULL) {
-		(void)snprintf(f->user, sizeof(f->user), "POP3_USER=%s",
-		    user);
-		f->v[n++] = f->user;
-	}
-	(void)snprintf(f->method, sizeof(f->method), "POP3_METHOD=%s", method);
-	(void)snprintf(f->client, sizeof(f->client), "POP3_CLIENT=%s",
-	    s->peer);
-	f->v[n++] = f->method;
-	f->v[n++] = f->client;
-	f->v[n] = NULL;
-	return f->v;
-}
 
 /*
  * The line of a failed login, in the shape of Courier's, which fail2ban's
@@ -268,6 +240,7 @@ login_check(struct session *s, const struct auth_request *req,
 	struct auth_outcome out;
 	enum auth_result r;
 
+	keeper_wake(s);
 	memset(&out, 0, sizeof(out));
 	if (req->kind == LOGIN_APOP)
 		r = s->apop ? auth_apop(&s->auth, req->user, s->stamp,
@@ -287,6 +260,7 @@ login_scram_lookup(struct session *s, const char *user, char *salt64,
 	enum auth_result r;
 
 	*last_r = false;
+	keeper_wake(s);
 	sodium_memzero(&s->scram, sizeof(s->scram));
 	r = auth_scram_lookup(&s->auth, user, &s->scram.sec, &s->scram.out);
 	if (r == AUTH_TEMP)
@@ -342,23 +316,6 @@ login_refused(struct session *s, enum auth_result r, bool last)
 
 /* ---- Becoming the user and opening the maildrop ------------------------ */
 
-/*
- * May the user (the real IDs, after privsep_become) create files beside
- * the mailbox at path without the mail group?
- */
-static bool
-spool_writable(const char *path)
-{
-	char dir[CONF_PATH_MAX];
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		return access(".", W_OK | X_OK) == 0;
-	(void)snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 :
-	    (int)(slash - path), path);
-	return access(dir, W_OK | X_OK) == 0;
-}
-
 int
 login_mailbox(const struct session *s, const struct login *l, char *buf,
     size_t size)
@@ -367,102 +324,118 @@ login_mailbox(const struct session *s, const struct login *l, char *buf,
 	    l->home : NULL, buf, size);
 }
 
+/*
+ * The groups of l's account, as initgroups would set them (a system
+ * account's from NSS; otherwise its group alone), malloc'd; 0 or -1.
+ */
+static int
+login_groups(const struct login *l, gid_t **groups_r, unsigned int *n_r)
+{
+	gid_t *groups;
+	int size = 32, n;
+
+	for (;;) {
+		if ((groups = calloc((size_t)size, sizeof(*groups))) == NULL)
+			return -1;
+		if (!l->system) {
+			groups[0] = l->gid;
+			n = 1;
+			break;
+		}
+		n = size;
+		if (getgrouplist(l->user, l->gid, groups, &n) != -1)
+			break;
+		free(groups);
+		if (n <= size || n > HANDOVER_GROUPS_MAX) {
+			errno = E2BIG;
+			return -1;
+		}
+		size = n;
+	}
+	*groups_r = groups;
+	*n_r = (unsigned int)n;
+	return 0;
+}
+
 int
 login_become(struct session *s, const struct login *l, const char *path,
     const char **what_r)
 {
-	gid_t keep;
+	unsigned int n;
+	gid_t *groups;
+	int r;
 
 	if (!s->root)
 		return 0;
-	keep = conf_mail_gid(s->conf);
 	*what_r = "cannot give up root";
-	if (privsep_become(l->system ? l->user : NULL, l->uid, l->gid,
-	    keep) == -1)
+	if (login_groups(l, &groups, &n) == -1)
 		return -1;
-	/* A spool the user may write to needs no group at all. */
-	if (keep != (gid_t)-1 && spool_writable(path)) {
-		*what_r = "cannot give up the mail group";
-		if (privsep_drop_saved_gid() == -1)
-			return -1;
-		keep = (gid_t)-1;
-	}
-	s->store.owner = l->uid;
-	s->store.lock_gid = keep;
-	return 0;
-}
-
-static enum cmd_result
-open_failed(struct session *s, const char *path, enum store_error why)
-{
-	struct store_file_facts f;
-	struct store_lock_facts lf;
-	char text[1024];
-	int saved = errno;
-
-	switch (why) {
-	case STORE_ERR_INUSE:
-		/* Who holds it, as far as the locks say (nothing is taken). */
-		if (store_probe_locks(path, &s->store, &lf) == -1)
-			memset(&lf, 0, sizeof(lf));
-		log_notice("maildrop in use: user=%s client=%s mailbox=%s: %s",
-		    log_quote(s->login), s->peer, path, diag_holder(&lf, path,
-		    text, sizeof(text)));
-		(void)reply_err(s, "[IN-USE] the maildrop is in use by another "
-		    "session or locked by another program; try again later");
-		break;
-	case STORE_ERR_PERM:
-		if (store_probe_mailbox(path, &s->store, &f) == -1)
-			memset(&f, 0, sizeof(f));
-		log_warnx("refusing mailbox %s of user %s: %s; it must be a "
-		    "regular file with one link, owned by the user", path,
-		    log_quote(s->login), diag_refused(&f, s->store.owner,
-		    saved, text, sizeof(text)));
-		(void)reply_err(s, "[SYS/PERM] the maildrop cannot be used; "
-		    "ask the administrator to check it");
-		break;
-	case STORE_ERR_NOTMBOX:
-		log_warnx("mailbox %s of user %s is not an mbox file; it was "
-		    "not touched", path, log_quote(s->login));
-		(void)reply_err(s, "[SYS/PERM] the maildrop is not in mbox "
-		    "format; ask the administrator to check it");
-		break;
-	default:
-		errno = saved;
-		log_warn("cannot open mailbox %s of user %s", path,
-		    log_quote(s->login));
-		(void)reply_err(s, "[SYS/TEMP] the maildrop cannot be opened "
-		    "right now; try again later");
-		break;
-	}
-	return CMD_CLOSE;
+	r = keeper_become(s, l->uid, l->gid, groups, n,
+	    conf_mail_gid(s->conf), path, what_r);
+	free(groups);
+	return r;
 }
 
 /*
- * RFC 2449 LOGIN-DELAY: how much sooner than the site allows this login
- * comes after the last one (the state file's record), in seconds; 0 when
- * it may go ahead.  Asked only after the credentials were verified, so
- * that the answer tells nothing to someone who does not know them.  A
- * record in the future (the clock was set back) holds nobody up.
+ * The session to the keeper (keeper.c), which becomes the user and
+ * serves it; this process says no more to the client and ends.
  */
-unsigned int
-login_delay_wait(unsigned int delay, time_t last, time_t now)
+static enum cmd_result
+login_hand_over(struct session *s, const struct login *l, const char *path)
 {
-	if (delay == 0 || last <= 0 || last > now ||
-	    now - last >= (time_t)delay)
-		return 0;
-	return delay - (unsigned int)(now - last);
-}
+	static struct handover h;	/* static: large */
+	int saved;
 
-static unsigned int
-login_delay_left(const struct session *s, time_t now)
-{
-	time_t last;
-
-	if (s->login_delay == 0 || !s->store.have_statefd ||
-	    store_last_login(s->store.statefd, &last) == -1)
-		return 0;
-	return login_delay_wait(s->login_delay, last, now);
+	keeper_wake(s);
+	memset(&h, 0, offsetof(struct handover, preload));
+	h.change_ids = s->root;
+	h.keep_gid = (gid_t)-1;
+	if (s->root) {
+		h.uid = l->uid;
+		h.gid = l->gid;
+		h.keep_gid = conf_mail_gid(s->conf);
+		if (login_groups(l, &h.groups, &h.ngroups) == -1) {
+			log_errx("cannot look up the groups of user %s: %s; "
+			    "closing the session", log_quote(l->user),
+			    strerror(errno));
+			s->status = EXIT_TEMP;
+			return CMD_CLOSE;
+		}
+	}
+	h.in_fd = s->conn->in_fd;
+	h.out_fd = s->conn->out_fd;
+	h.timeout = s->conf->timeout;
+	h.store = s->store;
+	h.login_delay = s->login_delay;
+	h.expire = s->expire;
+	(void)snprintf(h.login, sizeof(h.login), "%s", s->login);
+	(void)snprintf(h.method, sizeof(h.method), "%s", s->method);
+	(void)snprintf(h.peer, sizeof(h.peer), "%s", s->peer);
+	(void)snprintf(h.path, sizeof(h.path), "%s", path);
+	h.preload_len = conn_take_pending(s->conn, h.preload,
+	    sizeof(h.preload));
+	/* The pre-login child is gone before a session reads the client;
+	 * what this process still owes the client is sent first. */
+	prelogin_reap(s);
+	if (conn_flush(s->conn) == -1) {
+		handover_free(&h);
+		return CMD_CLOSE;
+	}
+	if (handover_send(s->keeper_fd, &h) == -1) {
+		saved = errno;
+		handover_free(&h);
+		errno = saved;
+		log_warn("cannot hand the session of user %s over to its "
+		    "keeper", log_quote(l->user));
+		(void)reply_err(s, "[SYS/TEMP] the server cannot serve you "
+		    "right now; try again later");
+		return CMD_CLOSE;
+	}
+	handover_free(&h);
+	explicit_bzero(h.preload, h.preload_len);
+	(void)close(s->keeper_fd);
+	s->keeper_fd = -1;
+	return CMD_CLOSE;
 }
 
 void
@@ -475,28 +448,11 @@ login_policy_apply(struct session *s, const struct login *l)
 		    CONF_EXPIRE_NEVER : l->policy.expire;
 }
 
-static void
-log_login(struct session *s, const struct login *l, unsigned long long bytes)
-{
-	/* How the message table was made (enum store_cache): a scan of the
-	 * whole mailbox, or the cache (store/cache.c), new mail scanned. */
-	static const char *const how[] = { "scan", "cache", "cache+new" };
-	struct login_fields f;
-
-	log_event(LOG_INFO, login_fields(&f, s, l->user, l->method),
-	    "login: user=%s method=%s client=%s messages=%u bytes=%llu "
-	    "table=%s", log_quote(l->user), l->method, s->peer, s->nmsgs,
-	    bytes, how[store_cache(s->mb)]);
-}
-
 enum cmd_result
 login_finish(struct session *s, const struct login *l)
 {
 	static char path[CONF_PATH_MAX];	/* static: see serve.c */
-	enum store_error why = STORE_OK;
-	unsigned long long bytes = 0;
 	const char *what = NULL;
-	unsigned int i, left;
 
 	(void)snprintf(s->login, sizeof(s->login), "%s", l->user);
 	s->method = l->method;
@@ -514,6 +470,9 @@ login_finish(struct session *s, const struct login *l)
 		    "relay-dir %s%s", s->peer, log_quote(l->user),
 		    s->conf->relay_dir, errno == EPERM ? " (it must be "
 		    "pop3d's, writable by nobody else)" : "");
+	login_policy_apply(s, l);
+	if (s->keeper_fd != -1)
+		return login_hand_over(s, l, path);
 	if (login_become(s, l, path, &what) == -1) {
 		/* Part of root may be left: serve nobody, say nothing, end. */
 		log_errx("%s for user %s: %s; closing the session", what,
@@ -523,62 +482,46 @@ login_finish(struct session *s, const struct login *l)
 	}
 	/* The pre-login child is gone before a session reads the client. */
 	prelogin_reap(s);
-	/* From here the session is a child; this process waits to repair. */
-	if (watch_session(s, path, &why) == -1) {
-		if (why == STORE_ERR_PERM) {
-			(void)reply_err(s, "[SYS/PERM] the maildrop cannot be "
-			    "used; ask the administrator to check it");
-			return CMD_CLOSE;
-		}
-		log_warn("cannot start the session of user %s",
-		    log_quote(l->user));
-		(void)reply_err(s, "[SYS/TEMP] the server cannot serve you "
-		    "right now; try again later");
-		return CMD_CLOSE;
-	}
-	s->login_time = time(NULL);
-	login_policy_apply(s, l);
-	if ((left = login_delay_left(s, s->login_time)) > 0) {
-		log_notice("login refused: user=%s method=%s client=%s "
-		    "reason=%s", log_quote(l->user), l->method, s->peer,
-		    log_quote("LOGIN-DELAY: the last login was less than "
-		    "login-delay seconds ago"));
-		(void)reply_err(s, "[LOGIN-DELAY] this site allows you one "
-		    "login every %u seconds; try again in %u seconds",
-		    s->login_delay, left);
-		return CMD_CLOSE;
-	}
-	if (store_open(path, &s->store, &s->mb, &why) == -1)
-		return open_failed(s, path, why);
-	if (store_mark_login(s->mb, s->login_time) == -1)
-		log_warn("mailbox %s: cannot record the time of this login in "
-		    "its state file", path);
-	switch (store_recovery(s->mb)) {
-	case STORE_RECOVERY_DONE:
-		log_notice("mailbox %s: finished an update that was "
-		    "interrupted earlier", path);
-		break;
-	case STORE_RECOVERY_DISCARDED:
-		log_warnx("mailbox %s: dropped an update journal that does "
-		    "not match the mailbox any more", path);
-		break;
-	case STORE_RECOVERY_NONE:
-		break;
-	}
-	s->nmsgs = store_count(s->mb);
-	if ((s->deleted = calloc(s->nmsgs + 1, sizeof(*s->deleted))) == NULL) {
-		log_warn("out of memory");
-		(void)reply_err(s, "[SYS/TEMP] out of memory; try again later");
-		return CMD_CLOSE;
-	}
-	for (i = 0; i < s->nmsgs; i++)
-		bytes += store_size(s->mb, i);
-	s->state = STATE_TRANS;
-	log_login(s, l, bytes);
-	/* The scan's and the login's memory, freed now, is not kept. */
-	conn_give_back(s->conn);
-	return reply_ok(s, "maildrop has %u message%s (%llu octets)",
-	    s->nmsgs, s->nmsgs == 1 ? "" : "s", bytes);
+	return login_enter(s, path);
+}
+
+/* ---- A session in AUTHORIZATION ---------------------------------------- */
+
+void
+session_init(struct session *s, struct conn *c, const struct config *cf,
+    const char *peer)
+{
+	unsigned int i;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	s->conn = c;
+	s->conf = cf;
+	(void)snprintf(s->sender, sizeof(s->sender), "%s", peer);
+	peer_set(s, peer);
+	s->root = geteuid() == 0;
+	s->status = EXIT_SESSION;
+	s->state = STATE_AUTH;
+	s->keeper_fd = -1;
+	s->auth_cmds = auth_cmds;
+	s->sniff = peer_sniff;
+	login_use_local(s);
+	for (i = 0; i < cf->nauth; i++)
+		s->auth.methods[i] = cf->auth[i];
+	s->auth.nmethods = cf->nauth;
+	s->auth.pam_service = cf->pam_service;
+	s->auth.pam_confdir = cf->pam_confdir;
+	s->auth.secrets = cf->secrets;
+	s->auth.root = s->root;
+	conf_store(cf, &s->store);
+	s->login_delay = cf->login_delay;
+	s->expire = cf->expire;
+	if ((r = auth_secrets_policies(&s->auth)) > 0)
+		s->per_user = (unsigned int)r;
+	s->apop = auth_apop_offered(&s->auth) &&
+	    auth_apop_stamp(cf->hostname, s->stamp, sizeof(s->stamp)) == 0;
+	if (!s->apop)
+		s->stamp[0] = '\0';
 }
 
 /* ---- The checker in this process --------------------------------------- */

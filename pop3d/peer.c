@@ -168,3 +168,15 @@ peer_check(struct session *s, const struct peer_note *n, bool first)
 		return PEER_INVALID;
 	}
 }
+
+int
+session_run(struct session *s)
+{
+	if (!s->greeted) {
+		/* A proxy's header comes first, before a word of ours. */
+		if (s->proxy_expected && peer_proxy_read(s) == -1)
+			return s->status;
+		session_greet(s);
+	}
+	return session_loop(s);
+}

@@ -211,6 +211,14 @@ void		 conn_init(struct conn *c, int in_fd, int out_fd,
  * frees most of what it allocated: an idle session should not keep it).
  */
 void		 heap_trim(void);
+/*
+ * conn_wait_input: wait until fd has input (1) or, when stoppable, a
+ * stop is asked for (0); -1 with errno.
+ * conn_take_pending: move up to size octets of the input read but not
+ * yet taken into buf; how many.
+ */
+int		 conn_wait_input(int fd, bool stoppable);
+size_t		 conn_take_pending(struct conn *c, void *buf, size_t size);
 void		 conn_give_back(struct conn *c);
 /* conn_getc: the next byte, or CONN_EOF / CONN_TIMEOUT / CONN_STOP (the
  * input is used up and a stop was asked for).  Queued output is flushed
@@ -297,12 +305,22 @@ struct login {
 
 struct login_via;	/* login.c: how a credential reaches the checker */
 
+struct command;
+/* What peer_sniff makes of the first octets (peer.c). */
+enum peer_sniff { PEER_SNIFF_DISPATCH, PEER_SNIFF_SKIP, PEER_SNIFF_END };
+
 struct session {
 	struct conn	*conn;
 	const struct config *conf;
 	struct auth_config auth;
 	struct store_config store;
 	enum pop_state	 state;
+	/* AUTHORIZATION's commands (auth_cmds); NULL where there is no
+	 * login to offer (pop3d-session) */
+	const struct command *auth_cmds;
+	/* Before the first answer: is it a PROXY header?  (peer_sniff;
+	 * NULL where there is no login to offer) */
+	enum peer_sniff	(*sniff)(struct session *);
 	int		 status;	/* the exit status when it ends */
 	bool		 root;		/* started as root */
 	char		 peer[POP_PEER_MAX];	/* client address, for logs */
@@ -313,6 +331,9 @@ struct session {
 	bool		 proxy_sniffed;		/* the first octets were
 						   looked at (peer_sniff) */
 	bool		 greeted;	/* by the root parent (prelogin.c) */
+	int		 keeper_fd;	/* the keeper waits on it for the
+					   login (keeper.c); -1: none */
+	bool		 keeper_woken;	/* keeper_wake was sent */
 	pid_t		 prelogin_pid;	/* the pre-login child, killed after
 					   its handover, not yet reaped */
 	unsigned int	 bad;		/* bad commands in a row */
@@ -370,6 +391,52 @@ void		 session_logout(struct session *s, bool updated);
 /* session_shutdown: answer a stop (SIGTERM) and end the session. */
 void		 session_shutdown(struct session *s);
 
+/*
+ * handover.c: after a login, what the login process tells the keeper of
+ * the session (keeper.c): whom to become and what to serve.  Only the
+ * settings of the store travel (locking, lock_wait, the format, UIDLs);
+ * the keeper fills in the rest.
+ */
+#define HANDOVER_GROUPS_MAX	65536	/* Linux's NGROUPS_MAX */
+#define HANDOVER_METHOD_MAX	32	/* "SCRAM-SHA-256" and the like */
+struct handover {
+	bool		 change_ids;	/* started as root: become uid etc. */
+	uid_t		 uid;
+	gid_t		 gid;
+	gid_t		 keep_gid;	/* the mail group, or (gid_t)-1 */
+	unsigned int	 ngroups;	/* the supplementary groups */
+	gid_t		*groups;
+	int		 in_fd;		/* the client's, open in both */
+	int		 out_fd;
+	unsigned int	 timeout;	/* seconds */
+	struct store_config store;
+	unsigned int	 login_delay;	/* the user's (RFC 2449) */
+	int		 expire;
+	char		 login[POP_USER_MAX + 1];
+	char		 method[HANDOVER_METHOD_MAX];
+	char		 peer[POP_PEER_MAX];
+	char		 path[CONF_PATH_MAX];
+	/* The input the client sent ahead, not yet read; last (see
+	 * handover_decode). */
+	size_t		 preload_len;
+	unsigned char	 preload[CONN_IN_SIZE];
+};
+/*
+ * handover_send: h, in one message; 0, or -1 with errno.
+ * handover_recv: the message into h (groups allocated: handover_free);
+ *   0, 1 when the stream ended before a message began, or -1 with errno
+ *   (EPROTO: malformed, or of another version of pop3d).
+ * handover_encode and handover_decode: the message itself (a malloc'd
+ *   buffer; the octets after the length), for the tests and fuzz/.
+ */
+int		 handover_send(int fd, const struct handover *h);
+int		 handover_recv(int fd, struct handover *h);
+int		 handover_encode(const struct handover *h, unsigned char **buf_r,
+		    size_t *len_r);
+int		 handover_decode(const unsigned char *buf, size_t len,
+		    struct handover *h);
+void		 handover_free(struct handover *h);
+
 /* The command tables of each state (cmd.c). */
 struct command {
 	const char	*name;
@@ -381,6 +448,9 @@ struct command {
 };
 extern const struct command auth_cmds[];
 extern const struct command trans_cmds[];
+extern const char *const auth_only_verbs[];
+/* cmd_capa: CAPA, in either state (cmd.c). */
+enum cmd_result	 cmd_capa(struct session *s, char **argv);
 
 /* session_dispatch: run one command line in the current state. */
 enum cmd_result	 session_dispatch(struct session *s, char *line);
@@ -429,7 +499,6 @@ int		 peer_proxy_read(struct session *s);
  * the session must end); PEER_SNIFF_SKIP: the line may be part of one,
  * leave it unanswered; PEER_SNIFF_DISPATCH: carry the line out.
  */
-enum peer_sniff { PEER_SNIFF_DISPATCH, PEER_SNIFF_SKIP, PEER_SNIFF_END };
 enum peer_sniff	 peer_sniff(struct session *s);
 /*
  * peer_check: the checker's side (this process, or the root parent's
@@ -561,6 +630,49 @@ int		 login_become(struct session *s, const struct login *l,
 unsigned int	 login_delay_wait(unsigned int delay, time_t last,
 		    time_t now);
 void		 login_policy_apply(struct session *s, const struct login *l);
+
+/* ---- keeper.c ----------------------------------------------------------- */
+
+/*
+ * keeper_start: after the greeting, before the client's first word:
+ * fork.  In the child (the login process) 0, with s->keeper_fd set: the
+ * session goes on there and login_finish hands it over.  The parent
+ * waits for keeper_wake, then execs pop3d-session (keeper_run), or, when
+ * it cannot, runs keeper_run itself: then 1, with the session's exit
+ * status in *status_r (also when the login process ended without a
+ * login).  -1 with errno: no fork; the session goes on in this process
+ * alone.
+ * keeper_wake: in the login process, before a credential is checked:
+ * the keeper may exec now (once; nothing without a keeper).
+ * keeper_run: the keeper, on fd from the login process pid: wait for the
+ * handover, become the user, serve the session (login_enter); the exit
+ * status.  Without a handover, the login process's.
+ * keeper_become: become uid, gid and groups, keeping the mail group keep
+ * only when the user cannot create files beside the mailbox at path
+ * (login_become's work).
+ * login_enter: the last step of a login, in the process that is the
+ * user's: the watcher forked (watch.c), LOGIN-DELAY, the maildrop
+ * opened, its +OK.  CMD_CLOSE when the session ends here.
+ * login_fields: the journal fields of the lines of a login; without
+ * POP3_USER when user is NULL.
+ */
+#define KEEPER_WAKE	'W'	/* before the first credential's check */
+int		 keeper_start(struct session *s, int *status_r);
+void		 keeper_wake(struct session *s);
+int		 keeper_run(int fd, pid_t pid);
+int		 keeper_become(struct session *s, uid_t uid, gid_t gid,
+		    const gid_t *groups, unsigned int ngroups, gid_t keep,
+		    const char *path, const char **what_r);
+enum cmd_result	 login_enter(struct session *s, const char *path);
+struct login_fields {
+	char		 user[POP_USER_MAX + 16];
+	char		 method[48];
+	char		 client[96];
+	const char	*v[4];
+};
+const char *const *login_fields(struct login_fields *f,
+		    const struct session *s, const char *user,
+		    const char *method);
 
 /* ---- watch.c ------------------------------------------------------------ */
 

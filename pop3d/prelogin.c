@@ -88,6 +88,10 @@ child_main(struct session *s, int fd, const char *empty, uid_t uid,
     gid_t gid)
 {
 	closelog();
+	/* The keeper takes its handover from the login process alone. */
+	if (s->keeper_fd != -1)
+		(void)close(s->keeper_fd);
+	s->keeper_fd = -1;
 	login_use_parent(s, fd);
 	_exit(privsep_jail(empty, uid, gid) == -1 ? EXIT_JAIL :
 	    session_run(s));
@@ -111,24 +115,31 @@ prelogin_run(struct session *s, struct login *l)
 		log_errx("empty-dir: %s", why);
 		return PRELOGIN_TROUBLE;
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
-		log_warn("socketpair");
-		return PRELOGIN_TROUBLE;
-	}
 	/*
-	 * The greeting goes out from here, before the fork: the child's
-	 * start (the fork, chroot, the change of user) then overlaps the
-	 * client's reading of it.  Not when a proxy must send its header
-	 * first: the child reads that, and greets after it.
+	 * The greeting goes out from here, before the forks: the keeper's
+	 * and the child's start (the fork, chroot, the change of user) then
+	 * overlap the client's reading of it.  Not when a proxy must send
+	 * its header first: the child reads that, and greets after it.
 	 */
 	if (!s->proxy_expected) {
 		session_greet(s);
-		if (conn_flush(s->conn) == -1) {
-			(void)close(sv[0]);
-			(void)close(sv[1]);
+		if (conn_flush(s->conn) == -1)
 			return PRELOGIN_ENDED;
-		}
 		s->greeted = true;
+	}
+	switch (keeper_start(s, &s->status)) {
+	case 1:
+		return PRELOGIN_KEPT;
+	case -1:
+		log_warn("cannot fork the login process; this process serves "
+		    "the session alone");
+		break;
+	default:
+		break;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("socketpair");
+		return PRELOGIN_TROUBLE;
 	}
 	if ((pid = fork()) == -1) {
 		log_warn("fork");
@@ -174,11 +185,17 @@ prelogin_serve(struct session *s, struct login *l, int fd, pid_t pid)
 	unsigned int iters;
 	enum auth_result r;
 	size_t len;
-	bool last, first = true, was_first;
+	bool last, first = true, was_first, passed = false;
 	int n;
 
 	for (;;) {
-		n = record_recv_request(fd, &req);
+		/* A stop asked for of this process is the child's to answer:
+		 * it reads the client. */
+		while ((n = conn_wait_input(fd, !passed)) == 0) {
+			(void)kill(pid, SIGTERM);
+			passed = true;
+		}
+		n = n == 1 ? record_recv_request(fd, &req) : 0;
 		was_first = first;
 		first = false;
 		if (n == 0) {

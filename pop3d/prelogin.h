@@ -18,13 +18,16 @@
 enum prelogin_result {
 	PRELOGIN_LOGGED_IN,	/* a login succeeded: *l, the input is back */
 	PRELOGIN_ENDED,		/* the session ended before a login */
-	PRELOGIN_TROUBLE	/* no child could serve it (logged) */
+	PRELOGIN_TROUBLE,	/* no child could serve it (logged) */
+	PRELOGIN_KEPT		/* this process was the keeper (keeper.c):
+				   the session is over, s->status */
 };
 
 /*
- * prelogin_run: fork the jailed child that speaks with the client until
- * a login succeeds, and check its records as root.  On
- * PRELOGIN_LOGGED_IN the unread input is back in s->conn.
+ * prelogin_run: greet, start the keeper (keeper_start), fork the jailed
+ * child that speaks with the client until a login succeeds, and check
+ * its records as root.  On PRELOGIN_LOGGED_IN the unread input is back
+ * in s->conn.
  */
 enum prelogin_result prelogin_run(struct session *s, struct login *l);
 /*

@@ -37,6 +37,8 @@ serve_root(struct session *s)
 		prelogin_reap(s);	/* when login_finish ended early */
 		(void)conn_flush(s->conn);
 		return s->status;
+	case PRELOGIN_KEPT:
+		return s->status;
 	case PRELOGIN_ENDED:
 		return EXIT_SESSION;
 	case PRELOGIN_TROUBLE:
@@ -51,7 +53,29 @@ serve_root(struct session *s)
 int
 session_serve(struct session *s)
 {
-	return s->root ? serve_root(s) : session_run(s);
+	int status;
+
+	if (s->root)
+		return serve_root(s);
+	/* Greeted first, then the keeper (keeper.c), as prelogin_run does;
+	 * after a proxy's header the login process greets. */
+	if (!s->proxy_expected) {
+		session_greet(s);
+		if (conn_flush(s->conn) == -1)
+			return s->status;
+		s->greeted = true;
+	}
+	switch (keeper_start(s, &status)) {
+	case 1:
+		return status;
+	case -1:
+		log_warn("cannot fork the login process; this process serves "
+		    "the session alone");
+		break;
+	default:
+		break;
+	}
+	return session_run(s);
 }
 
 int

@@ -1,10 +1,10 @@
 /*
  * session.c: one POP3 session, from the greeting to the close, and the
  * command dispatcher.
- * Runs as: root (session_init, the greeting and session_free in the root
- * parent), the jailed pre-login child (AUTHORIZATION, and the greeting
- * after a PROXY header), then the mail user; started as another user,
- * that user throughout.
+ * Runs as: root (the greeting and session_free in the root parent), the
+ * jailed pre-login child (AUTHORIZATION, and the greeting after a PROXY
+ * header), then the mail user; started as another user, that user
+ * throughout.
  *
  * The step from AUTHORIZATION to TRANSACTION is login.c's.
  */
@@ -21,40 +21,6 @@
 #include "pop3d/pop3d.h"
 
 void
-session_init(struct session *s, struct conn *c, const struct config *cf,
-    const char *peer)
-{
-	unsigned int i;
-	int r;
-
-	memset(s, 0, sizeof(*s));
-	s->conn = c;
-	s->conf = cf;
-	(void)snprintf(s->sender, sizeof(s->sender), "%s", peer);
-	peer_set(s, peer);
-	s->root = geteuid() == 0;
-	s->status = EXIT_SESSION;
-	s->state = STATE_AUTH;
-	login_use_local(s);
-	for (i = 0; i < cf->nauth; i++)
-		s->auth.methods[i] = cf->auth[i];
-	s->auth.nmethods = cf->nauth;
-	s->auth.pam_service = cf->pam_service;
-	s->auth.pam_confdir = cf->pam_confdir;
-	s->auth.secrets = cf->secrets;
-	s->auth.root = s->root;
-	conf_store(cf, &s->store);
-	s->login_delay = cf->login_delay;
-	s->expire = cf->expire;
-	if ((r = auth_secrets_policies(&s->auth)) > 0)
-		s->per_user = (unsigned int)r;
-	s->apop = auth_apop_offered(&s->auth) &&
-	    auth_apop_stamp(cf->hostname, s->stamp, sizeof(s->stamp)) == 0;
-	if (!s->apop)
-		s->stamp[0] = '\0';
-}
-
-void
 session_free(struct session *s)
 {
 	store_close(s->mb);
@@ -66,16 +32,36 @@ session_free(struct session *s)
 static const struct command *
 cmd_find(const struct command *table, const char *verb)
 {
+	if (table == NULL)
+		return NULL;
 	for (; table->name != NULL; table++)
 		if (strcasecmp(table->name, verb) == 0)
 			return table;
 	return NULL;
 }
 
+static const char *
+cmd_name(const struct command *table, const char *verb)
+{
+	const struct command *cmd = cmd_find(table, verb);
+
+	return cmd != NULL ? cmd->name : NULL;
+}
+
+static const char *
+verb_name(const char *const *verbs, const char *verb)
+{
+	for (; *verbs != NULL; verbs++)
+		if (strcasecmp(*verbs, verb) == 0)
+			return *verbs;
+	return NULL;
+}
+
 enum cmd_result
 session_dispatch(struct session *s, char *line)
 {
-	const struct command *cmd, *other;
+	const struct command *cmd;
+	const char *other;
 	char *argv[3] = { NULL, NULL, NULL }, *p, *verb;
 	unsigned int argc = 0;
 
@@ -93,12 +79,13 @@ session_dispatch(struct session *s, char *line)
 		    "without spaces before it");
 		return CMD_BAD;
 	}
-	cmd = cmd_find(s->state == STATE_AUTH ? auth_cmds : trans_cmds, verb);
+	cmd = cmd_find(s->state == STATE_AUTH ? s->auth_cmds : trans_cmds,
+	    verb);
 	if (cmd == NULL) {
-		other = cmd_find(s->state == STATE_AUTH ? trans_cmds :
-		    auth_cmds, verb);
+		other = s->state == STATE_AUTH ? cmd_name(trans_cmds, verb) :
+		    verb_name(auth_only_verbs, verb);
 		if (other != NULL)
-			(void)reply_err(s, "%s is not valid %s", other->name,
+			(void)reply_err(s, "%s is not valid %s", other,
 			    s->state == STATE_AUTH ? "before logging in; log "
 			    "in with USER and PASS first" : "after logging in");
 		else
@@ -196,18 +183,6 @@ session_greet(struct session *s)
 }
 
 int
-session_run(struct session *s)
-{
-	if (!s->greeted) {
-		/* A proxy's header comes first, before a word of ours. */
-		if (s->proxy_expected && peer_proxy_read(s) == -1)
-			return s->status;
-		session_greet(s);
-	}
-	return session_loop(s);
-}
-
-int
 session_loop(struct session *s)
 {
 	char line[POP_LINE_MAX + 1];
@@ -224,8 +199,9 @@ session_loop(struct session *s)
 		st = line_read(s->conn, line, sizeof(line) - 1);
 		/* Before the first answer: is it a PROXY header? */
 		if (s->state == STATE_AUTH && !s->proxy_sniffed &&
+		    s->sniff != NULL &&
 		    (st == LINE_OK || st == LINE_BAD || st == LINE_TOOLONG) &&
-		    (sniff = peer_sniff(s)) != PEER_SNIFF_DISPATCH) {
+		    (sniff = s->sniff(s)) != PEER_SNIFF_DISPATCH) {
 			if (sniff == PEER_SNIFF_END)
 				s->state = STATE_DONE;
 			sodium_memzero(line, sizeof(line));

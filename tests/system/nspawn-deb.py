@@ -27,7 +27,8 @@ which shares the host's network: the container's sockets listen on
 4. The hardened units at work, seen from the host's /proc: before login
    the root process has only CAP_SETUID, CAP_SETGID and CAP_SYS_CHROOT
    in its bounding set, no_new_privs, a system-call filter and a network
-   namespace of its own, and its child runs as pop3d in the empty jail;
+   namespace of its own, its child (the login process) is root, and the
+   latter's child runs as pop3d in the empty jail;
    after a PAM login (pam_unix, as root) the session and the process
    that waits for it hold the user's uids only, the session the user's
    gids and group only, the waiting one the mail group as its saved
@@ -330,13 +331,27 @@ def prelogin(tap, ct, port, pop3d_uid):
         greeting = s.recv(512)
         tap.ok(greeting.startswith(b"+OK"), "pop3d.socket: the greeting",
                greeting)
-        pids = wait_processes(ct, "pop3d", 2)
-        parents = [p for p in pids if parent_of(p) not in pids]
-        kids = [p for p in pids if parent_of(p) in pids]
-        if not tap.ok(len(parents) == 1 and len(kids) == 1,
-                      "before login: pop3d and its pre-login child", pids):
+        # The keeper (the pop3d the socket started), its child the
+        # login process, and the latter's child, the pre-login one: the
+        # whole tree, once each has forked.
+        end = time.time() + 10
+        while True:
+            pids = ct.processes("pop3d")
+            parents = [p for p in pids if parent_of(p) not in pids]
+            login = [p for p in pids if parent_of(p) in parents]
+            kids = [p for p in pids if parent_of(p) in login]
+            if (len(pids) == 3 and len(parents) == 1 and len(login) == 1
+                    and len(kids) == 1) or time.time() > end:
+                break
+            time.sleep(0.05)
+        if not tap.ok(len(pids) == 3 and len(parents) == 1 and
+                      len(login) == 1 and len(kids) == 1,
+                      "before login: pop3d, its login process and the "
+                      "pre-login child", [(p, parent_of(p)) for p in pids]):
             return
         top, child = status_of(parents[0]), status_of(kids[0])
+        tap.ok(status_of(login[0]).get("Uid", "").split() == ["0"] * 4,
+               "the login process is root (for PAM)", status_of(login[0]))
         tap.ok(top.get("Uid", "").split() == ["0"] * 4,
                "the pop3d the socket started is root (for PAM)", top)
         bound = int(top.get("CapBnd", "f" * 16), 16)
@@ -368,13 +383,15 @@ def prelogin(tap, ct, port, pop3d_uid):
 
 
 def session_processes(tap, ct, uid, gid, mail_gid, via):
-    """After a login: the session and the process that waits for it."""
-    pids = wait_processes(ct, "pop3d", 2)
+    """After a login: the session and the process that waits for it,
+    both pop3d-session, and nothing else of the connection."""
+    pids = wait_processes(ct, "pop3d-session", 2)
     kids = [p for p in pids if parent_of(p) in pids]
     waiting = [p for p in pids if p not in kids]
-    if not tap.ok(len(kids) == 1 and len(waiting) == 1,
+    if not tap.ok(len(kids) == 1 and len(waiting) == 1 and
+                  wait_processes(ct, "pop3d", 0, 2.0) == [],
                   "%s: after login, the session and the process that "
-                  "waits for it" % via, pids):
+                  "waits for it (pop3d-session), and no pop3d" % via, pids):
         return
     why = popenv.unprivileged(kids[0], uid, gid, [gid])
     tap.ok(why is None, "%s: the session holds the user's uids, gids and "

@@ -4,7 +4,10 @@
 Started as root, pop3d reads the client's bytes before login only in a
 child that has chrooted to an empty directory and dropped to an
 unprivileged user for good.  Seen through /proc while a client sits at the
-greeting: the parent is root, the child has the unprivileged uid and gid
+greeting: the process started (the keeper, which waits for the login and
+reads nothing from the client before it) has one child, the login
+process, which is root, and the login process's child has the
+unprivileged uid and gid
 (real, effective, saved and filesystem) and no other groups, its root is
 the empty directory, it cannot gain privileges, open descriptors or fork.
 After a login (pipelined with commands that must still be answered, in
@@ -84,11 +87,14 @@ def main():
         greeting = readline(proc)
         tap.ok(greeting.startswith(b"+OK"), "greeting from the pre-login "
                "child", greeting)
-        kids = wait_children(proc.pid, 1)
+        login = wait_children(proc.pid, 1)
+        tap.ok(len(login) == 1, "the process started (the keeper) has "
+               "one child, the login process", login)
+        kids = wait_children(login[0], 1) if login else []
         tap.ok(len(kids) == 1, "one pre-login child", kids)
-        parent = popenv.proc_status(proc.pid)
+        parent = popenv.proc_status(login[0] if login else proc.pid)
         tap.ok(parent["Uid"].split() == ["0"] * 4,
-               "the parent is root (it checks the credentials)",
+               "the login process is root (it checks the credentials)",
                parent["Uid"])
         if kids:
             child = kids[0]
@@ -150,6 +156,9 @@ def main():
                "after login the pre-login child is gone, the session "
                "runs in a child of its own", (kids, session))
         watcher = popenv.proc_status(proc.pid)
+        tap.ok(all(os.path.basename(os.readlink("/proc/%d/exe" % pid)) ==
+                   "pop3d-session" for pid in [proc.pid] + session),
+               "the keeper runs pop3d-session now, and so does the session")
         tap.ok(watcher["Uid"].split() == [str(nobody.pw_uid)] * 4,
                "the process that waits for the session is the mail user "
                "too", watcher["Uid"])
@@ -181,7 +190,8 @@ def main():
         # Kill the pre-login child: no session, a clean end.
         proc = env.start()
         readline(proc)
-        kids = wait_children(proc.pid, 1)
+        login = wait_children(proc.pid, 1)
+        kids = wait_children(login[0], 1) if login else []
         if kids:
             os.kill(kids[0], signal.SIGKILL)
         tap.ok(proc.wait(timeout=10) == 0,

@@ -8,7 +8,9 @@
  * USER/PASS with a wrong password, SASL PLAIN for an unknown user, APOP
  * with a wrong digest, SCRAM with a wrong proof, then a SCRAM login; and
  * a second run ending in a USER/PASS login.  Mailboxes are served as the
- * non-root pop3d serves them.
+ * non-root pop3d serves them.  And the names that TRANSACTION refuses as
+ * commands "before logging in" (auth_only_verbs, for pop3d-session,
+ * which has no auth_cmds) are those of auth_cmds that trans_cmds lacks.
  * Runs as: the test, as any user.
  */
 #include "config.h"
@@ -351,6 +353,36 @@ compare(const char *what, const struct step *st, unsigned int n,
 	    b.user);
 }
 
+static bool
+in_table(const struct command *t, const char *name)
+{
+	for (; t->name != NULL; t++)
+		if (strcmp(t->name, name) == 0)
+			return true;
+	return false;
+}
+
+static bool
+verbs_agree(void)
+{
+	const struct command *c;
+	unsigned int want = 0, have = 0, i;
+
+	for (c = auth_cmds; c->name != NULL; c++) {
+		if (in_table(trans_cmds, c->name))
+			continue;
+		want++;
+		for (i = 0; auth_only_verbs[i] != NULL; i++)
+			if (strcmp(auth_only_verbs[i], c->name) == 0)
+				break;
+		if (auth_only_verbs[i] == NULL)
+			return false;
+	}
+	for (i = 0; auth_only_verbs[i] != NULL; i++)
+		have++;
+	return want == have;
+}
+
 int
 main(void)
 {
@@ -372,7 +404,9 @@ main(void)
 	(void)alarm(TEST_SECONDS);
 	(void)signal(SIGPIPE, SIG_IGN);
 	setup();
-	plan(10);
+	plan(11);
+	ok(verbs_agree(), "auth_only_verbs names the commands of auth_cmds "
+	    "that trans_cmds lacks, each once");
 	compare("four failures, then SCRAM", scram,
 	    sizeof(scram) / sizeof(scram[0]), "sue");
 	compare("two failures, then USER/PASS", user,
