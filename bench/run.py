@@ -1332,6 +1332,15 @@ def main():
                  "passwords through PAM as root")
     if not os.access(POP3D, os.X_OK):
         sys.exit("bench: no pop3d at %s (set POP3D)" % POP3D)
+    # Without its keeper's program pop3d still serves, in a larger
+    # process (pop3d(8), Privileges): that is not what is measured.
+    keeper = os.path.join(os.path.dirname(os.path.realpath(POP3D)),
+                          "pop3d-session")
+    if POP3D.startswith("/usr/sbin/"):
+        keeper = "/usr/libexec/pop3d/pop3d-session"
+    if not os.access(keeper, os.X_OK):
+        sys.exit("bench: no pop3d-session at %s: build it (make "
+                 "bin/pop3d-session)" % keeper)
     params = Params(a.quick, a.rounds)
     only = set(x.strip() for x in a.only.split(",") if x.strip())
     want = set(x.strip() for x in a.servers.split(",") if x.strip())
