@@ -477,11 +477,12 @@ keeper_run(int fd, pid_t pid)
 		(void)reap_status(pid);
 		return EXIT_TEMP;
 	}
-	/* It ends now; gone before the session is this process's child. */
-	(void)reap_status(pid);
 	conn_init(&conn, h->in_fd, h->out_fd, h->timeout);
 	conn_preload(&conn, h->preload, h->preload_len);
 	keeper_session(&s, &conn, h, method);
+	/* It ends now: waited for by the watcher (watch.c), so that its end
+	 * overlaps the session's start. */
+	s.login_pid = pid;
 	(void)snprintf(path, sizeof(path), "%s", h->path);
 	what = "the client's descriptors are not open";
 	r = fcntl(h->in_fd, F_GETFD) == -1 ||
@@ -497,9 +498,13 @@ keeper_run(int fd, pid_t pid)
 		/* Part of root may be left: serve nobody, say nothing, end. */
 		log_errx("%s for user %s: %s; closing the session", what,
 		    log_quote(s.login), strerror(saved));
+		(void)reap_status(pid);
 		return EXIT_TEMP;
 	}
 	r = login_enter(&s, path) == CMD_CLOSE ? s.status : session_loop(&s);
+	/* Not when the watcher was never forked. */
+	if (s.login_pid > 0)
+		(void)reap_status(s.login_pid);
 	(void)conn_flush(&conn);
 	session_free(&s);
 	/* The mailbox is closed: the mail group is not needed any more. */

@@ -334,6 +334,9 @@ struct session {
 	int		 keeper_fd;	/* the keeper waits on it for the
 					   login (keeper.c); -1: none */
 	bool		 keeper_woken;	/* keeper_wake was sent */
+	pid_t		 login_pid;	/* in the keeper: the login process,
+					   which has handed over, not yet
+					   waited for (watch.c does) */
 	pid_t		 prelogin_pid;	/* the pre-login child, killed after
 					   its handover, not yet reaped */
 	unsigned int	 bad;		/* bad commands in a row */

@@ -264,6 +264,13 @@ watch_wait(struct session *s, pid_t pid, const char *path, int fd)
 	(void)signal(SIGHUP, SIG_IGN);
 	(void)signal(SIGINT, SIG_IGN);
 	release_client(s->conn);
+	/* The login process that handed over (keeper.c) has ended by now,
+	 * or does while the session starts. */
+	if (s->login_pid > 0) {
+		while (waitpid(s->login_pid, &st, 0) == -1 && errno == EINTR)
+			;
+		s->login_pid = 0;
+	}
 	/* What the login freed: this process keeps none of it. */
 	heap_trim();
 	held = serve_locks(s, pid, path, fd);
@@ -384,6 +391,7 @@ watch_session(struct session *s, const char *path, enum store_error *why_r)
 		s->store.cachefd = cachefd;
 		s->store.dotlocker = &locker;
 		s->store.lock_gid = (gid_t)-1;
+		s->login_pid = 0;	/* the watcher's to wait for */
 		/* Nothing privileged stays in the process that reads the
 		 * client. */
 		return privsep_drop_saved_gid();
