@@ -2,7 +2,7 @@
  * keeper.c: the keeper of a session, and the session's last step into
  * TRANSACTION: becoming the user, leaving a process behind to repair what
  * the session may leave half done (watch.c), opening the maildrop.
- * Runs as: root (started as root: keeper_start in the process launched,
+ * Runs as: root (started as root: keeper_begin in the process launched,
  * and the keeper until it becomes the user), then the mail user;
  * started as another user, that user throughout.
  *
@@ -324,7 +324,7 @@ keeper_readable(int fd, pid_t pid)
 	}
 }
 
-int
+static int
 keeper_start(struct session *s, int *status_r)
 {
 	char prog[CONF_PATH_MAX], name[] = "pop3d-session", fd_arg[16];
@@ -393,6 +393,30 @@ keeper_start(struct session *s, int *status_r)
 	return 1;
 }
 
+int
+keeper_begin(struct session *s, int *status_r)
+{
+	/* After a proxy's header the login process greets. */
+	if (!s->proxy_expected) {
+		session_greet(s);
+		if (conn_flush(s->conn) == -1) {
+			*status_r = s->status;
+			return 1;
+		}
+		s->greeted = true;
+	}
+	switch (keeper_start(s, status_r)) {
+	case 1:
+		return 1;
+	case -1:
+		log_warn("cannot fork the login process; this process serves "
+		    "the session alone");
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 void
 keeper_wake(struct session *s)
 {
@@ -429,12 +453,8 @@ keeper_session(struct session *s, struct conn *c, const struct handover *h,
 	s->status = EXIT_SESSION;
 	s->state = STATE_AUTH;
 	s->keeper_fd = -1;
-	s->store.nlocking = h->store.nlocking;
-	memcpy(s->store.locking, h->store.locking, sizeof(s->store.locking));
-	s->store.lock_wait = h->store.lock_wait;
-	s->store.unquote_mboxrd = h->store.unquote_mboxrd;
-	s->store.content_length = h->store.content_length;
-	s->store.uidl = h->store.uidl;
+	/* What travelled of it; the rest handover_decode zeroed. */
+	s->store = h->store;
 	s->store.owner = getuid();
 	s->store.lock_gid = (gid_t)-1;
 	s->login_delay = h->login_delay;

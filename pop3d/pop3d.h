@@ -637,14 +637,15 @@ void		 login_policy_apply(struct session *s, const struct login *l);
 /* ---- keeper.c ----------------------------------------------------------- */
 
 /*
- * keeper_start: after the greeting, before the client's first word:
- * fork.  In the child (the login process) 0, with s->keeper_fd set: the
- * session goes on there and login_finish hands it over.  The parent
- * waits for keeper_wake, then execs pop3d-session (keeper_run), or, when
- * it cannot, runs keeper_run itself: then 1, with the session's exit
- * status in *status_r (also when the login process ended without a
- * login).  -1 with errno: no fork; the session goes on in this process
- * alone.
+ * keeper_begin: the greeting (unless a proxy's header must come first),
+ * then, before the client's first word, the fork.  In the child (the
+ * login process) 0, with s->keeper_fd set: the session goes on there and
+ * login_finish hands it over.  The parent waits for keeper_wake, then
+ * execs pop3d-session (keeper_run), or, when it cannot, runs keeper_run
+ * itself: then 1, with the session's exit status in *status_r (also when
+ * the login process ended without a login).  1 with s->status too when
+ * the client is gone before the greeting is out.  0 without a fork
+ * (logged): the session goes on in this process alone.
  * keeper_wake: in the login process, before a credential is checked:
  * the keeper may exec now (once; nothing without a keeper).
  * keeper_run: the keeper, on fd from the login process pid: wait for the
@@ -660,7 +661,7 @@ void		 login_policy_apply(struct session *s, const struct login *l);
  * POP3_USER when user is NULL.
  */
 #define KEEPER_WAKE	'W'	/* before the first credential's check */
-int		 keeper_start(struct session *s, int *status_r);
+int		 keeper_begin(struct session *s, int *status_r);
 void		 keeper_wake(struct session *s);
 int		 keeper_run(int fd, pid_t pid);
 int		 keeper_become(struct session *s, uid_t uid, gid_t gid,

@@ -116,27 +116,13 @@ prelogin_run(struct session *s, struct login *l)
 		return PRELOGIN_TROUBLE;
 	}
 	/*
-	 * The greeting goes out from here, before the forks: the keeper's
-	 * and the child's start (the fork, chroot, the change of user) then
-	 * overlap the client's reading of it.  Not when a proxy must send
-	 * its header first: the child reads that, and greets after it.
+	 * The greeting goes out before the forks: the keeper's and the
+	 * child's start (the fork, chroot, the change of user) then overlap
+	 * the client's reading of it.  Not when a proxy must send its
+	 * header first: the child reads that, and greets after it.
 	 */
-	if (!s->proxy_expected) {
-		session_greet(s);
-		if (conn_flush(s->conn) == -1)
-			return PRELOGIN_ENDED;
-		s->greeted = true;
-	}
-	switch (keeper_start(s, &s->status)) {
-	case 1:
+	if (keeper_begin(s, &s->status) == 1)
 		return PRELOGIN_KEPT;
-	case -1:
-		log_warn("cannot fork the login process; this process serves "
-		    "the session alone");
-		break;
-	default:
-		break;
-	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("socketpair");
 		return PRELOGIN_TROUBLE;

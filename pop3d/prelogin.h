@@ -24,7 +24,7 @@ enum prelogin_result {
 };
 
 /*
- * prelogin_run: greet, start the keeper (keeper_start), fork the jailed
+ * prelogin_run: greet, start the keeper (keeper_begin), fork the jailed
  * child that speaks with the client until a login succeeds, and check
  * its records as root.  On PRELOGIN_LOGGED_IN the unread input is back
  * in s->conn.

@@ -57,24 +57,9 @@ session_serve(struct session *s)
 
 	if (s->root)
 		return serve_root(s);
-	/* Greeted first, then the keeper (keeper.c), as prelogin_run does;
-	 * after a proxy's header the login process greets. */
-	if (!s->proxy_expected) {
-		session_greet(s);
-		if (conn_flush(s->conn) == -1)
-			return s->status;
-		s->greeted = true;
-	}
-	switch (keeper_start(s, &status)) {
-	case 1:
+	/* Greeted first, then the keeper (keeper.c), as prelogin_run does. */
+	if (keeper_begin(s, &status) == 1)
 		return status;
-	case -1:
-		log_warn("cannot fork the login process; this process serves "
-		    "the session alone");
-		break;
-	default:
-		break;
-	}
 	return session_run(s);
 }
 
