@@ -16,7 +16,11 @@
  * with mboxcl2 this is not checked), their results (the checksum too)
  * must not depend on the pieces, on AVX2 or on diagnosing, a diagnosing
  * scan must place the first NUL octet where it is, and every UIDL must
- * be 1 to 70 characters 0x21..0x7E, unique in the mailbox.
+ * be 1 to 70 characters 0x21..0x7E, unique in the mailbox.  Without
+ * Content-Length the file is also cut at the first scan_boundary at or
+ * after byte 1's share of it and scanned in two parts, as store/split.c
+ * does: joined, the parts must make exactly the whole scan's table (UIDL
+ * digests, duplicate numbers, flags) and X-UIDLs.
  */
 #include "config.h"
 
@@ -77,6 +81,35 @@ scan(const unsigned char *data, size_t len, const struct store_config *cf,
 	}
 	r = scan_finish(s);
 	scan_set_peek(s, NULL, NULL);
+	return r;
+}
+
+/*
+ * data cut at k (a scan_boundary), scanned in two parts and joined into
+ * s, as store/split.c does: 0 or -1.
+ */
+static int
+scan_two(const unsigned char *data, size_t len, size_t k,
+    const struct store_config *cf, struct scan *s)
+{
+	struct scan b;
+	int r;
+
+	scan_init(s, cf->unquote_mboxrd);
+	scan_setup(s, cf);
+	s->defer_ids = true;
+	scan_feed(s, data, k);
+	scan_init(&b, cf->unquote_mboxrd);
+	scan_setup(&b, cf);
+	b.msg_base = 1;
+	b.defer_ids = true;
+	b.nosum = true;
+	b.off = b.line_off = k;
+	scan_feed(&b, data + k, len - k);
+	r = scan_finish(s) == 0 && scan_finish(&b) == 0 && b.nmsgs > 0 &&
+	    b.msgs[0].from_off == k && scan_join(s, &b) == 0 &&
+	    uidl_assign(s->msgs, s->nmsgs, s->xuidls) == 0 ? 0 : -1;
+	scan_free(&b);
 	return r;
 }
 
@@ -154,11 +187,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const size_t maxes[8] = { 1, 2, 4, 8, 16, 32, 64, 0 };
 	unsigned char *file;
-	struct scan whole, pieces;
+	struct scan whole, pieces, two;
 	struct store_config cf;
 	struct model m;
 	bool mboxrd;
-	size_t len, pre;
+	size_t len, pre, k;
 	int r1, r2;
 	unsigned int i;
 
@@ -207,6 +240,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uidl_format(&pieces.msgs[i], pieces.xuidls, b);
 			FUZZ_CHECK(strcmp(a, b) == 0);
 		}
+	}
+	/* In two parts, cut where store/split.c may cut. */
+	k = scan_boundary((const char *)file, len, (size_t)data[1] * len / 256);
+	if (!cf.content_length && k < len) {
+		r2 = scan_two(file, len, k, &cf, &two);
+		FUZZ_CHECK(r1 == r2 || errno == ENOMEM);
+		if (r1 == 0 && r2 == 0) {
+			FUZZ_CHECK(two.nmsgs == whole.nmsgs);
+			FUZZ_CHECK(memcmp(two.msgs, whole.msgs, whole.nmsgs *
+			    sizeof(*whole.msgs)) == 0);
+			FUZZ_CHECK(two.xuidls_len == whole.xuidls_len);
+			FUZZ_CHECK(whole.xuidls_len == 0 || memcmp(two.xuidls,
+			    whole.xuidls, whole.xuidls_len) == 0);
+		}
+		scan_free(&two);
 	}
 	scan_free(&whole);
 	scan_free(&pieces);

@@ -151,31 +151,41 @@ fail:
 }
 
 int
-mbox_sum(struct mbox *mb, uint64_t mark, uint64_t at, struct sum64 *mark_r,
-    uint64_t *at_r)
+mbox_sum_range(struct mbox *mb, uint64_t from, uint64_t to,
+    struct sum64 *st)
 {
-	struct sum64 st;
 	struct window w;
-	uint64_t from = 0;
-	size_t len, k;
+	size_t len;
 
-	sum64_init(&st);
-	*mark_r = st;
-	while (from < at) {
-		len = at - from < WINDOW_SIZE ? (size_t)(at - from) :
+	while (from < to) {
+		len = to - from < WINDOW_SIZE ? (size_t)(to - from) :
 		    WINDOW_SIZE;
 		if (window_map(mb->fd, from, len, &w) == -1)
 			return -1;
-		k = mark > from && mark < from + len ? (size_t)(mark - from) :
-		    len;
-		sum64_update(&st, w.data, k);
-		if (from + k == mark)
-			*mark_r = st;
-		sum64_update(&st, w.data + k, len - k);
+		sum64_update(st, w.data, len);
 		if (window_unmap(&w) == -1)
 			return -1;
 		from += len;
 	}
+	return 0;
+}
+
+int
+mbox_sum(struct mbox *mb, uint64_t mark, uint64_t at, struct sum64 *mark_r,
+    uint64_t *at_r)
+{
+	struct sum64 st;
+
+	if (mark > at) {
+		errno = EINVAL;
+		return -1;
+	}
+	sum64_init(&st);
+	if (mbox_sum_range(mb, 0, mark, &st) == -1)
+		return -1;
+	*mark_r = st;
+	if (mbox_sum_range(mb, mark, at, &st) == -1)
+		return -1;
 	*at_r = sum64_final(&st);
 	return 0;
 }
@@ -357,7 +367,7 @@ store_verify(struct mbox *mb, enum store_error *why_r)
 		return -1;
 	}
 	scan_init(&s, mb->cf->unquote_mboxrd);
-	if (mbox_rescan(mb, 0, mb->size, &s) == -1) {
+	if (split_scan(mb, &s) == -1) {
 		/* Cut short, or no longer an mbox: rewritten.  Anything
 		 * else is trouble reading it. */
 		*why_r = errno == ESTALE || errno == EINVAL ?
@@ -881,7 +891,7 @@ store_open(const char *path, const struct store_config *cf,
 	scan_init(&s, cf->unquote_mboxrd);
 	s.defer_ids = true;
 	t0 = cache_clock();
-	if (mbox_rescan(mb, 0, mb->size, &s) == -1) {
+	if (split_scan(mb, &s) == -1) {
 		saved = errno;
 		lock_drop(&ls);
 		scan_free(&s);

@@ -61,6 +61,8 @@
 #include "store/mbox.h"
 
 #define SCAN_MSGS_MIN		64
+/* scan_join moves this many entries (1 MiB) between shrinks. */
+#define SCAN_JOIN_STEP		16384
 /* A Content-Length beyond 10^18 octets is nonsense, and cannot overflow. */
 #define SCAN_CL_DIGITS		18
 
@@ -128,6 +130,7 @@ scan_free(struct scan *s)
 	s->msgs = NULL;
 	s->xuidls = NULL;
 	s->nmsgs = s->cap = 0;
+	s->xuidls_len = s->xuidls_cap = 0;
 }
 
 static bool
@@ -767,7 +770,8 @@ scan_feed(struct scan *s, const void *buf, size_t len)
 {
 	const char *p = buf, *end = p + len, *nl;
 
-	sum64_update(&s->sumstate, buf, len);
+	if (!s->nosum)
+		sum64_update(&s->sumstate, buf, len);
 	if (s->notmbox || s->nomem || s->ioerr) {
 		s->off += len;
 		return;
@@ -832,5 +836,89 @@ scan_finish(struct scan *s)
 		errno = ENOMEM;
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * A line starts a message, whatever comes before it, when it is a From_
+ * line that scan_is_from takes (at most SCAN_HEAD_MAX octets, its line
+ * feed in buf) after an empty line ("\n" or "\r\n") that follows a line
+ * feed: line_end then closes the message before it and opens one, in the
+ * header or in the body, mboxrd or not (diagnosing changes nothing
+ * here).  Only a Content-Length that checked out keeps such a line in a
+ * body, and the caller does not split where Content-Length counts.
+ */
+size_t
+scan_boundary(const char *buf, size_t len, size_t from)
+{
+	const char *p = buf + (from < 3 ? 3 : from), *end = buf + len, *nl;
+	size_t n;
+
+	while (p < end && (p = memchr(p, 'F', (size_t)(end - p))) != NULL) {
+		if (p[-1] == '\n' && (p[-2] == '\n' || (p[-2] == '\r' &&
+		    p[-3] == '\n')) && (nl = memchr(p, '\n', (size_t)(end -
+		    p))) != NULL && (n = (size_t)(nl - p)) <= SCAN_HEAD_MAX &&
+		    scan_is_from(p, n > 0 && p[n - 1] == '\r' ? n - 1 : n))
+			return (size_t)(p - buf);
+		p++;
+	}
+	return len;
+}
+
+/*
+ * b's entries go over from its end, b shrinking behind them, so that the
+ * two tables are never held whole at once beside the joined one: memory
+ * stays at about 64 bytes a message (tests/fault/hostile-mbox.py).
+ */
+int
+scan_join(struct scan *a, struct scan *b)
+{
+	struct msg *m;
+	char *x;
+	unsigned int i, n, left, k;
+	size_t xlen;
+
+	if ((uint64_t)a->nmsgs + b->nmsgs > INT32_MAX ||
+	    (uint64_t)a->xuidls_len + b->xuidls_len >= UINT32_MAX) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	n = a->nmsgs + b->nmsgs;
+	xlen = a->xuidls_len + b->xuidls_len;
+	if (n > a->cap) {
+		if ((m = reallocarray(a->msgs, n, sizeof(*m))) == NULL)
+			return -1;
+		a->msgs = m;
+		a->cap = n;
+	}
+	if (b->xuidls_len > 0) {
+		if (xlen > a->xuidls_cap) {
+			if ((x = realloc(a->xuidls, xlen)) == NULL)
+				return -1;
+			a->xuidls = x;
+			a->xuidls_cap = xlen;
+		}
+		memcpy(a->xuidls + a->xuidls_len, b->xuidls, b->xuidls_len);
+	}
+	left = b->nmsgs;
+	while (left > 0) {
+		k = left < SCAN_JOIN_STEP ? left : SCAN_JOIN_STEP;
+		left -= k;
+		for (i = left; i < left + k; i++) {
+			m = &a->msgs[a->nmsgs + i];
+			*m = b->msgs[i];
+			if (m->xuidl != 0)
+				m->xuidl += (uint32_t)a->xuidls_len;
+		}
+		/* A shrink that fails leaves b as it was: no matter. */
+		if (left > 0 && (m = reallocarray(b->msgs, left,
+		    sizeof(*m))) != NULL) {
+			b->msgs = m;
+			b->cap = left;
+		}
+	}
+	a->nmsgs = n;
+	a->xuidls_len = xlen;
+	scan_free(b);
 	return 0;
 }
