@@ -189,28 +189,6 @@ cache_clock(void)
 }
 
 static int
-pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < len) {
-		n = pread(fd, (char *)buf + got, len - got,
-		    (off_t)(off + got));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		if (n == 0) {
-			errno = ESTALE;
-			return -1;
-		}
-		got += (size_t)n;
-	}
-	return 0;
-}
-
-static int
 pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;
@@ -241,7 +219,7 @@ sentinel_add(int fd, struct sum64 *st, uint64_t off, uint64_t len)
 	sum64_update(st, place, sizeof(place));
 	if (len == 0)
 		return 0;
-	if (pread_all(fd, buf, (size_t)len, off) == -1)
+	if (mbox_pread_all(fd, buf, (size_t)len, off) == -1)
 		return -1;
 	sum64_update(st, buf, (size_t)len);
 	return 0;
@@ -366,7 +344,7 @@ in_get(struct cache_in *in, void *dst, size_t n, bool raw)
 			k = sizeof(in->buf) - in->have;
 			if (k > in->len - in->off - in->have)
 				k = (size_t)(in->len - in->off - in->have);
-			if (pread_all(in->fd, in->buf + in->have, k,
+			if (mbox_pread_all(in->fd, in->buf + in->have, k,
 			    in->off + in->have) == -1)
 				return -1;
 			in->have += k;

@@ -151,6 +151,28 @@ fail:
 }
 
 int
+mbox_pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = pread(fd, (char *)buf + got, len - got,
+		    (off_t)(off + got));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0) {
+			errno = ESTALE;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+int
 mbox_sum_range(struct mbox *mb, uint64_t from, uint64_t to,
     struct sum64 *st)
 {

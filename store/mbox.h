@@ -364,6 +364,9 @@ uint64_t	 cache_racy_ns(uint64_t mtime, uint64_t ctime);
  */
 int		 mbox_sum(struct mbox *mb, uint64_t mark, uint64_t at,
 		    struct sum64 *mark_r, uint64_t *at_r);
+/* mbox_pread_all: len octets of fd at off into buf; 0, or -1 (ESTALE:
+ * the file ends before). */
+int		 mbox_pread_all(int fd, void *buf, size_t len, uint64_t off);
 /* mbox_sum_range: [from, to) of the file into the checksum st; 0 or -1. */
 int		 mbox_sum_range(struct mbox *mb, uint64_t from, uint64_t to,
 		    struct sum64 *st);

@@ -59,29 +59,6 @@ struct part {
 	int		 rc;
 };
 
-/* len octets at off into buf: 0, or -1 (ESTALE: the file ends before). */
-static int
-read_at(int fd, char *buf, size_t len, uint64_t off)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = pread(fd, buf, len, (off_t)off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		if (n == 0) {
-			errno = ESTALE;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 /*
  * The offset of a message boundary at or after at (at >= 3), and before
  * at + SPLIT_SEEK and size; 0 when there is none there.  The probes
@@ -101,7 +78,7 @@ split_point(int fd, uint64_t at, uint64_t size)
 	while (off + 3 < end) {
 		len = size - off < SPLIT_PROBE ? (size_t)(size - off) :
 		    SPLIT_PROBE;
-		if (read_at(fd, buf, len, off) == -1)
+		if (mbox_pread_all(fd, buf, len, off) == -1)
 			break;
 		if ((k = scan_boundary(buf, len, 3)) < len) {
 			found = off + k;
@@ -132,7 +109,7 @@ part_scan(void *arg)
 	for (off = pt->from; off < pt->to; off += len) {
 		len = pt->to - off < SPLIT_READ ? (size_t)(pt->to - off) :
 		    SPLIT_READ;
-		if (read_at(pt->fd, buf, len, off) == -1) {
+		if (mbox_pread_all(pt->fd, buf, len, off) == -1) {
 			free(buf);
 			return NULL;
 		}
