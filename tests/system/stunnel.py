@@ -206,6 +206,10 @@ def pop3s(tap, env, pki, clients):
                                   "pop3s://%s@127.0.0.1:%d",
                                   ["--cacert", pki.cert], ["--ssl"],
                                   ["tls_starttls off"], True)
+        # The log line may come after the client's end: wait for them all
+        # before counting.
+        popenv.wait_log(env.log, r"(?s)(logout: .*){%d}" % count, TIMEOUT,
+                        mark)
         # From 127.0.0.2: stunnel's REMOTE_HOST, not its loopback pair.
         n = len(logins(env, mark))
         st, out, err = curl_test.curl(
