@@ -4,8 +4,9 @@
  * Runs as: the fuzz target.
  *
  * Input: byte 0 chooses the settings (bit 0: mboxrd; bit 1: long lines,
- * see expand()), byte 1 the line count for TOP, and the rest is a mailbox
- * after a first From_ line (so, one message or several).  Each message is
+ * see expand(); bit 2: RETR's lines made the plain way, not with AVX2),
+ * byte 1 the line count for TOP, and the rest is a mailbox after a first
+ * From_ line (so, one message or several).  Each message is
  * sent with RETR's and TOP's reply_stream through pop3d/conn.c into the
  * output pipe of tests/fakes/conn-mem.c.  What the client reads from the
  * pipe must be the model's message with CRLF line ends, dot-stuffed, then
@@ -176,6 +177,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cf.locking[0] = STORE_LOCK_FCNTL;
 	cf.nlocking = 1;
 	cf.unquote_mboxrd = (data[0] & 1) != 0;
+	reply_avx2 = (data[0] & 4) == 0;
 	cf.owner = getuid();
 	cf.lock_gid = (gid_t)-1;
 	model_scan(file, len, cf.unquote_mboxrd, &m);

@@ -766,6 +766,9 @@ void		 reply_end(struct session *s);
  */
 int		 reply_stream(struct session *s, struct store_reader *r,
 		    long long lines);
+/* reply_avx2 (true): RETR's lines are made 32 octets at a time where the
+ * processor can; tests set it false for the plain way. */
+extern bool	 reply_avx2;
 
 /* ---- diag.c: the words for what the store's probes found --------------- */
 

@@ -2,7 +2,7 @@
  * reply-t.c: what pop3d sends and logs: log_quote's escaping and bounds,
  * status lines cut to fit RFC 2449's 512 octets, output queued until a
  * flush, and conn's writes to a client that reads slowly, not at all, or
- * has gone away.
+ * has gone away, and RETR's lines made both ways.
  * Runs as: the test, as any user.
  */
 #include "config.h"
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -288,15 +289,200 @@ test_conn_writes(void)
 	ok(conn_flush(&c) == -1, "then the flush fails at once");
 }
 
+/* ---- RETR's lines, made 32 octets at a time or the plain way ----------- */
+
+#define STREAM_FROM	"From t@example.org Mon Nov 16 09:12:01 2026\n"
+
+static uint32_t rnd_state = 1939;
+
+static uint32_t
+rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 17;
+	rnd_state ^= rnd_state << 5;
+	return rnd_state;
+}
+
+struct text {
+	char	*p;
+	size_t	 len, size;
+};
+
+static void
+text_add(struct text *t, const void *data, size_t len)
+{
+	if (t->len + len > t->size) {
+		t->size = (t->len + len) * 2;
+		if ((t->p = realloc(t->p, t->size)) == NULL)
+			bail("out of memory");
+	}
+	memcpy(t->p + t->len, data, len);
+	t->len += len;
+}
+
+/*
+ * One body line of length n into the file, and what RETR must send for it
+ * into want (with mboxrd or not): its CR LF or LF end made CR LF, a
+ * leading dot stuffed, a quoted From_ line unquoted.
+ */
+static void
+stream_line(struct text *file, struct text *want_o, struct text *want_rd,
+    size_t n, bool crlf, bool last)
+{
+	static const char alphabet[] = "abcdefghij  ..>>\r\x80\xff=F";
+	char *line;
+	size_t i, body = n;
+
+	if ((line = malloc(n + 1)) == NULL)
+		bail("out of memory");
+	for (i = 0; i < n; i++)
+		line[i] = alphabet[rnd() % (sizeof(alphabet) - 1)];
+	switch (rnd() % 8) {
+	case 0:
+		if (n > 0)
+			line[0] = '.';
+		break;
+	case 1:
+		if (n >= 7)
+			memcpy(line, ">From ", 6);
+		break;
+	case 2:
+		if (n >= 8)
+			memcpy(line, ">>From ", 7);
+		break;
+	default:
+		break;
+	}
+	text_add(file, line, n);
+	if (crlf)
+		text_add(file, "\r", 1);
+	if (!last)
+		text_add(file, "\n", 1);
+	/* One CR before the LF is the line end's. */
+	if (!crlf && body > 0 && line[body - 1] == '\r')
+		body--;
+	if (body > 0 && line[0] == '.') {
+		text_add(want_o, ".", 1);
+		text_add(want_rd, ".", 1);
+	}
+	text_add(want_o, line, body);
+	if (body >= 6 && memcmp(line, ">From ", 6) == 0)
+		text_add(want_rd, line + 1, body - 1);
+	else if (body >= 7 && memcmp(line, ">>From ", 7) == 0)
+		text_add(want_rd, line + 1, body - 1);
+	else
+		text_add(want_rd, line, body);
+	text_add(want_o, "\r\n", 2);
+	text_add(want_rd, "\r\n", 2);
+	free(line);
+}
+
+/* RETR 1 of path into a file; what it sent, in got (malloc'd). */
+static size_t
+stream_retr(const char *path, bool mboxrd, char **got_r)
+{
+	static struct conn sc;
+	struct store_config cf;
+	struct store_reader *r;
+	struct session ss;
+	struct mbox *mb;
+	enum store_error why;
+	char out[PATH_MAX];
+	struct stat st;
+	int fd, rc;
+	FILE *f;
+
+	memset(&cf, 0, sizeof(cf));
+	cf.locking[0] = STORE_LOCK_FCNTL;
+	cf.nlocking = 1;
+	cf.unquote_mboxrd = mboxrd;
+	cf.owner = getuid();
+	cf.lock_gid = (gid_t)-1;
+	if (store_open(path, &cf, &mb, &why) == -1 || store_count(mb) != 1)
+		bail("store_open %s: %s", path, strerror(errno));
+	(void)snprintf(out, sizeof(out), "%s/retr.out", tap_tmpdir());
+	if ((fd = open(out, O_RDWR | O_CREAT | O_TRUNC, 0600)) == -1)
+		bail("open %s: %s", out, strerror(errno));
+	conn_init(&sc, -1, fd, POP_IDLE_SECONDS);
+	memset(&ss, 0, sizeof(ss));
+	ss.conn = &sc;
+	if (store_read_open(mb, 0, &r) == -1)
+		bail("store_read_open: %s", strerror(errno));
+	rc = reply_stream(&ss, r, -1);
+	store_read_close(r);
+	if (rc == -1 || conn_flush(&sc) == -1 || fstat(fd, &st) == -1)
+		bail("reply_stream: %s", strerror(errno));
+	store_close(mb);
+	if ((*got_r = malloc((size_t)st.st_size + 1)) == NULL ||
+	    (f = fdopen(fd, "rb")) == NULL || fseek(f, 0, SEEK_SET) == -1 ||
+	    fread(*got_r, 1, (size_t)st.st_size, f) != (size_t)st.st_size)
+		bail("reading %s back", out);
+	(void)fclose(f);
+	return (size_t)st.st_size;
+}
+
+static void
+test_stream(void)
+{
+	/* Around the 32-octet blocks, the 64 KiB queue and the reader. */
+	static const size_t longs[] = { 65532, 65533, 65534, 65535, 70000 };
+	struct text file = { 0 }, want_o = { 0 }, want_rd = { 0 };
+	char path[PATH_MAX], *sent;
+	const char *header = "Subject: lines\n\n";
+	unsigned int i, k;
+	size_t n, len;
+	bool avx2 = reply_avx2, last;
+
+	text_add(&file, STREAM_FROM, strlen(STREAM_FROM));
+	text_add(&file, header, strlen(header));
+	text_add(&want_o, "Subject: lines\r\n\r\n", 18);
+	text_add(&want_rd, "Subject: lines\r\n\r\n", 18);
+	for (i = 0; i < 24000; i++) {
+		last = i == 24000 - 1;
+		if (i % 4000 == 2000)
+			n = longs[(i / 4000) % (sizeof(longs) /
+			    sizeof(longs[0]))];
+		else if (i % 3 == 0)
+			n = rnd() % 100;
+		else
+			n = 60 + rnd() % 20;
+		stream_line(&file, &want_o, &want_rd, n, rnd() % 5 == 0,
+		    last);
+	}
+	text_add(&want_o, ".\r\n", 3);
+	text_add(&want_rd, ".\r\n", 3);
+	(void)snprintf(path, sizeof(path), "%s/lines.mbox", tap_tmpdir());
+	tap_write_file(path, file.p, file.len);
+	for (k = 0; k < 4; k++) {
+		reply_avx2 = (k & 1) != 0;
+		len = stream_retr(path, (k & 2) != 0, &sent);
+		if (k & 2)
+			is_mem(sent, len, want_rd.p, want_rd.len, "RETR%s, "
+			    "mboxrd: every line CR LF ended, stuffed and "
+			    "unquoted", reply_avx2 ? " (AVX2)" : "");
+		else
+			is_mem(sent, len, want_o.p, want_o.len, "RETR%s, "
+			    "mboxo: every line CR LF ended and stuffed",
+			    reply_avx2 ? " (AVX2)" : "");
+		free(sent);
+	}
+	reply_avx2 = avx2;
+	free(file.p);
+	free(want_o.p);
+	free(want_rd.p);
+}
+
 int
 main(void)
 {
 	(void)signal(SIGPIPE, SIG_IGN);
 	/* A watchdog: a regression that blocks must fail, not hang. */
 	(void)alarm(60);
-	plan(29);
+	plan(33);
 	test_quote();
 	test_replies();
 	test_conn_writes();
+	test_stream();
 	return done();
 }
